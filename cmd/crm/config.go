@@ -1,0 +1,128 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is the program's configuration, read once from the environment.
+type config struct {
+	DatabaseURL   string
+	RedisURL      string
+	ListenAddr    string
+	LogLevel      slog.Level
+	LogFormat     string
+	Worker        bool
+	ShutdownGrace time.Duration
+	OpenAIKey     string
+	OpenAIBaseURL string
+	OpenAIModel   string
+}
+
+// configVars lists every variable with its default, in the order the README has them.
+var configVars = []struct{ name, def, help string }{
+	{"DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm?sslmode=disable", "PostgreSQL connection URL"},
+	{"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for the job queue"},
+	{"LISTEN_ADDR", ":8080", "address the HTTP server listens on"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"LOG_FORMAT", "text", "text or json"},
+	{"WORKER", "true", "run the background-job worker inside serve"},
+	{"SHUTDOWN_GRACE", "15s", "how long shutdown waits for in-flight requests and jobs"},
+	{"OPENAI_API_KEY", "", "API key of an OpenAI-compatible server; empty selects the built-in offline assistant"},
+	{"OPENAI_BASE_URL", "", "base URL of an OpenAI-compatible server (empty: OpenAI's)"},
+	{"OPENAI_MODEL", "gpt-4o-mini", "model name for the assistant"},
+}
+
+// loadConfig reads the configuration through getenv and validates it. The error
+// names every variable that is wrong and why.
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, cv := range configVars {
+			if cv.name == name {
+				return cv.def
+			}
+		}
+		return ""
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{name}, args...)...))
+	}
+	c := config{
+		DatabaseURL:   get("DATABASE_URL"),
+		RedisURL:      get("REDIS_URL"),
+		ListenAddr:    get("LISTEN_ADDR"),
+		LogFormat:     strings.ToLower(get("LOG_FORMAT")),
+		OpenAIKey:     get("OPENAI_API_KEY"),
+		OpenAIBaseURL: get("OPENAI_BASE_URL"),
+		OpenAIModel:   get("OPENAI_MODEL"),
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "must be a postgres:// URL, got %q", redactURL(c.DatabaseURL))
+	}
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {
+		bad("REDIS_URL", "must be a redis://, rediss:// or redis-sentinel:// URL, got %q", redactURL(c.RedisURL))
+	}
+	if !strings.Contains(c.ListenAddr, ":") {
+		bad("LISTEN_ADDR", "must be host:port or :port, got %q", c.ListenAddr)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL"))); err != nil {
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", get("LOG_LEVEL"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", "must be text or json, got %q", c.LogFormat)
+	}
+	w, err := strconv.ParseBool(get("WORKER"))
+	if err != nil {
+		bad("WORKER", "must be true or false, got %q", get("WORKER"))
+	}
+	c.Worker = w
+	grace, err := time.ParseDuration(get("SHUTDOWN_GRACE"))
+	if err != nil || grace <= 0 {
+		bad("SHUTDOWN_GRACE", "must be a positive duration such as 15s, got %q", get("SHUTDOWN_GRACE"))
+	}
+	c.ShutdownGrace = grace
+	if c.OpenAIBaseURL != "" {
+		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("OPENAI_BASE_URL", "must be an http(s) URL, got %q", c.OpenAIBaseURL)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// logAttrs returns the effective configuration for the start-up log, secrets hidden.
+func (c config) logAttrs() []any {
+	key := ""
+	if c.OpenAIKey != "" {
+		key = "set (hidden)"
+	}
+	return []any{
+		"database_url", redactURL(c.DatabaseURL),
+		"redis_url", redactURL(c.RedisURL),
+		"listen_addr", c.ListenAddr,
+		"log_level", c.LogLevel.String(),
+		"log_format", c.LogFormat,
+		"worker", c.Worker,
+		"shutdown_grace", c.ShutdownGrace.String(),
+		"openai_api_key", key,
+		"openai_base_url", c.OpenAIBaseURL,
+		"openai_model", c.OpenAIModel,
+	}
+}
+
+// redactURL hides the password of a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/joho/godotenv"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crmteam/crm/handlers"
+	"github.com/crmteam/crm/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `crm - a self-hosted sales-pipeline CRM
+
+Usage:
+  crm serve               serve the board, the JSON API and the assistant on LISTEN_ADDR;
+                          also runs the background-job worker unless WORKER=false.
+                          Applies pending migrations first.
+  crm worker              run the background-job worker alone (start as many as you like)
+  crm migrate             apply pending database migrations and exit
+  crm seed-demo [-if-empty]
+                          add a dozen realistic demo leads (-if-empty: only into an
+                          empty database)
+  crm version             print the version
+  crm help [command]      show this help
+
+Configuration comes from environment variables; a .env file in the working
+directory is read first when present (real environment variables win):
+`
+
+// run is the whole program: it reads the configuration and wires every part.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "help"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "help", "-h", "--help", "-help":
+		printUsage(stdout)
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "crm", version)
+		return nil
+	case "serve", "worker", "migrate", "seed-demo":
+	default:
+		printUsage(stderr)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ifEmpty := fs.Bool("if-empty", false, "seed-demo: only seed an empty database")
+	fs.Usage = func() { printUsage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	getenv = withDotEnv(getenv)
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := newLogger(cfg, stderr)
+	log.Info("starting", append([]any{"command", cmd, "version", version}, cfg.logAttrs()...)...)
+
+	pool, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+
+	switch cmd {
+	case "migrate":
+		return store.Migrate(ctx, pool, log)
+	case "seed-demo":
+		return seedDemo(ctx, st, *ifEmpty, stdout)
+	case "worker":
+		return runWorker(ctx, cfg, log, st)
+	default:
+		return serve(ctx, cfg, log, pool, st)
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	for _, cv := range configVars {
+		def := cv.def
+		if def == "" {
+			def = "(empty)"
+		}
+		fmt.Fprintf(w, "  %-16s %s\n  %-16s default: %s\n", cv.name, cv.help, "", def)
+	}
+}
+
+// withDotEnv reads .env when present; variables set in the environment win.
+func withDotEnv(getenv func(string) string) func(string) string {
+	env, err := godotenv.Read(".env")
+	if err != nil {
+		return getenv
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return env[k]
+	}
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func seedDemo(ctx context.Context, st *store.Store, ifEmpty bool, stdout io.Writer) error {
+	if ifEmpty {
+		n, err := st.CountLeads(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(stdout, "database has %d leads; demo leads not added\n", n)
+			return nil
+		}
+	}
+	n, err := st.SeedDemo(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "added %d demo leads\n", n)
+	return nil
+}
+
+// serve runs the HTTP server (and the worker unless cfg.Worker is false) until ctx
+// ends, then drains in-flight requests within cfg.ShutdownGrace.
+func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, st *store.Store) error {
+	if err := store.Migrate(ctx, pool, log); err != nil {
+		return err
+	}
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return errors.New("REDIS_URL: unsupported redis client")
+	}
+	defer rdb.Close()
+
+	srv := &handlers.Server{
+		Store:   st,
+		Log:     log,
+		Version: version,
+		Checks: []handlers.Check{
+			{Name: "postgres", Ping: st.Ping},
+			{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		},
+	}
+	httpSrv := &http.Server{
+		Addr:              cfg.ListenAddr,
+		Handler:           srv.Routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()))
+
+	errc := make(chan error, 2)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	workerDone := make(chan error, 1)
+	if cfg.Worker {
+		go func() { workerDone <- runWorker(ctx, cfg, log, st) }()
+	} else {
+		close(workerDone)
+	}
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := <-workerDone; err != nil {
+		log.Warn("worker stopped", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil || host == "::" || host == "0.0.0.0" || host == "" {
+		return "localhost:" + port
+	}
+	return a.String()
+}
+
+// runWorker processes background jobs from Redis until ctx ends, then lets
+// running jobs finish within cfg.ShutdownGrace.
+func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) error {
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	w := asynq.NewServer(redisOpt, asynq.Config{
+		Concurrency:     8,
+		ShutdownTimeout: cfg.ShutdownGrace,
+		LogLevel:        asynq.WarnLevel,
+		Logger:          asynqLogger{log},
+	})
+	mux := handlers.NewTaskMux(&handlers.Tasks{Store: st, Log: log})
+	if err := w.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker started")
+	<-ctx.Done()
+	w.Shutdown()
+	log.Info("worker stopped")
+	return nil
+}
+
+// asynqLogger routes asynq's own logging into slog.
+type asynqLogger struct{ log *slog.Logger }
+
+func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...), "component", "asynq") }
+func (l asynqLogger) Fatal(args ...any) {
+	l.log.Error(fmt.Sprint(args...), "component", "asynq")
+	os.Exit(1)
+}

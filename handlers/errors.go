@@ -1,0 +1,103 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/crmteam/crm/store"
+)
+
+// httpError is an error with the status and message a client should see.
+type httpError struct {
+	status int
+	msg    string
+	fields map[string]string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errStatus(status int, msg string) error { return &httpError{status: status, msg: msg} }
+
+func badRequest(msg string) error { return errStatus(http.StatusBadRequest, msg) }
+
+// errorBody is the JSON shape of every API error.
+type errorBody struct {
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// classify maps an error to what the client sees. notFound is the message for
+// store.ErrNotFound on this route ("Lead not found").
+func classify(err error, notFound string) (int, errorBody) {
+	var he *httpError
+	var ve *store.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &he):
+		return he.status, errorBody{Error: he.msg, Fields: he.fields}
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, errorBody{Error: ve.Error(), Fields: ve.Fields}
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, errorBody{Error: "request body is larger than 1 MiB"}
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, errorBody{Error: notFound}
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, errorBody{Error: "the lead was changed at the same time; reload and try again"}
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, errorBody{Error: "the database is unavailable, try again shortly"}
+	default:
+		return http.StatusInternalServerError, errorBody{Error: "internal error"}
+	}
+}
+
+// apiFunc is a JSON API handler: it writes its response on success and returns an
+// error otherwise.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api adapts an apiFunc to http.Handler, turning a returned error into a JSON
+// error response. 5xx errors are logged once with the request id.
+func (s *Server) api(notFound string, fn apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := fn(w, r)
+		if err == nil {
+			return
+		}
+		if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+			return // the client went away; nobody is left to answer
+		}
+		status, body := classify(err, notFound)
+		s.logError(r, status, err)
+		writeJSON(w, status, body)
+	}
+}
+
+func (s *Server) logError(r *http.Request, status int, err error) {
+	if status >= 500 {
+		s.Log.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+}
+
+// writeJSON encodes v into a buffer first, so an encoding error never leaves a
+// half-written 200.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		slog.Error("encode json response", "err", err)
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal error"}`)
+	}
+	writeJSONBytes(w, status, b)
+}
+
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}

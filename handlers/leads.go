@@ -1,0 +1,230 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/crmteam/crm/store"
+)
+
+const leadNotFound = "Lead not found"
+
+// leadID reads the {id} URL parameter. An id that is not a UUID names no lead, so
+// it answers 404 like any other missing lead.
+func leadID(r *http.Request) (uuid.UUID, error) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		return uuid.Nil, store.ErrNotFound
+	}
+	return id, nil
+}
+
+// handleLeadList answers GET /leads/: an object keyed by stage name in stage
+// order, each list in card order. Paging per column with limit and cursor; the
+// Link header then holds a rel="next" link for every column with more leads.
+func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
+	qv := r.URL.Query()
+	bq := store.BoardQuery{Search: qv.Get("q"), Status: qv.Get("status"), After: -1}
+	if len(bq.Search) > 200 {
+		return &httpError{status: http.StatusBadRequest, msg: "q must be at most 200 characters", fields: map[string]string{"q": "must be at most 200 characters"}}
+	}
+	if v := qv.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxPageSize {
+			return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("limit must be an integer from 1 to %d", store.MaxPageSize),
+				fields: map[string]string{"limit": fmt.Sprintf("must be an integer from 1 to %d", store.MaxPageSize)}}
+		}
+		bq.Limit = n
+	}
+	if v := qv.Get("cursor"); v != "" {
+		after, ok := decodeCursor(v)
+		if !ok {
+			return &httpError{status: http.StatusBadRequest, msg: "cursor is not valid; use the link of the previous page",
+				fields: map[string]string{"cursor": "is not valid"}}
+		}
+		if bq.Status == "" {
+			return &httpError{status: http.StatusBadRequest, msg: "cursor needs status: a cursor pages through one column",
+				fields: map[string]string{"status": "is required with cursor"}}
+		}
+		bq.After = after
+	}
+	board, err := s.Store.ListBoard(r.Context(), bq)
+	if err != nil {
+		return err
+	}
+	for _, col := range board.Columns {
+		if col.HasMore {
+			next := url.Values{"status": {col.Stage.Name}, "limit": {strconv.Itoa(bq.Limit)}, "cursor": {encodeCursor(col.NextAfter())}}
+			if bq.Search != "" {
+				next.Set("q", bq.Search)
+			}
+			w.Header().Add("Link", fmt.Sprintf(`</leads/?%s>; rel="next"; title=%q`, next.Encode(), col.Stage.Name))
+		}
+	}
+	b, err := encodeBoard(board)
+	if err != nil {
+		return err
+	}
+	writeJSONBytes(w, http.StatusOK, b)
+	return nil
+}
+
+// encodeBoard writes the board as a JSON object whose keys keep stage order (a Go
+// map would sort them).
+func encodeBoard(board store.Board) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(256 * (1 + len(board.Columns)))
+	buf.WriteByte('{')
+	for i, col := range board.Columns {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		key, err := json.Marshal(col.Stage.Name)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(key)
+		buf.WriteByte(':')
+		leads, err := json.Marshal(col.Leads)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(leads)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func encodeCursor(after int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("after:" + strconv.Itoa(after)))
+}
+
+func decodeCursor(c string) (int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(string(b), "after:"))
+	if err != nil || !strings.HasPrefix(string(b), "after:") || n < -1 {
+		return 0, false
+	}
+	return n, true
+}
+
+// handleLeadCreate answers POST /leads/ with 201 and the new lead.
+func (s *Server) handleLeadCreate(w http.ResponseWriter, r *http.Request) error {
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	in, err := leadInput(m)
+	if err != nil {
+		return err
+	}
+	lead, err := s.Store.CreateLead(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/leads/"+lead.ID.String()+"/")
+	writeJSON(w, http.StatusCreated, lead)
+	return nil
+}
+
+// handleLeadGet answers GET /leads/{id}/.
+func (s *Server) handleLeadGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	lead, err := s.Store.GetLead(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, lead)
+	return nil
+}
+
+// handleLeadUpdate answers PUT and PATCH /leads/{id}/: both update only the
+// fields given, as the original backend's PUT did.
+func (s *Server) handleLeadUpdate(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	in, err := leadInput(m)
+	if err != nil {
+		return err
+	}
+	lead, err := s.Store.UpdateLead(r.Context(), id, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, lead)
+	return nil
+}
+
+// handleLeadDelete answers DELETE /leads/{id}/ with 204.
+func (s *Server) handleLeadDelete(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.DeleteLead(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleLeadMove answers PUT /leads/{id}/status/ with body {status, card_order}.
+// card_order may be left out to put the lead at the end of the column.
+func (s *Server) handleLeadMove(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	if err := rejectUnknown(m, "status", "card_order"); err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	var status string
+	if raw, ok := m["status"]; !ok || isNull(raw) {
+		fields["status"] = "is required"
+	} else if err := json.Unmarshal(raw, &status); err != nil {
+		fields["status"] = "must be a string"
+	}
+	order := int(^uint32(0) >> 1) // end of the column
+	if raw, ok := m["card_order"]; ok && !isNull(raw) {
+		n, msg := parseOrder(raw)
+		if msg != "" {
+			fields["card_order"] = msg
+		}
+		order = n
+	}
+	if len(fields) > 0 {
+		return &store.ValidationError{Fields: fields}
+	}
+	lead, err := s.Store.MoveLead(r.Context(), id, status, order)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, lead)
+	return nil
+}

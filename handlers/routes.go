@@ -1,0 +1,55 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+)
+
+// Routes returns the HTTP handler with every route of the application.
+func (s *Server) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, withRequestID, s.accessLog)
+	// Paths work with and without the trailing slash, as the original API's did.
+	r.Use(middleware.StripSlashes)
+	r.Use(middleware.Compress(5, "application/json", "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml"))
+
+	r.NotFound(s.api("not found", func(w http.ResponseWriter, r *http.Request) error {
+		return errStatus(http.StatusNotFound, "not found")
+	}))
+	r.MethodNotAllowed(s.methodNotAllowed(r))
+
+	// Health and the original backend's test endpoint.
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/test", s.handleTest)
+
+	// JSON API: leads.
+	r.Get("/leads", s.api(leadNotFound, s.handleLeadList))
+	r.Post("/leads", s.api(leadNotFound, s.handleLeadCreate))
+	r.Get("/leads/{id}", s.api(leadNotFound, s.handleLeadGet))
+	r.Put("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
+	r.Patch("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
+	r.Delete("/leads/{id}", s.api(leadNotFound, s.handleLeadDelete))
+	r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
+
+	return r
+}
+
+// methodNotAllowed answers 405 with an Allow header listing the methods the path
+// does take.
+func (s *Server) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range methods {
+			if mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")})
+	}
+}

@@ -1,0 +1,114 @@
+-- name: GetLead :one
+SELECT *
+FROM leads
+WHERE id = @id;
+
+-- name: GetLeadForUpdate :one
+SELECT *
+FROM leads
+WHERE id = @id
+FOR UPDATE;
+
+-- name: GetLeadStatus :one
+SELECT status
+FROM leads
+WHERE id = @id;
+
+-- name: CountLeadsInStatus :one
+SELECT count(*)::integer
+FROM leads
+WHERE status = @status;
+
+-- name: InsertLead :one
+INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)
+VALUES (@name, @company, @email, @phone, @value, @notes, @status,
+        @source, @card_order)
+RETURNING *;
+
+-- name: UpdateLeadFields :one
+UPDATE leads
+SET name = @name, company = @company, email = @email, phone = @phone,
+    value = @value, notes = @notes, source = @source,
+    status = @status, card_order = @card_order, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- name: SetLeadPosition :one
+UPDATE leads
+SET status = @status, card_order = @card_order, updated_at = now()
+WHERE id = @id
+RETURNING *;
+
+-- CloseGap moves the cards in (from_order, to_order] of a column one place up.
+-- name: CloseGap :execrows
+UPDATE leads
+SET card_order = card_order - 1
+WHERE status = @status AND card_order > @from_order AND card_order <= @to_order;
+
+-- OpenGap moves the cards in [from_order, to_order) of a column one place down.
+-- name: OpenGap :execrows
+UPDATE leads
+SET card_order = card_order + 1
+WHERE status = @status AND card_order >= @from_order AND card_order < @to_order;
+
+-- name: DeleteLead :one
+DELETE FROM leads
+WHERE id = @id
+RETURNING status, card_order;
+
+-- ListColumns reads up to row_limit leads of each column (or of one column when
+-- only_status is set) after the card_order after_order, matching the search pattern
+-- when one is given: one index range scan per column, whatever the board's size.
+-- name: ListColumns :many
+SELECT leads.*
+FROM leads
+JOIN stages ON stages.name = leads.status
+WHERE leads.id IN (
+    SELECT page.id
+    FROM stages s
+    CROSS JOIN LATERAL (
+        SELECT l.id
+        FROM leads l
+        WHERE l.status = s.name
+          AND l.card_order > @after_order::integer
+          AND (@pattern::text = ''
+               OR l.name ILIKE @pattern OR l.company ILIKE @pattern
+               OR l.email ILIKE @pattern OR l.notes ILIKE @pattern)
+        ORDER BY l.card_order
+        LIMIT @row_limit::integer
+    ) page
+    WHERE sqlc.narg(only_status)::text IS NULL OR s.name = sqlc.narg(only_status)::text
+)
+ORDER BY stages.position, leads.card_order;
+
+-- ColumnTotals counts every lead of each column (matching the search pattern when
+-- one is given) and sums their value, whatever part of the column is loaded.
+-- name: ColumnTotals :many
+SELECT s.name, count(l.id)::integer AS lead_count,
+       coalesce(sum(l.value), 0)::numeric AS total_value
+FROM stages s
+LEFT JOIN leads l ON l.status = s.name
+     AND (@pattern::text = ''
+          OR l.name ILIKE @pattern OR l.company ILIKE @pattern
+          OR l.email ILIKE @pattern OR l.notes ILIKE @pattern)
+GROUP BY s.name, s.position
+ORDER BY s.position;
+
+-- SearchLeadsFuzzy ranks leads by trigram similarity of the query to their name,
+-- company and email (whole-string and word similarity), for forgiving matching of
+-- what a person typed: case, partial words and small typos.
+-- name: SearchLeadsFuzzy :many
+SELECT sqlc.embed(leads),
+       greatest(similarity(name, @query::text), word_similarity(@query::text, name),
+                similarity(company, @query::text), word_similarity(@query::text, company),
+                similarity(email, @query::text), word_similarity(@query::text, email))::real AS score
+FROM leads
+WHERE name % @query::text OR company % @query::text OR email % @query::text
+   OR @query::text <% name OR @query::text <% company OR @query::text <% email
+   OR name ILIKE @pattern::text OR company ILIKE @pattern::text OR email ILIKE @pattern::text
+ORDER BY score DESC, name, id
+LIMIT @row_limit::integer;
+
+-- name: CountLeads :one
+SELECT count(*)::integer
+FROM leads;

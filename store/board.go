@@ -1,0 +1,168 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/crmteam/crm/queries"
+)
+
+// Stage is a column of the pipeline.
+type Stage struct {
+	Name     string `json:"name"`
+	Position int    `json:"position"`
+	// Kind is "open", "won" or "lost".
+	Kind string `json:"kind"`
+}
+
+// Stages returns the pipeline's stages in board order.
+func (s *Store) Stages(ctx context.Context) ([]Stage, error) {
+	rows, err := s.q.ListStages(ctx)
+	if err != nil {
+		return nil, translate(fmt.Errorf("list stages: %w", err))
+	}
+	out := make([]Stage, len(rows))
+	for i, r := range rows {
+		out[i] = Stage{Name: r.Name, Position: int(r.Position), Kind: r.Kind}
+	}
+	return out, nil
+}
+
+// BoardQuery selects what part of the board to read.
+type BoardQuery struct {
+	// Search matches name, company, email and notes (case-insensitive substring).
+	Search string
+	// Status limits the board to one column when set.
+	Status string
+	// Limit is the number of leads per column to read; 0 reads every lead.
+	Limit int
+	// After reads each column after this card_order; -1 from the start.
+	After int
+	// WithTotals counts and sums every matching lead of each column.
+	WithTotals bool
+}
+
+// Column is one stage of the board with the leads read from it.
+type Column struct {
+	Stage Stage
+	Leads []Lead
+	// HasMore says that leads after the last one read match the query.
+	HasMore bool
+	// Count and Total cover every matching lead of the column, not only those read
+	// (set when BoardQuery.WithTotals).
+	Count int
+	Total Money
+}
+
+// NextAfter is the card_order to pass as BoardQuery.After for the next page.
+func (c Column) NextAfter() int {
+	if len(c.Leads) == 0 {
+		return -1
+	}
+	return c.Leads[len(c.Leads)-1].CardOrder
+}
+
+// Board is the pipeline: every stage in order, each with its leads in card order.
+type Board struct {
+	Columns []Column
+}
+
+// MaxPageSize bounds BoardQuery.Limit.
+const MaxPageSize = 1000
+
+// ListBoard reads the board (or one column of it) per q. It reads one lead more
+// than asked per column to know whether there is a next page.
+func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
+	stages, err := s.Stages(ctx)
+	if err != nil {
+		return Board{}, err
+	}
+	var only *string
+	if bq.Status != "" {
+		st, ok := findStage(stages, bq.Status)
+		if !ok {
+			return Board{}, fieldError("status", "must be one of: "+stageNames(stages))
+		}
+		only = &st.Name
+		stages = []Stage{st}
+	}
+	rowLimit := int32(1<<31 - 1)
+	if bq.Limit > 0 {
+		rowLimit = int32(bq.Limit) + 1
+	}
+	pattern := likePattern(bq.Search)
+	rows, err := s.q.ListColumns(ctx, queries.ListColumnsParams{
+		AfterOrder: int32(max(bq.After, -1)),
+		Pattern:    pattern,
+		RowLimit:   rowLimit,
+		OnlyStatus: only,
+	})
+	if err != nil {
+		return Board{}, translate(fmt.Errorf("list leads: %w", err))
+	}
+	byStatus := make(map[string][]Lead, len(stages))
+	for _, r := range rows {
+		byStatus[r.Status] = append(byStatus[r.Status], leadFromRow(r))
+	}
+	board := Board{Columns: make([]Column, len(stages))}
+	for i, st := range stages {
+		leads := byStatus[st.Name]
+		col := Column{Stage: st, Leads: leads}
+		if bq.Limit > 0 && len(leads) > bq.Limit {
+			col.Leads, col.HasMore = leads[:bq.Limit], true
+		}
+		if col.Leads == nil {
+			col.Leads = []Lead{}
+		}
+		board.Columns[i] = col
+	}
+	if bq.WithTotals {
+		totals, err := s.q.ColumnTotals(ctx, pattern)
+		if err != nil {
+			return Board{}, translate(fmt.Errorf("column totals: %w", err))
+		}
+		for _, t := range totals {
+			for i := range board.Columns {
+				if board.Columns[i].Stage.Name == t.Name {
+					board.Columns[i].Count = int(t.LeadCount)
+					board.Columns[i].Total = moneyFromNumeric(t.TotalValue)
+				}
+			}
+		}
+	}
+	return board, nil
+}
+
+func findStage(stages []Stage, name string) (Stage, bool) {
+	for _, st := range stages {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	for _, st := range stages {
+		if strings.EqualFold(st.Name, strings.TrimSpace(name)) {
+			return st, true
+		}
+	}
+	return Stage{}, false
+}
+
+func stageNames(stages []Stage) string {
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// likePattern turns a search text into an ILIKE pattern matching it anywhere, with
+// the pattern characters in it taken literally; "" stays "" (match everything).
+func likePattern(search string) string {
+	search = strings.TrimSpace(search)
+	if search == "" {
+		return ""
+	}
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(search) + "%"
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/crmteam/crm/queries"
+)
+
+// Lead is one card on the board: a person or company the team is selling to.
+// Its JSON form is the original backend's lead object.
+type Lead struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	Company   string    `json:"company"`
+	Email     string    `json:"email"`
+	Phone     string    `json:"phone"`
+	Value     Money     `json:"value"`
+	Notes     string    `json:"notes"`
+	Status    string    `json:"status"`
+	Source    string    `json:"source"`
+	CardOrder int       `json:"card_order"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func leadFromRow(r queries.Lead) Lead {
+	return Lead{
+		ID:        r.ID,
+		Name:      r.Name,
+		Company:   r.Company,
+		Email:     r.Email,
+		Phone:     r.Phone,
+		Value:     moneyFromNumeric(r.Value),
+		Notes:     r.Notes,
+		Status:    r.Status,
+		Source:    r.Source,
+		CardOrder: int(r.CardOrder),
+		CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+// Field length limits, in characters. The table's check constraints repeat them.
+const (
+	MaxNameLen    = 200
+	MaxCompanyLen = 200
+	MaxEmailLen   = 254
+	MaxPhoneLen   = 50
+	MaxNotesLen   = 10000
+	MaxSourceLen  = 100
+)
+
+// LeadInput is a create or a partial update of a lead: a nil field is left as it is
+// (or takes its default on create).
+type LeadInput struct {
+	Name    *string
+	Company *string
+	Email   *string
+	Phone   *string
+	Value   *Money
+	Notes   *string
+	Status  *string
+	Source  *string
+}
+
+// Normalize trims surrounding white space from every text field except notes,
+// whose layout is the author's.
+func (in *LeadInput) Normalize() {
+	for _, p := range []*string{in.Name, in.Company, in.Email, in.Phone, in.Status, in.Source} {
+		if p != nil {
+			*p = strings.TrimSpace(*p)
+		}
+	}
+}
+
+// Validate checks every given field and, when creating, that name is present.
+// Whether status names a stage is checked against the database by the store.
+func (in *LeadInput) Validate(creating bool) *ValidationError {
+	errs := map[string]string{}
+	if in.Name == nil {
+		if creating {
+			errs["name"] = "is required"
+		}
+	} else if *in.Name == "" {
+		errs["name"] = "must not be empty"
+	}
+	checkText(errs, "name", in.Name, MaxNameLen)
+	checkText(errs, "company", in.Company, MaxCompanyLen)
+	checkText(errs, "email", in.Email, MaxEmailLen)
+	checkText(errs, "phone", in.Phone, MaxPhoneLen)
+	checkText(errs, "notes", in.Notes, MaxNotesLen)
+	checkText(errs, "source", in.Source, MaxSourceLen)
+	checkText(errs, "status", in.Status, 60)
+	if in.Email != nil && *in.Email != "" && errs["email"] == "" && !looksLikeEmail(*in.Email) {
+		errs["email"] = "must be an email address like name@example.com"
+	}
+	if in.Value != nil && (*in.Value < 0 || *in.Value > MaxMoney) {
+		errs["value"] = "must be between 0 and 999999999999.99"
+	}
+	if in.Status != nil && *in.Status == "" && errs["status"] == "" {
+		errs["status"] = "must not be empty"
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: errs}
+}
+
+func checkText(errs map[string]string, field string, p *string, maxLen int) {
+	if p == nil || errs[field] != "" {
+		return
+	}
+	switch {
+	case !utf8.ValidString(*p):
+		errs[field] = "must be valid UTF-8 text"
+	case strings.ContainsRune(*p, 0):
+		errs[field] = "must not contain NUL characters"
+	case utf8.RuneCountInString(*p) > maxLen:
+		errs[field] = "must be at most " + strconv.Itoa(maxLen) + " characters"
+	}
+}
+
+func looksLikeEmail(s string) bool {
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && strings.Contains(s[at+1:], ".") && !strings.ContainsAny(s, " <>")
+}

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmteam/crm/queries"
+)
+
+// Store reads and writes the CRM's data in PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+	q    *queries.Queries
+}
+
+// New returns a Store over pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, q: queries.New(pool)}
+}
+
+// Pool returns the connection pool, for callers that share it (the session store).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Ping checks that PostgreSQL answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.pool.Ping(ctx)
+}
+
+// Open connects to the database at url and checks the connection.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	// Keep idle connections bounded and recycle them, so a restarted database is
+	// reconnected to without intervention.
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.HealthCheckPeriod = 15 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
+
+// inTx runs fn in one transaction, committing when fn returns nil. A transaction
+// that PostgreSQL aborts as a deadlock or serialization failure is retried a few
+// times; the lock order documented on LockStages makes that rare.
+func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) error {
+	const attempts = 3
+	var err error
+	for range attempts {
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return fn(s.q.WithTx(tx))
+		})
+		if !isRetryable(err) {
+			break
+		}
+	}
+	return translate(err)
+}
+
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	return false
+}
