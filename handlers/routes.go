@@ -35,6 +35,10 @@ func (s *Server) Routes() http.Handler {
 	r.Delete("/leads/{id}", s.api(leadNotFound, s.handleLeadDelete))
 	r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
 
+	// Board: HTML pages, htmx fragments and static files.
+
+	// Assistant: JSON chat API and the chat panel.
+
 	return r
 }
 
