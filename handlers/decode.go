@@ -190,8 +190,9 @@ func parseValue(raw json.RawMessage) (store.Money, string) {
 // parseOrder reads a card position: a JSON integer. Positions out of range, even
 // beyond 32 bits, are clamped by the move like any other.
 func parseOrder(raw json.RawMessage) (int, string) {
+	raw = bytes.TrimSpace(raw)
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
+	if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
 		return 0, "must be an integer"
 	}
 	f, err := strconv.ParseFloat(n.String(), 64)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -32,10 +33,13 @@ func leadID(r *http.Request) (uuid.UUID, error) {
 // order, each list in card order. Paging per column with limit and cursor; the
 // Link header then holds a rel="next" link for every column with more leads.
 func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
-	qv := r.URL.Query()
+	qv, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badRequest("the query string is malformed")
+	}
 	bq := store.BoardQuery{Search: qv.Get("q"), Status: qv.Get("status"), After: -1}
-	if len(bq.Search) > 200 {
-		return &httpError{status: http.StatusBadRequest, msg: "q must be at most 200 characters", fields: map[string]string{"q": "must be at most 200 characters"}}
+	if msg := checkSearch(bq.Search); msg != "" {
+		return &httpError{status: http.StatusBadRequest, msg: "q " + msg, fields: map[string]string{"q": msg}}
 	}
 	if v := qv.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -102,6 +106,17 @@ func encodeBoard(board store.Board) ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
+}
+
+// checkSearch returns what is wrong with a search text, or "".
+func checkSearch(q string) string {
+	switch {
+	case len(q) > 200:
+		return "must be at most 200 characters"
+	case !utf8.ValidString(q) || strings.ContainsRune(q, 0):
+		return "must be text without NUL characters"
+	}
+	return ""
 }
 
 func encodeCursor(after int) string {

@@ -48,8 +48,9 @@ func (s *Server) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
 	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 	return func(w http.ResponseWriter, r *http.Request) {
 		var allowed []string
+		path := strings.TrimSuffix(r.URL.Path, "/")
 		for _, m := range methods {
-			if mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			if mux.Match(chi.NewRouteContext(), m, path) {
 				allowed = append(allowed, m)
 			}
 		}

@@ -1,0 +1,426 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmteam/crm/store"
+	"github.com/crmteam/crm/store/storetest"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func mustCreate(t *testing.T, st *store.Store, name, status string) store.Lead {
+	t.Helper()
+	l, err := st.CreateLead(context.Background(), store.LeadInput{Name: &name, Status: &status})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return l
+}
+
+// columns reads every column's lead names in card order, checking on the way that
+// each column is exactly 0..n-1.
+func columns(t *testing.T, pool *pgxpool.Pool) map[string][]string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT status, name, card_order FROM leads ORDER BY status, card_order`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var status, name string
+		var order int
+		if err := rows.Scan(&status, &name, &order); err != nil {
+			t.Fatal(err)
+		}
+		if order != len(out[status]) {
+			t.Fatalf("column %s: card_order %d at index %d, want 0..n-1", status, order, len(out[status]))
+		}
+		out[status] = append(out[status], name)
+	}
+	return out
+}
+
+func TestCreateLeadAppendsToColumn(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	a, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("  Ann  "), Company: ptr("Acme"), Value: ptr(store.Money(2_000_050)), Email: ptr("ann@acme.test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Name != "Ann" || a.Status != "Interest" || a.CardOrder != 0 || a.Value != 2_000_050 {
+		t.Errorf("got %+v, want Ann trimmed, first stage, order 0, value 20000.50", a)
+	}
+	b := mustCreate(t, st, "Ben", "interest") // stage names match without regard to case
+	if b.Status != "Interest" || b.CardOrder != 1 {
+		t.Errorf("got status %q order %d, want Interest 1", b.Status, b.CardOrder)
+	}
+	got, err := st.GetLead(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, got); diff != "" {
+		t.Errorf("GetLead differs from created lead (-created +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string][]string{"Interest": {"Ann", "Ben"}}, columns(t, pool)); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+}
+
+func TestCreateLeadValidation(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	long := func(n int) *string {
+		s := make([]rune, n)
+		for i := range s {
+			s[i] = 'x'
+		}
+		v := string(s)
+		return &v
+	}
+	tests := []struct {
+		name  string
+		in    store.LeadInput
+		field string
+	}{
+		{"missing name", store.LeadInput{}, "name"},
+		{"blank name", store.LeadInput{Name: ptr("   ")}, "name"},
+		{"long name", store.LeadInput{Name: long(201)}, "name"},
+		{"bad email", store.LeadInput{Name: ptr("A"), Email: ptr("not-an-email")}, "email"},
+		{"email with name", store.LeadInput{Name: ptr("A"), Email: ptr("Ann <ann@x.test>")}, "email"},
+		{"long notes", store.LeadInput{Name: ptr("A"), Notes: long(10001)}, "notes"},
+		{"long phone", store.LeadInput{Name: ptr("A"), Phone: long(51)}, "phone"},
+		{"nul byte", store.LeadInput{Name: ptr("A\x00B")}, "name"},
+		{"unknown stage", store.LeadInput{Name: ptr("A"), Status: ptr("Someday")}, "status"},
+		{"negative value", store.LeadInput{Name: ptr("A"), Value: ptr(store.Money(-1))}, "value"},
+		{"huge value", store.LeadInput{Name: ptr("A"), Value: ptr(store.MaxMoney + 1)}, "value"},
+	}
+	for _, tt := range tests {
+		_, err := st.CreateLead(context.Background(), tt.in)
+		var ve *store.ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: got error %v, want a ValidationError", tt.name, err)
+			continue
+		}
+		if ve.Fields[tt.field] == "" {
+			t.Errorf("%s: got fields %v, want a message for %q", tt.name, ve.Fields, tt.field)
+		}
+	}
+	if got := columns(t, pool); len(got) != 0 {
+		t.Errorf("got leads %v after invalid creates, want none", got)
+	}
+}
+
+func TestUnknownStageListsStages(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	_, err := st.CreateLead(context.Background(), store.LeadInput{Name: ptr("A"), Status: ptr("Later")})
+	var ve *store.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("got %v, want ValidationError", err)
+	}
+	want := "must be one of: Interest, Meeting booked, Proposal sent, Negotiation, Closed won, Closed lost"
+	if ve.Fields["status"] != want {
+		t.Errorf("got %q, want %q", ve.Fields["status"], want)
+	}
+}
+
+func TestUpdateLeadPartialAndStatusChange(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	a := mustCreate(t, st, "A", "Interest")
+	mustCreate(t, st, "B", "Interest")
+	mustCreate(t, st, "C", "Negotiation")
+
+	u, err := st.UpdateLead(ctx, a.ID, store.LeadInput{Phone: ptr("+1 555"), Value: ptr(store.Money(100))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "A" || u.Phone != "+1 555" || u.Value != 100 || u.Status != "Interest" || u.CardOrder != 0 {
+		t.Errorf("got %+v, want only phone and value changed", u)
+	}
+	if !u.UpdatedAt.After(a.UpdatedAt) && !u.UpdatedAt.Equal(a.UpdatedAt) {
+		t.Errorf("updated_at went back: %v before %v", u.UpdatedAt, a.UpdatedAt)
+	}
+	u, err = st.UpdateLead(ctx, a.ID, store.LeadInput{Status: ptr("Negotiation")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Status != "Negotiation" || u.CardOrder != 1 {
+		t.Errorf("got %s/%d, want Negotiation/1 (end of the new column)", u.Status, u.CardOrder)
+	}
+	want := map[string][]string{"Interest": {"B"}, "Negotiation": {"C", "A"}}
+	if diff := cmp.Diff(want, columns(t, pool)); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+	if _, err := st.UpdateLead(ctx, uuid.New(), store.LeadInput{Name: ptr("X")}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("update of a missing lead: got %v, want ErrNotFound", err)
+	}
+	if _, err := st.UpdateLead(ctx, a.ID, store.LeadInput{Status: ptr("Nope")}); err == nil {
+		t.Error("update to an unknown stage: got nil error, want ValidationError")
+	}
+	if diff := cmp.Diff(want, columns(t, pool)); diff != "" {
+		t.Errorf("columns changed by a refused update (-want +got):\n%s", diff)
+	}
+}
+
+func TestMoveLead(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	ids := map[string]uuid.UUID{}
+	for _, n := range []string{"A", "B", "C", "D"} {
+		ids[n] = mustCreate(t, st, n, "Interest").ID
+	}
+	ids["X"] = mustCreate(t, st, "X", "Closed won").ID
+
+	steps := []struct {
+		lead, status string
+		order        int
+		want         map[string][]string
+	}{
+		{"A", "Interest", 2, map[string][]string{"Interest": {"B", "C", "A", "D"}, "Closed won": {"X"}}},
+		{"D", "Interest", 0, map[string][]string{"Interest": {"D", "B", "C", "A"}, "Closed won": {"X"}}},
+		{"B", "Closed won", 0, map[string][]string{"Interest": {"D", "C", "A"}, "Closed won": {"B", "X"}}},
+		{"C", "Closed won", 99, map[string][]string{"Interest": {"D", "A"}, "Closed won": {"B", "X", "C"}}},
+		{"A", "Interest", -5, map[string][]string{"Interest": {"A", "D"}, "Closed won": {"B", "X", "C"}}},
+		{"X", "closed WON", 7, map[string][]string{"Interest": {"A", "D"}, "Closed won": {"B", "C", "X"}}},
+		{"D", "Negotiation", 3, map[string][]string{"Interest": {"A"}, "Negotiation": {"D"}, "Closed won": {"B", "C", "X"}}},
+	}
+	for i, s := range steps {
+		l, err := st.MoveLead(ctx, ids[s.lead], s.status, s.order)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if diff := cmp.Diff(s.want, columns(t, pool)); diff != "" {
+			t.Fatalf("step %d: move %s to %s/%d (-want +got):\n%s", i, s.lead, s.status, s.order, diff)
+		}
+		if l.CardOrder != indexOf(s.want[l.Status], s.lead) {
+			t.Errorf("step %d: returned card_order %d, want %d", i, l.CardOrder, indexOf(s.want[l.Status], s.lead))
+		}
+	}
+	if _, err := st.MoveLead(ctx, uuid.New(), "Interest", 0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("move of a missing lead: got %v, want ErrNotFound", err)
+	}
+	before := columns(t, pool)
+	if _, err := st.MoveLead(ctx, ids["A"], "Someday", 0); err == nil {
+		t.Error("move to an unknown stage: got nil, want an error")
+	}
+	if diff := cmp.Diff(before, columns(t, pool)); diff != "" {
+		t.Errorf("a refused move changed the board (-before +after):\n%s", diff)
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestDeleteLeadClosesGap(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	mustCreate(t, st, "A", "Interest")
+	b := mustCreate(t, st, "B", "Interest")
+	mustCreate(t, st, "C", "Interest")
+	if _, err := st.DeleteLead(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string][]string{"Interest": {"A", "C"}}, columns(t, pool)); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+	if _, err := st.DeleteLead(ctx, b.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestListBoard(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	for i := range 5 {
+		v := store.Money((i + 1) * 100_00)
+		name := fmt.Sprintf("Lead %d", i)
+		notes := ""
+		if i == 3 {
+			notes = "likes 100% cotton"
+		}
+		if _, err := st.CreateLead(ctx, store.LeadInput{Name: &name, Value: &v, Notes: &notes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, st, "Zed", "Closed lost")
+
+	board, err := st.ListBoard(ctx, store.BoardQuery{After: -1, WithTotals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range board.Columns {
+		names = append(names, c.Stage.Name)
+	}
+	if diff := cmp.Diff([]string{"Interest", "Meeting booked", "Proposal sent", "Negotiation", "Closed won", "Closed lost"}, names); diff != "" {
+		t.Errorf("stages (-want +got):\n%s", diff)
+	}
+	in := board.Columns[0]
+	if len(in.Leads) != 5 || in.Count != 5 || in.Total != 1500_00 || in.HasMore {
+		t.Errorf("Interest: got %d leads, count %d, total %v, more %v; want 5, 5, 1500.00, false", len(in.Leads), in.Count, in.Total, in.HasMore)
+	}
+
+	page, err := st.ListBoard(ctx, store.BoardQuery{Status: "Interest", Limit: 2, After: -1, WithTotals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Columns) != 1 || len(page.Columns[0].Leads) != 2 || !page.Columns[0].HasMore || page.Columns[0].Count != 5 {
+		t.Fatalf("first page: got %+v, want one column, 2 leads, more, count 5", page.Columns)
+	}
+	var all []string
+	after := -1
+	for {
+		p, err := st.ListBoard(ctx, store.BoardQuery{Status: "Interest", Limit: 2, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range p.Columns[0].Leads {
+			all = append(all, l.Name)
+		}
+		if !p.Columns[0].HasMore {
+			break
+		}
+		after = p.Columns[0].NextAfter()
+	}
+	if diff := cmp.Diff([]string{"Lead 0", "Lead 1", "Lead 2", "Lead 3", "Lead 4"}, all); diff != "" {
+		t.Errorf("paged names (-want +got):\n%s", diff)
+	}
+
+	// Search matches literally: % is not a wildcard.
+	found, err := st.ListBoard(ctx, store.BoardQuery{Search: "100%", After: -1, WithTotals: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Columns[0].Leads) != 1 || found.Columns[0].Leads[0].Name != "Lead 3" || found.Columns[0].Count != 1 || found.Columns[5].Count != 0 {
+		t.Errorf("search 100%%: got %+v, want only Lead 3 counted", found.Columns[0].Leads)
+	}
+	if _, err := st.ListBoard(ctx, store.BoardQuery{Status: "Nope", After: -1}); err == nil {
+		t.Error("unknown status: got nil error, want ValidationError")
+	}
+}
+
+// TestConcurrentMoves runs 16 goroutines making 200 random moves each over 6
+// columns of 30 leads, with creates and deletes mixed in, then checks that every
+// column is a permutation of 0..n-1 and that no lead was lost or duplicated.
+func TestConcurrentMoves(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	stages, err := st.Stages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	live := map[uuid.UUID]bool{}
+	for _, s := range stages {
+		for i := range 30 {
+			l := mustCreate(t, st, fmt.Sprintf("%s %d", s.Name, i), s.Name)
+			live[l.ID] = true
+		}
+	}
+	snapshot := func() []uuid.UUID {
+		mu.Lock()
+		defer mu.Unlock()
+		ids := make([]uuid.UUID, 0, len(live))
+		for id := range live {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 42))
+			for i := range 200 {
+				ids := snapshot()
+				id := ids[rng.IntN(len(ids))]
+				switch r := rng.IntN(20); {
+				case r == 0:
+					l, err := st.CreateLead(ctx, store.LeadInput{Name: ptr(fmt.Sprintf("new %d-%d", g, i)), Status: ptr(stages[rng.IntN(len(stages))].Name)})
+					if err != nil {
+						errs <- fmt.Errorf("create: %w", err)
+						return
+					}
+					mu.Lock()
+					live[l.ID] = true
+					mu.Unlock()
+				case r == 1:
+					_, err := st.DeleteLead(ctx, id)
+					if err != nil && !errors.Is(err, store.ErrNotFound) {
+						errs <- fmt.Errorf("delete: %w", err)
+						return
+					}
+					mu.Lock()
+					delete(live, id)
+					mu.Unlock()
+				default:
+					_, err := st.MoveLead(ctx, id, stages[rng.IntN(len(stages))].Name, rng.IntN(40))
+					if err != nil && !errors.Is(err, store.ErrNotFound) {
+						errs <- fmt.Errorf("move: %w", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	cols := columns(t, pool) // fails unless every column is 0..n-1
+	var got []uuid.UUID
+	rows, err := pool.Query(ctx, `SELECT id FROM leads`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id)
+	}
+	rows.Close()
+	want := snapshot()
+	sortIDs := func(s []uuid.UUID) { sort.Slice(s, func(i, j int) bool { return s[i].String() < s[j].String() }) }
+	sortIDs(got)
+	sortIDs(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("leads lost or duplicated (-want +got):\n%s", diff)
+	}
+	total := 0
+	for _, c := range cols {
+		total += len(c)
+	}
+	if total != len(want) {
+		t.Errorf("got %d leads across columns, want %d", total, len(want))
+	}
+}
