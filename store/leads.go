@@ -37,35 +37,42 @@ func (s *Store) CreateLead(ctx context.Context, in LeadInput) (Lead, error) {
 	}
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		status, err := s.resolveStatus(ctx, q, in.Status)
-		if err != nil {
-			return err
-		}
-		if err := lockStages(ctx, q, status); err != nil {
-			return err
-		}
-		n, err := q.CountLeadsInStatus(ctx, status)
-		if err != nil {
-			return fmt.Errorf("count %s: %w", status, err)
-		}
-		row, err := q.InsertLead(ctx, queries.InsertLeadParams{
-			Name:      *in.Name,
-			Company:   deref(in.Company),
-			Email:     deref(in.Email),
-			Phone:     deref(in.Phone),
-			Value:     numericFromMoney(derefMoney(in.Value)),
-			Notes:     deref(in.Notes),
-			Status:    status,
-			Source:    deref(in.Source),
-			CardOrder: n,
-		})
-		if err != nil {
-			return fmt.Errorf("insert lead: %w", err)
-		}
-		lead = leadFromRow(row)
-		return nil
+		var err error
+		lead, err = s.createLead(ctx, q, in)
+		return err
 	})
 	return lead, err
+}
+
+// createLead is CreateLead's work inside the caller's transaction; in is already
+// normalized and validated.
+func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput) (Lead, error) {
+	status, err := s.resolveStatus(ctx, q, in.Status)
+	if err != nil {
+		return Lead{}, err
+	}
+	if err := lockStages(ctx, q, status); err != nil {
+		return Lead{}, err
+	}
+	n, err := q.CountLeadsInStatus(ctx, status)
+	if err != nil {
+		return Lead{}, fmt.Errorf("count %s: %w", status, err)
+	}
+	row, err := q.InsertLead(ctx, queries.InsertLeadParams{
+		Name:      *in.Name,
+		Company:   deref(in.Company),
+		Email:     deref(in.Email),
+		Phone:     deref(in.Phone),
+		Value:     numericFromMoney(derefMoney(in.Value)),
+		Notes:     deref(in.Notes),
+		Status:    status,
+		Source:    deref(in.Source),
+		CardOrder: n,
+	})
+	if err != nil {
+		return Lead{}, fmt.Errorf("insert lead: %w", err)
+	}
+	return leadFromRow(row), nil
 }
 
 // UpdateLead changes the fields given in in. A changed status moves the lead to
@@ -77,43 +84,50 @@ func (s *Store) UpdateLead(ctx context.Context, id uuid.UUID, in LeadInput) (Lea
 	}
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		cur, err := lockLeadAndColumns(ctx, q, id, in.Status, s)
-		if err != nil {
-			return err
-		}
-		p := queries.UpdateLeadFieldsParams{
-			ID:        id,
-			Name:      pick(in.Name, cur.Name),
-			Company:   pick(in.Company, cur.Company),
-			Email:     pick(in.Email, cur.Email),
-			Phone:     pick(in.Phone, cur.Phone),
-			Value:     cur.Value,
-			Notes:     pick(in.Notes, cur.Notes),
-			Source:    pick(in.Source, cur.Source),
-			Status:    cur.Status,
-			CardOrder: cur.CardOrder,
-		}
-		if in.Value != nil {
-			p.Value = numericFromMoney(*in.Value)
-		}
-		if in.Status != nil && *in.Status != cur.Status {
-			if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
-				return fmt.Errorf("close gap in %s: %w", cur.Status, err)
-			}
-			n, err := q.CountLeadsInStatus(ctx, *in.Status)
-			if err != nil {
-				return fmt.Errorf("count %s: %w", *in.Status, err)
-			}
-			p.Status, p.CardOrder = *in.Status, n
-		}
-		row, err := q.UpdateLeadFields(ctx, p)
-		if err != nil {
-			return fmt.Errorf("update lead %s: %w", id, err)
-		}
-		lead = leadFromRow(row)
-		return nil
+		var err error
+		lead, err = s.updateLead(ctx, q, id, in)
+		return err
 	})
 	return lead, err
+}
+
+// updateLead is UpdateLead's work inside the caller's transaction; in is already
+// normalized and validated.
+func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID, in LeadInput) (Lead, error) {
+	cur, err := lockLeadAndColumns(ctx, q, id, in.Status, s)
+	if err != nil {
+		return Lead{}, err
+	}
+	p := queries.UpdateLeadFieldsParams{
+		ID:        id,
+		Name:      pick(in.Name, cur.Name),
+		Company:   pick(in.Company, cur.Company),
+		Email:     pick(in.Email, cur.Email),
+		Phone:     pick(in.Phone, cur.Phone),
+		Value:     cur.Value,
+		Notes:     pick(in.Notes, cur.Notes),
+		Source:    pick(in.Source, cur.Source),
+		Status:    cur.Status,
+		CardOrder: cur.CardOrder,
+	}
+	if in.Value != nil {
+		p.Value = numericFromMoney(*in.Value)
+	}
+	if in.Status != nil && *in.Status != cur.Status {
+		if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
+			return Lead{}, fmt.Errorf("close gap in %s: %w", cur.Status, err)
+		}
+		n, err := q.CountLeadsInStatus(ctx, *in.Status)
+		if err != nil {
+			return Lead{}, fmt.Errorf("count %s: %w", *in.Status, err)
+		}
+		p.Status, p.CardOrder = *in.Status, n
+	}
+	row, err := q.UpdateLeadFields(ctx, p)
+	if err != nil {
+		return Lead{}, fmt.Errorf("update lead %s: %w", id, err)
+	}
+	return leadFromRow(row), nil
 }
 
 // MoveLead puts the lead at position order of the column status (within its own
@@ -169,20 +183,26 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 func (s *Store) DeleteLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		cur, err := lockLeadAndColumns(ctx, q, id, nil, s)
-		if err != nil {
-			return err
-		}
-		if _, err := q.DeleteLead(ctx, id); err != nil {
-			return fmt.Errorf("delete lead %s: %w", id, err)
-		}
-		if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
-			return fmt.Errorf("close gap in %s: %w", cur.Status, err)
-		}
-		lead = leadFromRow(cur)
-		return nil
+		var err error
+		lead, err = s.deleteLead(ctx, q, id)
+		return err
 	})
 	return lead, err
+}
+
+// deleteLead is DeleteLead's work inside the caller's transaction.
+func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID) (Lead, error) {
+	cur, err := lockLeadAndColumns(ctx, q, id, nil, s)
+	if err != nil {
+		return Lead{}, err
+	}
+	if _, err := q.DeleteLead(ctx, id); err != nil {
+		return Lead{}, fmt.Errorf("delete lead %s: %w", id, err)
+	}
+	if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
+		return Lead{}, fmt.Errorf("close gap in %s: %w", cur.Status, err)
+	}
+	return leadFromRow(cur), nil
 }
 
 // maxOrder stands for "to the end of the column" in CloseGap and OpenGap.
