@@ -112,3 +112,21 @@ LIMIT @row_limit::integer;
 -- name: CountLeads :one
 SELECT count(*)::integer
 FROM leads;
+
+-- SearchLeadsTypo is the assistant's fallback for typos trigrams miss in short
+-- words ("jnae" for "jane"): leads with a word of their name, company or email's
+-- local part within two edits of a word typed, closest first. No index serves
+-- levenshtein, so it reads every lead; the assistant runs it only when
+-- SearchLeadsFuzzy found nothing close.
+-- name: SearchLeadsTypo :many
+SELECT sqlc.embed(leads), d.distance
+FROM leads
+CROSS JOIN LATERAL (
+    SELECT min(levenshtein_less_equal(w.word, q.word, 2))::integer AS distance
+    FROM unnest(regexp_split_to_array(lower(leads.name || ' ' || leads.company || ' ' || split_part(leads.email, '@', 1)), '[^[:alnum:]]+')) AS w (word)
+    CROSS JOIN unnest(@words::text[]) AS q (word)
+    WHERE length(q.word) >= 3 AND length(w.word) >= 2
+) d
+WHERE d.distance <= 2
+ORDER BY d.distance, leads.name, leads.id
+LIMIT @row_limit::integer;

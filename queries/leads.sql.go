@@ -384,6 +384,69 @@ func (q *Queries) SearchLeadsFuzzy(ctx context.Context, arg SearchLeadsFuzzyPara
 	return items, nil
 }
 
+const searchLeadsTypo = `-- name: SearchLeadsTypo :many
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, d.distance
+FROM leads
+CROSS JOIN LATERAL (
+    SELECT min(levenshtein_less_equal(w.word, q.word, 2))::integer AS distance
+    FROM unnest(regexp_split_to_array(lower(leads.name || ' ' || leads.company || ' ' || split_part(leads.email, '@', 1)), '[^[:alnum:]]+')) AS w (word)
+    CROSS JOIN unnest($1::text[]) AS q (word)
+    WHERE length(q.word) >= 3 AND length(w.word) >= 2
+) d
+WHERE d.distance <= 2
+ORDER BY d.distance, leads.name, leads.id
+LIMIT $2::integer
+`
+
+type SearchLeadsTypoParams struct {
+	Words    []string
+	RowLimit int32
+}
+
+type SearchLeadsTypoRow struct {
+	Lead     Lead
+	Distance int32
+}
+
+// SearchLeadsTypo is the assistant's fallback for typos trigrams miss in short
+// words ("jnae" for "jane"): leads with a word of their name, company or email's
+// local part within two edits of a word typed, closest first. No index serves
+// levenshtein, so it reads every lead; the assistant runs it only when
+// SearchLeadsFuzzy found nothing close.
+func (q *Queries) SearchLeadsTypo(ctx context.Context, arg SearchLeadsTypoParams) ([]SearchLeadsTypoRow, error) {
+	rows, err := q.db.Query(ctx, searchLeadsTypo, arg.Words, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchLeadsTypoRow{}
+	for rows.Next() {
+		var i SearchLeadsTypoRow
+		if err := rows.Scan(
+			&i.Lead.ID,
+			&i.Lead.Name,
+			&i.Lead.Company,
+			&i.Lead.Email,
+			&i.Lead.Phone,
+			&i.Lead.Value,
+			&i.Lead.Notes,
+			&i.Lead.Status,
+			&i.Lead.Source,
+			&i.Lead.CardOrder,
+			&i.Lead.CreatedAt,
+			&i.Lead.UpdatedAt,
+			&i.Distance,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setLeadPosition = `-- name: SetLeadPosition :one
 UPDATE leads
 SET status = $1, card_order = $2, updated_at = now()

@@ -11,6 +11,36 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ChatMessage struct {
+	ID               uuid.UUID
+	ConversationID   uuid.UUID
+	Seq              int64
+	Role             string
+	ReplyTo          pgtype.UUID
+	Content          string
+	State            string
+	Operations       []byte
+	Error            string
+	LeadsChanged     bool
+	Attempts         int32
+	LeaseUntil       pgtype.Timestamptz
+	Enqueues         int32
+	PromptTokens     int32
+	CompletionTokens int32
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+type Conversation struct {
+	ID               uuid.UUID
+	OwnerKey         string
+	Pending          []byte
+	PendingExpiresAt pgtype.Timestamptz
+	PendingVersion   int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
 type Lead struct {
 	ID        uuid.UUID
 	Name      string
@@ -24,6 +54,12 @@ type Lead struct {
 	CardOrder int32
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+type Session struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
 }
 
 type Stage struct {
