@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/crmteam/crm/static"
 )
 
 // Routes returns the HTTP handler with every route of the application.
@@ -35,7 +37,22 @@ func (s *Server) Routes() http.Handler {
 	r.Delete("/leads/{id}", s.api(leadNotFound, s.handleLeadDelete))
 	r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
 
-	// Board: HTML pages, htmx fragments and static files.
+	// Board: HTML pages, htmx fragments and static files. Form posts refuse
+	// cross-origin browser requests (Sec-Fetch-Site / Origin), as there is no
+	// session to carry a CSRF token.
+	r.Get("/", s.html(s.handleBoard))
+	r.Get("/board/cards", s.html(s.handleBoardCards))
+	r.Get("/board/leads/new", s.html(s.handleLeadNewForm))
+	r.Get("/board/leads/{id}", s.html(s.handleLeadDetail))
+	r.Get("/board/leads/{id}/delete", s.html(s.handleLeadDeleteConfirm))
+	r.Group(func(r chi.Router) {
+		r.Use(http.NewCrossOriginProtection().Handler)
+		r.Post("/board/leads", s.html(s.handleLeadCreateForm))
+		r.Post("/board/leads/{id}", s.html(s.handleLeadUpdateForm))
+		r.Post("/board/leads/{id}/move", s.html(s.handleBoardMove))
+		r.Post("/board/leads/{id}/delete", s.html(s.handleLeadDeleteForm))
+	})
+	r.Handle("/static/*", static.Handler())
 
 	// Assistant: JSON chat API and the chat panel.
 

@@ -1,0 +1,352 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/a-h/templ"
+
+	"github.com/crmteam/crm/store"
+	"github.com/crmteam/crm/views"
+)
+
+// The board's HTML: the page at /, its fragments, and the form posts that
+// change leads. Each handler answers htmx with fragments (changed columns swapped
+// out of band) and a plain browser with a full page or a 303 back to the board.
+
+// maxSearchLen bounds the search text, as the JSON API does.
+const maxSearchLen = 200
+
+// searchParam reads the search q from the URL or the form, trimmed.
+func searchParam(r *http.Request) (string, error) {
+	q := strings.TrimSpace(r.FormValue("q"))
+	if utf8.RuneCountInString(q) > maxSearchLen {
+		return "", &store.ValidationError{Fields: map[string]string{"q": fmt.Sprintf("must be at most %d characters", maxSearchLen)}}
+	}
+	return q, nil
+}
+
+// shownParam reads how many cards each column shows in the browser (app.js
+// sends it as a JSON object keyed by stage), so a re-rendered column keeps what
+// was loaded instead of shrinking back to its first page. Anything malformed is
+// ignored: it only affects how much is rendered.
+func shownParam(r *http.Request) map[string]int {
+	raw := r.FormValue("shown")
+	if raw == "" || len(raw) > 8<<10 {
+		return nil
+	}
+	var m map[string]int
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// columnLimit is how many cards to render in the column of stage.
+func columnLimit(shown map[string]int, stage string) int {
+	return min(max(views.PageSize, shown[stage]), store.MaxPageSize)
+}
+
+// readBoard reads every column with its totals, each column as long as the
+// browser had it (at least a page).
+func (s *Server) readBoard(ctx context.Context, q string, shown map[string]int) (views.BoardData, error) {
+	limit := views.PageSize
+	for stage := range shown {
+		limit = max(limit, columnLimit(shown, stage))
+	}
+	board, err := s.Store.ListBoard(ctx, store.BoardQuery{Search: q, Limit: limit, After: -1, WithTotals: true})
+	if err != nil {
+		return views.BoardData{}, err
+	}
+	for i := range board.Columns {
+		col := &board.Columns[i]
+		if n := columnLimit(shown, col.Stage.Name); len(col.Leads) > n {
+			col.Leads, col.HasMore = col.Leads[:n], true
+		}
+	}
+	return views.BoardData{Board: board, Query: q, Now: time.Now()}, nil
+}
+
+// handleBoard answers GET /: the board page, or for htmx (the search box, the
+// assistant's leads-changed refresh) the board fragment.
+func (s *Server) handleBoard(w http.ResponseWriter, r *http.Request) error {
+	q, err := searchParam(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	if err != nil {
+		return err
+	}
+	if isHTMX(r) {
+		if r.Header.Get("HX-Trigger") == views.SearchID.String() {
+			// The search is kept in the address bar so a filtered board can be
+			// bookmarked; replaced, not pushed, so typing does not fill history.
+			w.Header().Set("HX-Replace-Url", views.BoardURL(q))
+		}
+		return s.render(w, r, http.StatusOK, views.BoardFragment(d))
+	}
+	return s.render(w, r, http.StatusOK, views.BoardPage(views.Page{Title: boardTitle(q), Board: d}))
+}
+
+func boardTitle(q string) string {
+	if q == "" {
+		return "Board"
+	}
+	return "“" + q + "” · Board"
+}
+
+// handleBoardCards answers GET /board/cards?status=&after=&q=: the next page of
+// one column, requested as its end scrolls into view.
+func (s *Server) handleBoardCards(w http.ResponseWriter, r *http.Request) error {
+	q, err := searchParam(r)
+	if err != nil {
+		return err
+	}
+	status := r.FormValue("status")
+	if status == "" {
+		return &store.ValidationError{Fields: map[string]string{"status": "is required"}}
+	}
+	after, err := strconv.Atoi(r.FormValue("after"))
+	if err != nil || after < -1 {
+		return &store.ValidationError{Fields: map[string]string{"after": "must be a card position"}}
+	}
+	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: q, Status: status, Limit: views.PageSize, After: after})
+	if err != nil {
+		return err
+	}
+	d := views.BoardData{Board: board, Query: q, Now: time.Now()}
+	return s.render(w, r, http.StatusOK, views.Cards(d, board.Columns[0]))
+}
+
+// boardWithDialog answers a direct URL of something the dialog shows: the board
+// page with the dialog open on it.
+func (s *Server) boardWithDialog(w http.ResponseWriter, r *http.Request, status int, title string, dialog func(views.BoardData) templ.Component) error {
+	q, err := searchParam(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.readBoard(r.Context(), q, nil)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, status, views.BoardPage(views.Page{Title: title, Board: d, Dialog: dialog(d)}))
+}
+
+// handleLeadNewForm answers GET /board/leads/new?status=: the create form, in
+// the stage asked for (the first one otherwise).
+func (s *Server) handleLeadNewForm(w http.ResponseWriter, r *http.Request) error {
+	status := r.FormValue("status")
+	form := func(stages []store.Stage) templ.Component {
+		return views.LeadFormView(views.LeadForm{Values: views.LeadValues{Status: stageOrFirst(stages, status)}, Stages: stages})
+	}
+	if !isHTMX(r) {
+		return s.boardWithDialog(w, r, http.StatusOK, "New lead", func(d views.BoardData) templ.Component { return form(d.Stages()) })
+	}
+	stages, err := s.Store.Stages(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, form(stages))
+}
+
+func stageOrFirst(stages []store.Stage, name string) string {
+	for _, st := range stages {
+		if strings.EqualFold(st.Name, name) {
+			return st.Name
+		}
+	}
+	if len(stages) > 0 {
+		return stages[0].Name
+	}
+	return ""
+}
+
+// handleLeadDetail answers GET /board/leads/{id}: the lead with every field
+// editable and its notes in full.
+func (s *Server) handleLeadDetail(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	lead, err := s.Store.GetLead(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	form := func(stages []store.Stage) templ.Component {
+		return views.LeadFormView(views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Stages: stages, Now: time.Now()})
+	}
+	if !isHTMX(r) {
+		return s.boardWithDialog(w, r, http.StatusOK, lead.Name, func(d views.BoardData) templ.Component { return form(d.Stages()) })
+	}
+	stages, err := s.Store.Stages(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, form(stages))
+}
+
+// handleLeadCreateForm answers POST /board/leads. Invalid input re-renders the
+// form with 422 and a message per field, keeping what was typed.
+func (s *Server) handleLeadCreateForm(w http.ResponseWriter, r *http.Request) error {
+	vals, in, err := parseLeadForm(w, r, true)
+	if err == nil {
+		var lead store.Lead
+		lead, err = s.Store.CreateLead(r.Context(), in)
+		if err == nil {
+			return s.changed(w, r, "Added "+lead.Name+" to "+lead.Status+".", true, lead.Status)
+		}
+	}
+	return s.formInvalid(w, r, err, views.LeadForm{Values: vals})
+}
+
+// handleLeadUpdateForm answers POST /board/leads/{id}: every field of the lead,
+// the stage included (a new stage puts it at the end of that column).
+func (s *Server) handleLeadUpdateForm(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	vals, in, err := parseLeadForm(w, r, false)
+	if err == nil {
+		var lead store.Lead
+		lead, err = s.Store.UpdateLead(r.Context(), id, in)
+		if err == nil {
+			return s.changed(w, r, "Saved "+lead.Name+".", true, r.PostFormValue("from"), lead.Status)
+		}
+	}
+	var ve *store.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	// The form's heading shows the lead as stored, not as typed.
+	lead, gerr := s.Store.GetLead(r.Context(), id)
+	if gerr != nil {
+		return gerr
+	}
+	return s.formInvalid(w, r, err, views.LeadForm{Lead: &lead, Values: vals, Now: time.Now()})
+}
+
+// formInvalid re-renders a lead form with 422 and the field messages when err
+// is a validation error, and returns other errors to the adapter.
+func (s *Server) formInvalid(w http.ResponseWriter, r *http.Request, err error, f views.LeadForm) error {
+	var ve *store.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	f.Errors = formMessages(ve.Fields)
+	if !isHTMX(r) {
+		return s.boardWithDialog(w, r, http.StatusUnprocessableEntity, "Check the input", func(d views.BoardData) templ.Component {
+			f.Stages = d.Stages()
+			return views.LeadFormView(f)
+		})
+	}
+	stages, err := s.Store.Stages(r.Context())
+	if err != nil {
+		return err
+	}
+	f.Stages = stages
+	return s.render(w, r, http.StatusUnprocessableEntity, views.LeadFormView(f))
+}
+
+// handleLeadDeleteConfirm answers GET /board/leads/{id}/delete: are you sure?
+func (s *Server) handleLeadDeleteConfirm(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	lead, err := s.Store.GetLead(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !isHTMX(r) {
+		return s.boardWithDialog(w, r, http.StatusOK, "Delete "+lead.Name, func(views.BoardData) templ.Component { return views.DeleteConfirm(lead) })
+	}
+	return s.render(w, r, http.StatusOK, views.DeleteConfirm(lead))
+}
+
+// handleLeadDeleteForm answers POST /board/leads/{id}/delete.
+func (s *Server) handleLeadDeleteForm(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	lead, err := s.Store.DeleteLead(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.changed(w, r, "Deleted "+lead.Name+".", true, lead.Status)
+}
+
+// handleBoardMove answers POST /board/leads/{id}/move with status, order (the
+// card position; left out: the end of the column) and from (the column the card
+// was shown in). It runs the same store transaction as PUT /leads/{id}/status/.
+// A refused move (the lead is gone, the stage is not one, a conflict) answers
+// with its message and the whole board as the server has it, so the card goes
+// back where it really is.
+func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	status := r.PostFormValue("status")
+	order := int(^uint32(0) >> 1) // the end of the column
+	if v := r.PostFormValue("order"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil {
+			return &store.ValidationError{Fields: map[string]string{"order": "must be a card position"}}
+		}
+		order = n
+	}
+	lead, err := s.Store.MoveLead(r.Context(), id, status, order)
+	if err != nil {
+		if st, _, _ := htmlError(err); st < 500 && isHTMX(r) {
+			q, _ := searchParam(r)
+			if d, rerr := s.readBoard(r.Context(), q, shownParam(r)); rerr == nil {
+				return &errorWithView{err: err, view: views.BoardOOB(d)}
+			}
+		}
+		return err
+	}
+	from := r.PostFormValue("from")
+	msg := "Moved " + lead.Name + " to " + lead.Status + "."
+	if from == lead.Status {
+		msg = lead.Name + " is now number " + strconv.Itoa(lead.CardOrder+1) + " in " + lead.Status + "."
+	}
+	return s.changed(w, r, msg, false, from, lead.Status)
+}
+
+// changed answers a successful change. htmx gets the message and the columns of
+// stages re-rendered out of band (flashOOB: the message out of band too, and an
+// empty main response that closes the dialog); a plain browser goes back to the
+// board.
+func (s *Server) changed(w http.ResponseWriter, r *http.Request, msg string, flashOOB bool, stages ...string) error {
+	q, err := searchParam(r)
+	if err != nil {
+		q = ""
+	}
+	if !isHTMX(r) {
+		seeOther(w, r, views.BoardURL(q))
+		return nil
+	}
+	// The write has committed; this read is the "get" of post/redirect/get, done
+	// in the same response so the page updates in place.
+	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.Changed(d, msg, flashOOB, stages))
+}
