@@ -136,7 +136,7 @@ var stopWords = map[string]bool{
 // queryWords splits q into words the way lead fields are split (see fieldWords),
 // without stop words.
 func queryWords(q string) []string {
-	all := splitWords(q)
+	all := SplitWords(q)
 	var words []string
 	for _, w := range all {
 		if !stopWords[w] {
@@ -149,7 +149,9 @@ func queryWords(q string) []string {
 	return words
 }
 
-func splitWords(s string) []string {
+// SplitWords lowercases s and splits it into words of letters and digits, the
+// way MatchLeads splits names.
+func SplitWords(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
@@ -169,9 +171,9 @@ func scoreLead(text string, words []string, l Lead) float64 {
 		return 0.95
 	}
 	var fieldWords []string
-	fieldWords = append(fieldWords, splitWords(l.Name)...)
-	fieldWords = append(fieldWords, splitWords(l.Company)...)
-	fieldWords = append(fieldWords, splitWords(local)...)
+	fieldWords = append(fieldWords, SplitWords(l.Name)...)
+	fieldWords = append(fieldWords, SplitWords(l.Company)...)
+	fieldWords = append(fieldWords, SplitWords(local)...)
 	if len(words) == 0 {
 		return 0
 	}
@@ -179,7 +181,7 @@ func scoreLead(text string, words []string, l Lead) float64 {
 	for _, w := range words {
 		bw := 0.0
 		for _, f := range fieldWords {
-			bw = max(bw, wordScore(w, f))
+			bw = max(bw, WordSimilarity(w, f))
 		}
 		if bw == 0 {
 			return 0
@@ -189,11 +191,12 @@ func scoreLead(text string, words []string, l Lead) float64 {
 	return ScoreWords * sum / float64(len(words))
 }
 
-// wordScore compares a typed word with a word of a lead: 1 when equal, 0.85 for a
+// WordSimilarity compares a typed word with a word of a name, the way MatchLeads
+// does (the assistant matches stage names with it too): 1 when equal, 0.85 for a
 // prefix of at least three letters, 0.8 for one typo (a swap of two neighbours
 // counts as one) in a word of four letters or more, 0.7 for two typos in a word
 // of seven or more.
-func wordScore(typed, word string) float64 {
+func WordSimilarity(typed, word string) float64 {
 	if typed == word {
 		return 1
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
@@ -82,4 +83,15 @@ func moneyFromNumeric(n pgtype.Numeric) Money {
 
 func numericFromMoney(m Money) pgtype.Numeric {
 	return pgtype.Numeric{Int: big.NewInt(int64(m)), Exp: -2, Valid: true}
+}
+
+// UnmarshalJSON reads a JSON number (or a string holding one) of dollars.
+func (m *Money) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
+	v, err := ParseMoney(s)
+	if err != nil {
+		return fmt.Errorf("money %s: %w", s, err)
+	}
+	*m = v
+	return nil
 }

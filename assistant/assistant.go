@@ -1,0 +1,290 @@
+package assistant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmteam/crm/store"
+)
+
+// responder turns a message into a reply by running tools on the turn: the LLM,
+// or the built-in offline assistant.
+type responder interface {
+	respond(ctx context.Context, t *turn, job store.ChatJob) (reply, error)
+}
+
+// reply is a responder's answer.
+type reply struct {
+	text             string
+	promptTokens     int
+	completionTokens int
+	calls            int
+	maxRequestBytes  int
+}
+
+// userError is a failure the person should read as it is ("The AI service is
+// rate-limiting requests..."); other errors get a generic message.
+type userError struct {
+	msg string
+	err error
+}
+
+func (e *userError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *userError) Unwrap() error { return e.err }
+
+// Defaults of Config.
+const (
+	DefaultHistory    = 20
+	DefaultConfirmTTL = 10 * time.Minute
+	// MaxAttempts bounds how often a reply is tried before it fails for good.
+	MaxAttempts = 3
+)
+
+// Config configures an Assistant.
+type Config struct {
+	// LLM drives the tools when set; otherwise the offline assistant does.
+	LLM *LLM
+	// History is how many earlier messages a turn sees (DefaultHistory when 0).
+	History int
+	// ConfirmTTL is how long a delete waits for its yes (DefaultConfirmTTL when 0).
+	ConfirmTTL time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Assistant answers chat messages, one turn per job.
+type Assistant struct {
+	store      *store.Store
+	log        *slog.Logger
+	responder  responder
+	mode       string
+	history    int
+	confirmTTL time.Duration
+	now        func() time.Time
+}
+
+// New returns an Assistant over st.
+func New(st *store.Store, log *slog.Logger, cfg Config) *Assistant {
+	a := &Assistant{store: st, log: log, history: cfg.History, confirmTTL: cfg.ConfirmTTL, now: cfg.Now}
+	if a.history <= 0 {
+		a.history = DefaultHistory
+	}
+	if a.confirmTTL <= 0 {
+		a.confirmTTL = DefaultConfirmTTL
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if cfg.LLM != nil {
+		a.responder, a.mode = cfg.LLM, "llm"
+	} else {
+		a.responder, a.mode = offline{}, "offline"
+	}
+	return a
+}
+
+// Mode is "llm" or "offline".
+func (a *Assistant) Mode() string { return a.mode }
+
+// RunTurn answers the reply with id: it claims it for lease, runs the turn, and
+// writes the turn's changes and the reply in one transaction. It returns nil when
+// there is nothing (left) to do: the reply is finished, held by another worker,
+// or gone with a cleared conversation. An error means the outcome could not be
+// recorded (the database is down); the job should be retried.
+func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Duration) error {
+	log := a.log.With("reply_id", id, "mode", a.mode)
+	job, err := a.store.ClaimChatReply(ctx, id, lease, a.history)
+	if errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound) {
+		log.Debug("chat reply needs no work", "reason", err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("claim chat reply %s: %w", id, err)
+	}
+	log = log.With("attempt", job.Attempt)
+	if job.Attempt > MaxAttempts {
+		return a.fail(ctx, log, job, fmt.Sprintf("The assistant could not answer after %d attempts. Nothing was changed; please try again.", MaxAttempts), nil)
+	}
+	start := a.now()
+	t := newTurn(a.store, start)
+	in := a.pendingOf(job)
+	rep, err := a.answer(ctx, t, job, in)
+	if err != nil {
+		if ctx.Err() != nil {
+			return a.fail(ctx, log, job, "The assistant ran out of time for this message. Nothing was changed; try again, perhaps one change at a time.", err)
+		}
+		var ue *userError
+		if errors.As(err, &ue) {
+			return a.fail(ctx, log, job, ue.msg, err)
+		}
+		return a.fail(ctx, log, job, "Something went wrong while answering. Nothing was changed; please try again.", err)
+	}
+	res := store.ChatResult{
+		ReplyID: job.ReplyID, Attempt: job.Attempt, State: store.StateSuccess, Text: rep.text,
+		Operations: t.ops, SeenPendingVersion: job.PendingVersion,
+		PromptTokens: rep.promptTokens, CompletionTokens: rep.completionTokens,
+	}
+	next := t.pendingOut
+	if next == nil && a.mode == "offline" {
+		next = t.ambiguous
+	}
+	if next != nil {
+		b, err := json.Marshal(next)
+		if err != nil {
+			return fmt.Errorf("encode pending: %w", err)
+		}
+		res.Pending, res.PendingExpiresAt = b, start.Add(a.confirmTTL)
+	}
+	ops, err := a.store.FinishChatReply(context.WithoutCancel(ctx), res)
+	switch {
+	case errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound):
+		log.Info("chat reply superseded or cleared; result dropped", "reason", err)
+		return nil
+	case isDataProblem(err):
+		// The data changed under the plan (a lead deleted or edited meanwhile): the
+		// transaction rolled back, so nothing of the turn was written.
+		return a.fail(ctx, log, job, "Nothing was changed: "+problemText(err)+" Please try again.", err)
+	case err != nil:
+		return fmt.Errorf("finish chat reply %s: %w", id, err)
+	}
+	changed := 0
+	for _, op := range ops {
+		if op.Change != nil {
+			changed++
+		}
+	}
+	log.Info("assistant turn", "state", store.StateSuccess, "llm_calls", rep.calls,
+		"prompt_tokens", rep.promptTokens, "completion_tokens", rep.completionTokens,
+		"total_tokens", rep.promptTokens+rep.completionTokens, "max_request_bytes", rep.maxRequestBytes,
+		"changes", changed, "duration_ms", a.now().Sub(start).Milliseconds())
+	return nil
+}
+
+func isDataProblem(err error) bool {
+	var ve *store.ValidationError
+	return errors.As(err, &ve) || errors.Is(err, store.ErrConflict) || (err != nil && errors.Is(err, store.ErrNotFound))
+}
+
+func problemText(err error) string {
+	var ve *store.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return describeProblems(ve.Fields) + "."
+	case errors.Is(err, store.ErrNotFound):
+		return "a lead it needed was deleted meanwhile."
+	default:
+		return "the leads changed while the answer was being prepared."
+	}
+}
+
+// fail records a reply as FAILURE with msg for the person. A failed turn
+// changes no lead, and what was pending is dropped: it applied to this message.
+func (a *Assistant) fail(ctx context.Context, log *slog.Logger, job store.ChatJob, msg string, cause error) error {
+	_, err := a.store.FinishChatReply(context.WithoutCancel(ctx), store.ChatResult{
+		ReplyID: job.ReplyID, Attempt: job.Attempt, State: store.StateFailure, Text: msg, Error: msg,
+		SeenPendingVersion: job.PendingVersion,
+	})
+	if errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record failure of chat reply %s: %w", job.ReplyID, err)
+	}
+	log.Warn("assistant turn failed", "state", store.StateFailure, "message", msg, "err", cause)
+	return nil
+}
+
+// pendingOf returns what the job's message may answer, nil when nothing is
+// waiting. An expired confirmation is kept (marked) so the person can be told.
+func (a *Assistant) pendingOf(job store.ChatJob) *pendingIn {
+	if len(job.Pending) == 0 {
+		return nil
+	}
+	var p pending
+	if err := json.Unmarshal(job.Pending, &p); err != nil {
+		a.log.Warn("unreadable pending state dropped", "reply_id", job.ReplyID, "err", err)
+		return nil
+	}
+	return &pendingIn{pending: p, expired: !a.now().Before(job.PendingExpiresAt)}
+}
+
+type pendingIn struct {
+	pending
+	expired bool
+}
+
+// yesRE is an explicit yes, the only answer that runs a delete.
+var yesRE = regexp.MustCompile(`^(?:yes|y|yep|yeah|yup|confirm|confirmed|i confirm|sure|ok|okay)(?:\s+(?:please|delete|remove|it|that|do it|go ahead|delete it|remove it|i am sure|i'm sure|im sure|confirm|confirmed|thanks|thank you|the lead))*$`)
+
+var noRE = regexp.MustCompile(`^(?:no|n|nope|nah|cancel|stop|don't|dont|do not|never ?mind|abort|keep it)(?:\s+(?:thanks|thank you|please|don't delete|dont delete|do not delete|keep it|cancel|it))*$`)
+
+func normalizeAnswer(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(".,!?;:\"“”", r) {
+			return ' '
+		}
+		if r == '’' {
+			return '\''
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func isYes(s string) bool { return yesRE.MatchString(normalizeAnswer(s)) }
+func isNo(s string) bool  { return noRE.MatchString(normalizeAnswer(s)) }
+
+// answer runs the turn: a yes to a pending delete is handled here, by the app and
+// never by the model; everything else goes to the responder.
+func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *pendingIn) (reply, error) {
+	if in != nil && in.Kind == pendingConfirmDelete {
+		switch {
+		case isYes(job.Message) && in.expired:
+			return reply{text: fmt.Sprintf("That delete request for %s expired, so nothing was deleted. Ask again if you still want it deleted.", in.Label)}, nil
+		case isYes(job.Message):
+			return a.confirmDelete(ctx, t, in.LeadID)
+		case isNo(job.Message):
+			return reply{text: fmt.Sprintf("OK, I won't delete %s.", in.Label)}, nil
+		}
+		rep, err := a.responder.respond(ctx, t, job)
+		if err != nil {
+			return rep, err
+		}
+		if !in.expired {
+			rep.text = fmt.Sprintf("(I did not delete %s.) ", in.Label) + rep.text
+		}
+		return rep, nil
+	}
+	if in != nil && in.Kind == pendingChooseLead && !in.expired {
+		t.choice = &in.pending
+	}
+	return a.responder.respond(ctx, t, job)
+}
+
+// confirmDelete plans the delete the person just confirmed: exactly the lead the
+// question named.
+func (a *Assistant) confirmDelete(ctx context.Context, t *turn, id uuid.UUID) (reply, error) {
+	lead, err := a.store.GetLead(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return reply{text: "That lead is already gone; nothing was deleted."}, nil
+	}
+	if err != nil {
+		return reply{}, err
+	}
+	summary := "Deleted " + leadLabel(lead)
+	snapshot := lead
+	t.ops = append(t.ops, store.ChatOperation{
+		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
+		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
+	})
+	return reply{text: summary + "."}, nil
+}

@@ -1,0 +1,642 @@
+package assistant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmteam/crm/store"
+)
+
+// Kinds of pending state: what the next message of a conversation may answer.
+const (
+	pendingConfirmDelete = "confirm_delete"
+	pendingChooseLead    = "choose_lead"
+)
+
+// pending is what the next message may answer: a delete waiting for an explicit
+// yes, or (offline) a tool call waiting for the person to pick one of several
+// leads. It is stored with the conversation and applies to the next message only.
+type pending struct {
+	Kind string `json:"kind"`
+	// LeadID and Label name the lead a confirm_delete would delete.
+	LeadID uuid.UUID `json:"lead_id,omitzero"`
+	Label  string    `json:"label,omitempty"`
+	// Tool and Args are the call a choose_lead completes with the chosen lead.
+	Tool       string          `json:"tool,omitempty"`
+	Args       json.RawMessage `json:"args,omitempty"`
+	Candidates []candidate     `json:"candidates,omitempty"`
+}
+
+type candidate struct {
+	ID    uuid.UUID `json:"id"`
+	Label string    `json:"label"`
+}
+
+// minWriteScore is the least match score a lead needs for a tool to change it
+// without asking "did you mean ...?" first.
+const minWriteScore = 0.6
+
+// turn runs the tools of one message: it is the executor both the LLM and the
+// offline assistant use. Reads go to the store. Writes are planned, not made:
+// each is checked against the data as it is now and recorded as an operation
+// with its change; the plan is written with the reply in one transaction when
+// the turn ends. leads holds every lead as the plan leaves it, so later calls of
+// the same turn see earlier ones (a lead created here can be moved here).
+type turn struct {
+	store *store.Store
+	now   time.Time
+
+	stages  []store.Stage
+	ops     []store.ChatOperation
+	leads   map[uuid.UUID]store.Lead
+	created map[uuid.UUID]bool
+
+	// pendingOut is what the next message may answer, set by delete_lead (and by
+	// an ambiguous lead, for the offline assistant's follow-up).
+	pendingOut *pending
+	// ambiguous is the choice the last ambiguous lead reference left open.
+	ambiguous *pending
+	// choice is the open choice this message may settle (offline assistant).
+	choice *pending
+	// stop says a tool ended the turn: a delete waits for the person's yes.
+	stop bool
+}
+
+func newTurn(st *store.Store, now time.Time) *turn {
+	return &turn{store: st, now: now, leads: map[uuid.UUID]store.Lead{}, created: map[uuid.UUID]bool{}}
+}
+
+// call runs one tool with its JSON arguments. A mistake of the caller (unknown
+// tool, bad arguments, no such lead) is a toolResult that says so; an error is a
+// failure of the system (the database is down) that ends the turn.
+func (t *turn) call(ctx context.Context, name string, rawArgs []byte) (toolResult, error) {
+	switch name {
+	case toolSearch:
+		var a searchArgs
+		if err := decodeArgs(rawArgs, &a); err != nil {
+			return failed("%s", err), nil
+		}
+		return t.search(ctx, a)
+	case toolStatus:
+		var a statusArgs
+		if err := decodeArgs(rawArgs, &a); err != nil {
+			return failed("%s", err), nil
+		}
+		return t.updateStatus(ctx, a, rawArgs)
+	case toolData:
+		var a dataArgs
+		if err := decodeArgs(rawArgs, &a); err != nil {
+			return failed("%s", err), nil
+		}
+		return t.updateData(ctx, a, rawArgs)
+	case toolCreate:
+		var a createArgs
+		if err := decodeArgs(rawArgs, &a); err != nil {
+			return failed("%s", err), nil
+		}
+		return t.create(ctx, a)
+	case toolDelete:
+		var a deleteArgs
+		if err := decodeArgs(rawArgs, &a); err != nil {
+			return failed("%s", err), nil
+		}
+		return t.requestDelete(ctx, a, rawArgs)
+	case toolSummary:
+		var a struct{}
+		if err := decodeArgs(rawArgs, &a); err != nil {
+			return failed("%s", err), nil
+		}
+		return t.summary(ctx)
+	}
+	return failed("There is no tool %q. The tools are %s.", name, joinAnd(toolNames())), nil
+}
+
+// callJSON runs a tool with arguments given as a Go value (the offline assistant).
+func (t *turn) callJSON(ctx context.Context, name string, args any) (toolResult, error) {
+	raw, err := json.Marshal(args)
+	if err != nil {
+		return toolResult{}, fmt.Errorf("encode %s arguments: %w", name, err)
+	}
+	return t.call(ctx, name, raw)
+}
+
+func (t *turn) loadStages(ctx context.Context) ([]store.Stage, error) {
+	if t.stages == nil {
+		st, err := t.store.Stages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		t.stages = st
+	}
+	return t.stages, nil
+}
+
+// stage resolves what a person called a stage; when it cannot, the toolResult
+// says why (with the list of stages) and ok is false.
+func (t *turn) stage(ctx context.Context, text string) (store.Stage, toolResult, bool, error) {
+	stages, err := t.loadStages(ctx)
+	if err != nil {
+		return store.Stage{}, toolResult{}, false, err
+	}
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
+	}
+	m := matchStage(stages, text)
+	switch {
+	case m.ok:
+		return m.stage, toolResult{}, true, nil
+	case len(m.candidates) > 1:
+		cn := make([]string, len(m.candidates))
+		for i, c := range m.candidates {
+			cn[i] = c.Name
+		}
+		return store.Stage{}, toolResult{Message: fmt.Sprintf("%q could be %s. Which stage do you mean?", strings.TrimSpace(text), joinOr(cn)), Stages: names}, false, nil
+	case strings.TrimSpace(text) == "":
+		return store.Stage{}, toolResult{Message: "Which stage? The stages are " + stageNameList(stages) + ".", Stages: names}, false, nil
+	}
+	return store.Stage{}, toolResult{Message: fmt.Sprintf("There is no stage %q. The stages are %s.", strings.TrimSpace(text), stageNameList(stages)), Stages: names}, false, nil
+}
+
+// current returns a lead as the plan leaves it.
+func (t *turn) current(l store.Lead) store.Lead {
+	if p, ok := t.leads[l.ID]; ok {
+		return p
+	}
+	return l
+}
+
+// resolveLead finds the one lead ref means, for a tool that changes it. When it
+// cannot (no match, several about equal, or only a weak match) the toolResult
+// says so, lists the candidates, and ok is false; t.ambiguous then holds the
+// choice, so the call can be completed once the person picks a lead.
+func (t *turn) resolveLead(ctx context.Context, ref, tool string, rawArgs []byte) (store.Lead, toolResult, bool, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return store.Lead{}, failed("Which lead? Give a name, company or email."), false, nil
+	}
+	if id, err := uuid.Parse(ref); err == nil {
+		if l, ok := t.leads[id]; ok {
+			return l, toolResult{}, true, nil
+		}
+		l, err := t.store.GetLead(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Lead{}, failed("There is no lead with id %s.", id), false, nil
+		}
+		if err != nil {
+			return store.Lead{}, toolResult{}, false, err
+		}
+		return l, toolResult{}, true, nil
+	}
+	norm := strings.ToLower(strings.Join(strings.Fields(ref), " "))
+	for id := range t.created {
+		l := t.leads[id]
+		if strings.ToLower(l.Name) == norm || (l.Email != "" && strings.ToLower(l.Email) == norm) {
+			return l, toolResult{}, true, nil
+		}
+	}
+	matches, err := t.store.MatchLeads(ctx, ref, 6)
+	if err != nil {
+		return store.Lead{}, toolResult{}, false, err
+	}
+	if len(matches) == 0 {
+		return store.Lead{}, failed("I couldn't find a lead matching %q.", ref), false, nil
+	}
+	top := matches[0]
+	var tied []store.Lead
+	for _, m := range matches {
+		if top.Score-m.Score <= store.AmbiguityMargin {
+			tied = append(tied, t.current(m.Lead))
+		}
+	}
+	switch {
+	case len(tied) > 1:
+		labels := make([]string, len(tied))
+		for i, l := range tied {
+			labels[i] = leadDetail(l)
+		}
+		t.setAmbiguous(tool, rawArgs, tied)
+		return store.Lead{}, toolResult{
+			Message:    fmt.Sprintf("Several leads match %q: %s. Which one do you mean?", ref, joinAnd(labels)),
+			Candidates: viewsOf(tied),
+		}, false, nil
+	case top.Score < minWriteScore:
+		l := t.current(top.Lead)
+		t.setAmbiguous(tool, rawArgs, []store.Lead{l})
+		return store.Lead{}, toolResult{
+			Message:    fmt.Sprintf("I'm not sure which lead %q is. Do you mean %s?", ref, leadDetail(l)),
+			Candidates: viewsOf([]store.Lead{l}),
+		}, false, nil
+	}
+	return t.current(top.Lead), toolResult{}, true, nil
+}
+
+func (t *turn) setAmbiguous(tool string, rawArgs []byte, leads []store.Lead) {
+	p := &pending{Kind: pendingChooseLead, Tool: tool, Args: json.RawMessage(rawArgs)}
+	for _, l := range leads {
+		p.Candidates = append(p.Candidates, candidate{ID: l.ID, Label: leadDetail(l)})
+	}
+	t.ambiguous = p
+}
+
+// search answers search_leads: leads matching a query, or the leads of a stage.
+func (t *turn) search(ctx context.Context, a searchArgs) (toolResult, error) {
+	q := strings.TrimSpace(a.Query)
+	if q == "" && strings.TrimSpace(a.Status) == "" {
+		return failed("Give a name, company or email to look for, or a stage."), nil
+	}
+	if strings.TrimSpace(a.Status) != "" {
+		st, res, ok, err := t.stage(ctx, a.Status)
+		if err != nil || !ok {
+			return res, err
+		}
+		return t.listStage(ctx, st, q)
+	}
+	matches, err := t.store.MatchLeads(ctx, q, 10)
+	if err != nil {
+		return toolResult{}, err
+	}
+	var found []store.Lead
+	norm := strings.ToLower(q)
+	for id := range t.created {
+		l := t.leads[id]
+		if strings.Contains(strings.ToLower(l.Name+" "+l.Company+" "+l.Email), norm) {
+			found = append(found, l)
+		}
+	}
+	for _, m := range matches {
+		found = append(found, t.current(m.Lead))
+	}
+	if len(found) == 0 {
+		return toolResult{OK: true, Message: fmt.Sprintf("No lead matches %q.", q), Leads: []leadView{}}, nil
+	}
+	return toolResult{OK: true, Message: describeLeads(fmt.Sprintf("%s matching %q", plural(len(found), "lead"), q), found), Leads: viewsOf(found)}, nil
+}
+
+const stageListLimit = 10
+
+func (t *turn) listStage(ctx context.Context, st store.Stage, q string) (toolResult, error) {
+	board, err := t.store.ListBoard(ctx, store.BoardQuery{Status: st.Name, Search: q, Limit: stageListLimit, After: -1, WithTotals: true})
+	if err != nil {
+		return toolResult{}, err
+	}
+	var col store.Column
+	for _, c := range board.Columns {
+		if c.Stage.Name == st.Name {
+			col = c
+		}
+	}
+	if len(col.Leads) == 0 {
+		return toolResult{OK: true, Message: fmt.Sprintf("No leads in %s.", st.Name), Leads: []leadView{}}, nil
+	}
+	head := fmt.Sprintf("%s in %s", plural(col.Count, "lead"), st.Name)
+	if col.Count > len(col.Leads) {
+		head += fmt.Sprintf(" (the first %d)", len(col.Leads))
+	}
+	leads := make([]store.Lead, len(col.Leads))
+	for i, l := range col.Leads {
+		leads[i] = t.current(l)
+	}
+	return toolResult{OK: true, Message: describeLeads(head, leads), Leads: viewsOf(leads)}, nil
+}
+
+func describeLeads(head string, leads []store.Lead) string {
+	var b strings.Builder
+	b.WriteString(head + ":")
+	for _, l := range leads {
+		b.WriteString("\n- " + leadDetail(l))
+		if l.Email != "" {
+			b.WriteString(" · " + l.Email)
+		}
+		if l.Phone != "" {
+			b.WriteString(" · " + l.Phone)
+		}
+	}
+	return b.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// updateStatus plans update_lead_status.
+func (t *turn) updateStatus(ctx context.Context, a statusArgs, rawArgs []byte) (toolResult, error) {
+	lead, res, ok, err := t.resolveLead(ctx, a.Lead, toolStatus, rawArgs)
+	if err != nil || !ok {
+		return res, err
+	}
+	st, res, ok, err := t.stage(ctx, a.Status)
+	if err != nil || !ok {
+		return res, err
+	}
+	if lead.Status == st.Name {
+		return toolResult{OK: true, Message: fmt.Sprintf("%s is already in %s.", leadLabel(lead), st.Name)}, nil
+	}
+	summary := fmt.Sprintf("Moved %s from %s to %s", leadLabel(lead), lead.Status, st.Name)
+	name := st.Name
+	t.plan(toolStatus, lead, summary, store.LeadInput{Status: &name}, func(l *store.Lead) { l.Status = name })
+	return toolResult{OK: true, Message: summary + "."}, nil
+}
+
+// plan records a change of lead and what the lead looks like after it.
+func (t *turn) plan(action string, lead store.Lead, summary string, in store.LeadInput, apply func(*store.Lead)) {
+	apply(&lead)
+	t.leads[lead.ID] = lead
+	snapshot := lead
+	t.ops = append(t.ops, store.ChatOperation{
+		Action: action, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
+		Change: &store.LeadChange{Kind: store.ChangeUpdate, LeadID: lead.ID, Input: in},
+	})
+}
+
+// fieldAliases maps the names people and models use for lead fields.
+var fieldAliases = map[string]string{
+	"name": "name", "full_name": "name",
+	"company": "company", "company_name": "company", "organization": "company", "organisation": "company",
+	"email": "email", "e-mail": "email", "mail": "email", "email_address": "email",
+	"phone": "phone", "phone_number": "phone", "telephone": "phone", "mobile": "phone", "tel": "phone", "number": "phone",
+	"value": "value", "deal_value": "value", "amount": "value", "worth": "value", "deal_size": "value", "price": "value",
+	"notes": "notes", "note": "notes",
+	"source": "source", "lead_source": "source",
+	"status": "status", "stage": "status",
+}
+
+var dataFields = []string{"name", "company", "email", "phone", "value", "notes", "source"}
+
+// updateData plans update_lead_data.
+func (t *turn) updateData(ctx context.Context, a dataArgs, rawArgs []byte) (toolResult, error) {
+	if len(a.Changes) == 0 {
+		return failed("Say which fields to change: %s.", joinAnd(dataFields)), nil
+	}
+	var in store.LeadInput
+	var status *string
+	problems := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(a.Changes)) {
+		raw := a.Changes[k]
+		field, ok := fieldAliases[strings.ToLower(strings.TrimSpace(k))]
+		if !ok {
+			problems[k] = "is not a field; the fields are " + joinAnd(dataFields)
+			continue
+		}
+		if field == "value" {
+			var v amount
+			if err := json.Unmarshal(raw, &v); err != nil {
+				problems["value"] = err.Error()
+				continue
+			}
+			m, err := parseAmount(v.text)
+			if err != nil {
+				problems["value"] = fmt.Sprintf("%q %s", v.text, err)
+				continue
+			}
+			in.Value = &m
+			continue
+		}
+		var s string
+		if string(raw) != "null" {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				problems[field] = "must be text"
+				continue
+			}
+		}
+		switch field {
+		case "name":
+			in.Name = &s
+		case "company":
+			in.Company = &s
+		case "email":
+			in.Email = &s
+		case "phone":
+			in.Phone = &s
+		case "notes":
+			in.Notes = &s
+		case "source":
+			in.Source = &s
+		case "status":
+			status = &s
+		}
+	}
+	if len(problems) > 0 {
+		return failed("Nothing changed: %s.", describeProblems(problems)), nil
+	}
+	lead, res, ok, err := t.resolveLead(ctx, a.Lead, toolData, rawArgs)
+	if err != nil || !ok {
+		return res, err
+	}
+	var messages []string
+	if status != nil {
+		r, err := t.updateStatus(ctx, statusArgs{Lead: lead.ID.String(), Status: *status}, nil)
+		if err != nil || !r.OK {
+			return r, err
+		}
+		messages = append(messages, r.Message)
+		lead = t.leads[lead.ID]
+	}
+	in.Normalize()
+	if verr := in.Validate(false); verr != nil {
+		return failed("Nothing changed: %s.", describeProblems(verr.Fields)), nil
+	}
+	var diffs []string
+	note := func(field, from, to string) {
+		switch {
+		case from == to:
+		case to == "":
+			diffs = append(diffs, field+" cleared")
+		case from == "":
+			diffs = append(diffs, fmt.Sprintf("%s set to %s", field, to))
+		default:
+			diffs = append(diffs, fmt.Sprintf("%s from %s to %s", field, from, to))
+		}
+	}
+	if in.Name != nil {
+		note("name", lead.Name, *in.Name)
+	}
+	if in.Company != nil {
+		note("company", lead.Company, *in.Company)
+	}
+	if in.Email != nil {
+		note("email", lead.Email, *in.Email)
+	}
+	if in.Phone != nil {
+		note("phone", lead.Phone, *in.Phone)
+	}
+	if in.Value != nil {
+		note("value", formatMoney(lead.Value), formatMoney(*in.Value))
+	}
+	if in.Notes != nil && *in.Notes != lead.Notes {
+		diffs = append(diffs, "notes updated")
+	}
+	if in.Source != nil {
+		note("source", lead.Source, *in.Source)
+	}
+	if len(diffs) == 0 {
+		if len(messages) > 0 {
+			return toolResult{OK: true, Message: strings.Join(messages, " ")}, nil
+		}
+		return toolResult{OK: true, Message: fmt.Sprintf("%s already has those values; nothing to change.", leadLabel(lead))}, nil
+	}
+	summary := fmt.Sprintf("Updated %s: %s", leadLabel(lead), strings.Join(diffs, ", "))
+	t.plan(toolData, lead, summary, in, func(l *store.Lead) {
+		l.Name = pick(in.Name, l.Name)
+		l.Company = pick(in.Company, l.Company)
+		l.Email = pick(in.Email, l.Email)
+		l.Phone = pick(in.Phone, l.Phone)
+		l.Notes = pick(in.Notes, l.Notes)
+		l.Source = pick(in.Source, l.Source)
+		if in.Value != nil {
+			l.Value = *in.Value
+		}
+	})
+	messages = append(messages, summary+".")
+	return toolResult{OK: true, Message: strings.Join(messages, " ")}, nil
+}
+
+func pick(p *string, cur string) string {
+	if p == nil {
+		return cur
+	}
+	return *p
+}
+
+func describeProblems(fields map[string]string) string {
+	parts := make([]string, 0, len(fields))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		parts = append(parts, k+" "+fields[k])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// create plans create_lead.
+func (t *turn) create(ctx context.Context, a createArgs) (toolResult, error) {
+	in := store.LeadInput{Name: &a.Name, Company: &a.Company, Email: &a.Email, Phone: &a.Phone, Notes: &a.Notes, Source: &a.Source}
+	problems := map[string]string{}
+	if a.Value != nil && strings.TrimSpace(a.Value.text) != "" {
+		m, err := parseAmount(a.Value.text)
+		if err != nil {
+			problems["value"] = fmt.Sprintf("%q %s", a.Value.text, err)
+		} else {
+			in.Value = &m
+		}
+	}
+	stages, err := t.loadStages(ctx)
+	if err != nil {
+		return toolResult{}, err
+	}
+	status := stages[0].Name
+	if strings.TrimSpace(a.Status) != "" {
+		st, res, ok, err := t.stage(ctx, a.Status)
+		if err != nil || !ok {
+			return res, err
+		}
+		status = st.Name
+	}
+	in.Status = &status
+	in.Normalize()
+	if verr := in.Validate(true); verr != nil {
+		maps.Copy(problems, verr.Fields)
+	}
+	if len(problems) > 0 {
+		return failed("The lead was not added: %s.", describeProblems(problems)), nil
+	}
+	id := uuid.New()
+	lead := store.Lead{ID: id, Name: *in.Name, Company: *in.Company, Email: *in.Email, Phone: *in.Phone,
+		Notes: *in.Notes, Source: *in.Source, Status: status}
+	if in.Value != nil {
+		lead.Value = *in.Value
+	}
+	t.leads[id] = lead
+	t.created[id] = true
+	summary := fmt.Sprintf("Added %s to %s", leadLabel(lead), status)
+	if lead.Value > 0 {
+		summary += " with value " + formatMoney(lead.Value)
+	}
+	snapshot := lead
+	t.ops = append(t.ops, store.ChatOperation{
+		Action: toolCreate, Status: store.OpDone, LeadID: id, Summary: summary, Lead: &snapshot,
+		Change: &store.LeadChange{Kind: store.ChangeCreate, LeadID: id, Input: in},
+	})
+	msg := summary + "."
+	if same, err := t.store.MatchLeads(ctx, lead.Name, 3); err == nil {
+		for _, m := range same {
+			if m.Score >= store.ScoreExact {
+				msg += fmt.Sprintf(" Note: there was already a lead named %s (%s).", m.Lead.Name, m.Lead.Status)
+				break
+			}
+		}
+	}
+	return toolResult{OK: true, Message: msg}, nil
+}
+
+// requestDelete answers delete_lead: it deletes nothing, and ends the turn with
+// the question the person has to answer with an explicit yes.
+func (t *turn) requestDelete(ctx context.Context, a deleteArgs, rawArgs []byte) (toolResult, error) {
+	if isEveryone(a.Lead) {
+		return failed("I delete one lead at a time, and only after you confirm. Which lead should I delete?"), nil
+	}
+	lead, res, ok, err := t.resolveLead(ctx, a.Lead, toolDelete, rawArgs)
+	if err != nil || !ok {
+		return res, err
+	}
+	if t.created[lead.ID] {
+		return failed("%s is being added in this same message; it cannot be deleted before it exists.", leadLabel(lead)), nil
+	}
+	if t.pendingOut != nil && t.pendingOut.Kind == pendingConfirmDelete {
+		return failed("One delete at a time: %s is already waiting for confirmation.", t.pendingOut.Label), nil
+	}
+	label := leadDetail(lead)
+	t.pendingOut = &pending{Kind: pendingConfirmDelete, LeadID: lead.ID, Label: label}
+	snapshot := lead
+	t.ops = append(t.ops, store.ChatOperation{
+		Action: toolDelete, Status: store.OpAwaitingConfirmation, LeadID: lead.ID, Lead: &snapshot,
+		Summary: "Asked to confirm deleting " + leadLabel(lead),
+	})
+	t.stop = true
+	return toolResult{OK: true, Message: confirmQuestion(label)}, nil
+}
+
+func confirmQuestion(label string) string {
+	return fmt.Sprintf("Delete %s? This cannot be undone. Reply \"yes\" to delete it; anything else cancels.", label)
+}
+
+func isEveryone(ref string) bool {
+	switch strings.Join(store.SplitWords(ref), " ") {
+	case "all", "all leads", "all the leads", "every lead", "everything", "everyone", "all of them", "them all", "leads", "the leads":
+		return true
+	}
+	return false
+}
+
+// summary answers pipeline_summary: counts and totals per stage, read with two
+// small queries whatever the size of the pipeline.
+func (t *turn) summary(ctx context.Context) (toolResult, error) {
+	board, err := t.store.ListBoard(ctx, store.BoardQuery{Limit: 1, After: -1, WithTotals: true})
+	if err != nil {
+		return toolResult{}, err
+	}
+	var lines []string
+	var totals []stageTotal
+	count, open := 0, store.Money(0)
+	var all store.Money
+	for _, c := range board.Columns {
+		totals = append(totals, stageTotal{Stage: c.Stage.Name, Leads: c.Count, Value: c.Total})
+		lines = append(lines, fmt.Sprintf("- %s: %s, %s", c.Stage.Name, plural(c.Count, "lead"), formatMoney(c.Total)))
+		count += c.Count
+		all += c.Total
+		if c.Stage.Kind == "open" {
+			open += c.Total
+		}
+	}
+	head := fmt.Sprintf("Pipeline: %s worth %s in total, %s still open.", plural(count, "lead"), formatMoney(all), formatMoney(open))
+	return toolResult{OK: true, Message: head + "\n" + strings.Join(lines, "\n"), Pipeline: totals}, nil
+}

@@ -1,0 +1,169 @@
+package assistant_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/crmteam/crm/store"
+)
+
+// TestOffline runs the built-in assistant over phrasings of every operation, with
+// typos, different word orders and ambiguous names, and checks each by its
+// effect on the database (and what the last reply says).
+func TestOffline(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		says    []string
+		changes []change
+		reply   []string
+		// notReply are words the last reply must not contain.
+		notReply []string
+	}{
+		// Moving a lead.
+		{says: []string{"move Jane Doe to Meeting booked"}, changes: []change{moved("Jane Doe", "Meeting booked")},
+			reply: []string{"Moved Jane Doe (Example Corp) from Interest to Meeting booked"}},
+		{says: []string{"Move jane doe to meeting"}, changes: []change{moved("Jane Doe", "Meeting booked")}},
+		{says: []string{"mvoe jane doe to meeting booked"}, changes: []change{moved("Jane Doe", "Meeting booked")}},
+		{says: []string{"put Bob Martin in negotiation"}, changes: []change{moved("Bob Martin", "Negotiation")}},
+		{says: []string{"mark Bob Martin as won"}, changes: []change{moved("Bob Martin", "Closed won")}},
+		{says: []string{"mark bob martin closed win"}, changes: []change{moved("Bob Martin", "Closed won")}},
+		{says: []string{"mark Priya lost"}, changes: []change{moved("Priya Raman", "Closed lost")}},
+		{says: []string{"move Emily Chen into closed won."}, changes: []change{moved("Emily Chen", "Closed won")}},
+		{says: []string{"please move carlos to proposal"}, changes: []change{moved("Carlos Mendes", "Proposal sent")}},
+		{says: []string{"Can you move Aisha Okafor to closed-won?"}, changes: []change{moved("Aisha Okafor", "Closed won")}},
+		{says: []string{"Kenji to negotiation"}, changes: []change{moved("Kenji Watanabe", "Negotiation")}},
+		{says: []string{"set Tom Becker's status to negotiation"}, changes: []change{moved("Tom Becker", "Negotiation")}},
+		{says: []string{"change the stage of Lukas Novak to won"}, changes: []change{moved("Lukas Novak", "Closed won")}},
+		{says: []string{"move jnae doe to negotiation"}, changes: []change{moved("Jane Doe", "Negotiation")}},
+		{says: []string{"move Example Corp to proposal sent"}, changes: []change{moved("Jane Doe", "Proposal sent")}},
+		{says: []string{"move priya@northwind.test to won"}, changes: []change{moved("Priya Raman", "Closed won")}},
+		{says: []string{"drag bob martin from interest to proposal sent"}, changes: []change{moved("Bob Martin", "Proposal sent")}},
+		{says: []string{"move Jane Doe to negotiating"}, changes: []change{moved("Jane Doe", "Negotiation")}},
+		{says: []string{"Sofia Rossi is now in negotiation"}, changes: []change{moved("Sofia Rossi", "Negotiation")}},
+		{says: []string{"Priya signed!"}, changes: []change{moved("Priya Raman", "Closed won")}},
+		{says: []string{"advance Oliver Smith"}, changes: []change{moved("Oliver Smith", "Meeting booked")}},
+		{says: []string{"move lukas novak to the interest column"}, changes: []change{moved("Lukas Novak", "Interest")}},
+		{says: []string{"move jane to won"}, reply: []string{"Jane Doe", "Jane Smith", "which one"}},
+		{says: []string{"move Jane Doe to the moon"}, reply: []string{"no stage", "Interest", "Meeting booked", "Closed lost"}},
+		{says: []string{"move Grace Kim to closed"}, reply: []string{"Closed won or Closed lost"}},
+		{says: []string{"move zebulon to won"}, reply: []string{"couldn't find"}},
+		{says: []string{"move Lukas Novak to negotiation"}, reply: []string{"already in Negotiation"}},
+
+		// Adding a lead.
+		{says: []string{"add Jane Roe from Initech, value 20k, email jane@initech.com, phone +1 555 0100, source LinkedIn"},
+			changes: []change{created("Jane Roe", leadState{Company: "Initech", Value: "20000.00", Email: "jane@initech.com", Phone: "+1 555 0100", Source: "LinkedIn"})},
+			reply:   []string{"Added Jane Roe (Initech) to Interest with value $20,000"}},
+		{says: []string{"create a lead named Tom Hanks at Castaway Inc worth $15,000"},
+			changes: []change{created("Tom Hanks", leadState{Company: "Castaway Inc", Value: "15000.00"})}},
+		{says: []string{"new lead: Maria Garcia, Garcia Foods, 8.5k, maria@garciafoods.test"},
+			changes: []change{created("Maria Garcia", leadState{Company: "Garcia Foods", Value: "8500.00", Email: "maria@garciafoods.test"})}},
+		{says: []string{"add Peter Parker (Daily Bugle) in negotiation"},
+			changes: []change{created("Peter Parker", leadState{Company: "Daily Bugle", Status: "Negotiation"})}},
+		{says: []string{"crate lead Ann Lee from referral"},
+			changes: []change{created("Ann Lee", leadState{Source: "referral"})}},
+		{says: []string{"add lead Omar Haddad with email omar@haddad.test and phone 555-123-4567"},
+			changes: []change{created("Omar Haddad", leadState{Email: "omar@haddad.test", Phone: "555-123-4567"})}},
+		{says: []string{"add a new lead called Lena Berg, company Nordic Oak, value 1.2m, source website, status proposal"},
+			changes: []change{created("Lena Berg", leadState{Company: "Nordic Oak", Value: "1200000.00", Source: "website", Status: "Proposal sent"})}},
+		{says: []string{"Create lead Hiro Tanaka worth 2 million via trade show"},
+			changes: []change{created("Hiro Tanaka", leadState{Value: "2000000.00", Source: "trade show"})}},
+		{says: []string{"add"}, reply: []string{"name"}},
+		{says: []string{"add Zoe Quinn email not-an-email"}, reply: []string{"not added", "email"}},
+
+		// Changing fields.
+		{says: []string{"set Jane Doe's email to jane.doe@example.org"},
+			changes: []change{set("Jane Doe", func(l *leadState) { l.Email = "jane.doe@example.org" })},
+			reply:   []string{"Updated Jane Doe (Example Corp): email from jane@example.com to jane.doe@example.org"}},
+		{says: []string{"change Bob Martin's phone to +1 555 0000"},
+			changes: []change{set("Bob Martin", func(l *leadState) { l.Phone = "+1 555 0000" })}},
+		{says: []string{"update Priya's value to 50k"},
+			changes: []change{set("Priya Raman", func(l *leadState) { l.Value = "50000.00" })}},
+		{says: []string{"set the value of Carlos Mendes to $21,500.50"},
+			changes: []change{set("Carlos Mendes", func(l *leadState) { l.Value = "21500.50" })}},
+		{says: []string{"change emily chen company to Brightside Clinics"},
+			changes: []change{set("Emily Chen", func(l *leadState) { l.Company = "Brightside Clinics" })}},
+		{says: []string{"Jane Doe's phone is now +1-555-0200"},
+			changes: []change{set("Jane Doe", func(l *leadState) { l.Phone = "+1-555-0200" })}},
+		{says: []string{"update Aisha's source to Conference"},
+			changes: []change{set("Aisha Okafor", func(l *leadState) { l.Source = "Conference" })}},
+		{says: []string{"rename Lukas Novak to Lukas Nowak"}, changes: []change{renamed("Lukas Novak", "Lukas Nowak")}},
+		{says: []string{"udpate bob martin's value to 25000"},
+			changes: []change{set("Bob Martin", func(l *leadState) { l.Value = "25000.00" })}},
+		{says: []string{"update Tom Becker's stage to won"}, changes: []change{moved("Tom Becker", "Closed won")}},
+		{says: []string{"add a note to Kenji: call back in March"},
+			changes: []change{set("Kenji Watanabe", func(l *leadState) { l.Notes += "\ncall back in March" })}},
+		{says: []string{"set grace kim's value to lots"}, reply: []string{"nothing changed", "value"}},
+		{says: []string{"set sofia's email to not an email"}, reply: []string{"nothing changed", "email"}},
+		{says: []string{"set jane's email to x@y.com"}, reply: []string{"Jane Doe", "Jane Smith"}},
+
+		// Questions.
+		{says: []string{"what is Jane Doe's email?"}, reply: []string{"jane@example.com"}},
+		{says: []string{"what's the phone number of Bob Martin"}, reply: []string{"+1-555-0142"}},
+		{says: []string{"what stage is Priya in?"}, reply: []string{"Meeting booked"}},
+		{says: []string{"how much is Kenji worth?"}, reply: []string{"$150,000"}},
+		{says: []string{"What is the value of Emily Chen"}, reply: []string{"$120,000"}},
+		{says: []string{"where is Lukas Novak"}, reply: []string{"Negotiation"}},
+		{says: []string{"Grace Kim's source?"}, reply: []string{"Cold email"}},
+		{says: []string{"what's jane's email"}, reply: []string{"Jane Doe", "Jane Smith", "which one"}},
+
+		// Finding leads.
+		{says: []string{"find Jane"}, reply: []string{"Jane Doe", "Jane Smith"}},
+		{says: []string{"show me acme"}, reply: []string{"Bob Martin", "Jane Smith"}},
+		{says: []string{"search for priya"}, reply: []string{"Priya Raman", "priya@northwind.test"}},
+		{says: []string{"look up osaka robotics"}, reply: []string{"Kenji Watanabe"}},
+		{says: []string{"show leads in negotiation"}, reply: []string{"3 leads in Negotiation", "Aisha Okafor", "Lukas Novak", "Jane Smith"}},
+		{says: []string{"who is in closed won"}, reply: []string{"Sofia Rossi", "Kenji Watanabe"}},
+
+		// Deleting, always confirmed.
+		{says: []string{"delete Bob Martin"}, reply: []string{`Delete Bob Martin (Acme Inc, Interest, $20,000)?`, `"yes"`}},
+		{says: []string{"delete Bob Martin", "yes"}, changes: []change{deleted("Bob Martin")}, reply: []string{"Deleted Bob Martin (Acme Inc)"}},
+		{says: []string{"delte oliver smith", "Yes, delete it please!"}, changes: []change{deleted("Oliver Smith")}},
+		{says: []string{"remove grace kim", "no"}, reply: []string{"won't delete Grace Kim"}},
+		{says: []string{"delete bob martin", "move jane doe to won"}, changes: []change{moved("Jane Doe", "Closed won")},
+			reply: []string{"did not delete Bob Martin"}},
+		{says: []string{"delete all leads"}, reply: []string{"one lead at a time"}},
+		{says: []string{"yes"}, reply: []string{"nothing waiting"}},
+		{says: []string{"delete jane", "yes"}, reply: []string{"nothing waiting"}},
+		{says: []string{"delete jane", "Jane Smith"}, reply: []string{"Delete Jane Smith"}},
+		{says: []string{"delete jane", "the one at Acme", "yes"}, changes: []change{deleted("Jane Smith")}},
+
+		// Choosing among candidates.
+		{says: []string{"move jane to won", "the one at Acme"}, changes: []change{moved("Jane Smith", "Closed won")}},
+		{says: []string{"move jane to won", "2"}, changes: []change{moved("Jane Smith", "Closed won")}},
+		{says: []string{"move jane to won", "Jane Doe"}, changes: []change{moved("Jane Doe", "Closed won")}},
+
+		// The pipeline.
+		{says: []string{"pipeline summary"}, reply: []string{"13 leads", "Interest: 3 leads, $100,000"}},
+		{says: []string{"how's the pipeline looking?"}, reply: []string{"13 leads"}},
+		{says: []string{"summarize"}, reply: []string{"Negotiation: 3 leads"}},
+
+		// Not understood.
+		{says: []string{"what's the weather like"}, reply: []string{"didn't understand", "I can"}},
+		{says: []string{"blah blah"}, reply: []string{"didn't understand"}},
+		{says: []string{"help"}, reply: []string{"move a lead", "pipeline summary"}},
+	}
+	if len(tests) < 60 {
+		t.Fatalf("got %d phrasings, want at least 60", len(tests))
+	}
+	p := newPipeline(t)
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.says, " / "), func(t *testing.T) {
+			p.reset(t)
+			h := p.harness(t, nil)
+			before := snapshot(t, h.st)
+			var last store.ChatMessage
+			for _, s := range tt.says {
+				last = h.say(s)
+			}
+			if last.State != store.StateSuccess {
+				t.Errorf("state: got %s (%s), want SUCCESS", last.State, last.Error)
+			}
+			expect(t, h.st, before, tt.changes...)
+			contains(t, "reply", last.Content, tt.reply...)
+			lacks(t, "reply", last.Content, tt.notReply...)
+			if t.Failed() {
+				t.Logf("reply: %s\noperations: %s", last.Content, describeOps(last.Operations))
+			}
+		})
+	}
+}
