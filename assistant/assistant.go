@@ -118,6 +118,14 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	in := a.pendingOf(job)
 	rep, err := a.answer(ctx, t, job, in)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// The worker is shutting down: hand the reply back for the next delivery.
+			// Nothing of the turn was written.
+			if rerr := a.store.ReleaseChatReply(context.WithoutCancel(ctx), job.ReplyID, job.Attempt); rerr != nil {
+				log.Warn("release chat reply", "err", rerr)
+			}
+			return ctx.Err()
+		}
 		if ctx.Err() != nil {
 			return a.fail(ctx, log, job, "The assistant ran out of time for this message. Nothing was changed; try again, perhaps one change at a time.", err)
 		}

@@ -54,7 +54,22 @@ func (s *Server) Routes() http.Handler {
 	})
 	r.Handle("/static/*", static.Handler())
 
-	// Assistant: JSON chat API and the chat panel.
+	// Assistant: JSON chat API and the chat panel. Conversations belong to the
+	// browser session or the bearer token (chatSession); posts refuse cross-origin
+	// browser requests.
+	r.Group(func(r chi.Router) {
+		r.Use(s.chatSession)
+		r.Get("/chat/status/{task_id}", s.api(taskNotFound, s.handleChatStatus))
+		r.Get("/chat/panel", s.chatHTML(s.handleChatPanel))
+		r.Get("/chat/panel/replies/{id}", s.chatHTML(s.handleChatPanelReply))
+		r.Group(func(r chi.Router) {
+			r.Use(http.NewCrossOriginProtection().Handler)
+			r.Post("/chat", s.api(taskNotFound, s.handleChatSend))
+			r.Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
+			r.Post("/chat/panel/messages", s.chatHTML(s.handleChatPanelSend))
+			r.Post("/chat/panel/clear", s.chatHTML(s.handleChatPanelClear))
+		})
+	})
 
 	return r
 }

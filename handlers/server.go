@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/crmteam/crm/store"
 )
 
@@ -17,6 +19,15 @@ type Server struct {
 	Checks []Check
 	// Version is reported by /test/ and the logs.
 	Version string
+	// Sessions keeps browser sessions; the assistant's conversation of a browser
+	// is keyed by its session. Nil: chat requests without a bearer token have no
+	// conversation.
+	Sessions *scs.SessionManager
+	// Enqueuer puts the assistant's jobs on the queue. Nil: sending a chat message
+	// answers 503.
+	Enqueuer Enqueuer
+	// AssistantMode is "llm" or "offline", shown in the chat panel.
+	AssistantMode string
 }
 
 // Check is one dependency /readyz probes.

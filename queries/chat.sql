@@ -86,6 +86,13 @@ WHERE id = @id AND role = 'assistant'
   AND (state = 'PENDING' OR (state = 'PROCESSING' AND lease_until < now()))
 RETURNING *;
 
+-- ReleaseChatReply hands a claimed reply back to the queue (a worker shutting
+-- down), so the next delivery can claim it at once.
+-- name: ReleaseChatReply :execrows
+UPDATE chat_messages
+SET state = 'PENDING', lease_until = NULL, updated_at = now()
+WHERE id = @id AND state = 'PROCESSING' AND attempts = @attempts;
+
 -- FinishChatReply writes a reply's result, only for the worker whose claim is the
 -- latest (attempts) and while the reply is still being worked on.
 -- name: FinishChatReply :execrows

@@ -457,6 +457,27 @@ func (q *Queries) MarkChatReplyEnqueued(ctx context.Context, arg MarkChatReplyEn
 	return result.RowsAffected(), nil
 }
 
+const releaseChatReply = `-- name: ReleaseChatReply :execrows
+UPDATE chat_messages
+SET state = 'PENDING', lease_until = NULL, updated_at = now()
+WHERE id = $1 AND state = 'PROCESSING' AND attempts = $2
+`
+
+type ReleaseChatReplyParams struct {
+	ID       uuid.UUID
+	Attempts int32
+}
+
+// ReleaseChatReply hands a claimed reply back to the queue (a worker shutting
+// down), so the next delivery can claim it at once.
+func (q *Queries) ReleaseChatReply(ctx context.Context, arg ReleaseChatReplyParams) (int64, error) {
+	result, err := q.db.Exec(ctx, releaseChatReply, arg.ID, arg.Attempts)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setConversationPending = `-- name: SetConversationPending :execrows
 UPDATE conversations
 SET pending = $1, pending_expires_at = $2,

@@ -298,6 +298,13 @@ func (s *Store) ClaimChatReply(ctx context.Context, id uuid.UUID, lease time.Dur
 	return job, err
 }
 
+// ReleaseChatReply hands back a reply claimed with attempt (its worker is
+// shutting down): it is pending again, for the next delivery of its job.
+func (s *Store) ReleaseChatReply(ctx context.Context, id uuid.UUID, attempt int) error {
+	_, err := s.q.ReleaseChatReply(ctx, queries.ReleaseChatReplyParams{ID: id, Attempts: int32(attempt)})
+	return translate(err)
+}
+
 // ChatResult is what a worker writes when it finishes a reply.
 type ChatResult struct {
 	ReplyID uuid.UUID

@@ -22,6 +22,12 @@ type config struct {
 	OpenAIKey     string
 	OpenAIBaseURL string
 	OpenAIModel   string
+	OpenAITimeout time.Duration
+	// AssistantHistory is how many earlier messages a turn sees.
+	AssistantHistory int
+	// TurnTimeout bounds one assistant turn.
+	TurnTimeout  time.Duration
+	CookieSecure bool
 }
 
 // configVars lists every variable with its default, in the order the README has them.
@@ -36,6 +42,10 @@ var configVars = []struct{ name, def, help string }{
 	{"OPENAI_API_KEY", "", "API key of an OpenAI-compatible server; empty selects the built-in offline assistant"},
 	{"OPENAI_BASE_URL", "", "base URL of an OpenAI-compatible server (empty: OpenAI's)"},
 	{"OPENAI_MODEL", "gpt-4o-mini", "model name for the assistant"},
+	{"OPENAI_TIMEOUT", "30s", "time limit of each call to the model (429 and 5xx are retried 3 times)"},
+	{"ASSISTANT_HISTORY", "20", "earlier chat messages the assistant sees in each turn"},
+	{"ASSISTANT_TURN_TIMEOUT", "2m", "time limit of one assistant turn; past it the reply fails and nothing changes"},
+	{"COOKIE_SECURE", "false", "mark the session cookie Secure (set true behind HTTPS)"},
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error
@@ -95,7 +105,35 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("OPENAI_BASE_URL", "must be an http(s) URL, got %q", c.OpenAIBaseURL)
 		}
 	}
+	if d, err := time.ParseDuration(get("OPENAI_TIMEOUT")); err != nil || d <= 0 {
+		bad("OPENAI_TIMEOUT", "must be a positive duration such as 30s, got %q", get("OPENAI_TIMEOUT"))
+	} else {
+		c.OpenAITimeout = d
+	}
+	if n, err := strconv.Atoi(get("ASSISTANT_HISTORY")); err != nil || n < 1 || n > 200 {
+		bad("ASSISTANT_HISTORY", "must be a number of messages from 1 to 200, got %q", get("ASSISTANT_HISTORY"))
+	} else {
+		c.AssistantHistory = n
+	}
+	if d, err := time.ParseDuration(get("ASSISTANT_TURN_TIMEOUT")); err != nil || d < time.Second {
+		bad("ASSISTANT_TURN_TIMEOUT", "must be a duration of at least 1s such as 2m, got %q", get("ASSISTANT_TURN_TIMEOUT"))
+	} else {
+		c.TurnTimeout = d
+	}
+	if b, err := strconv.ParseBool(get("COOKIE_SECURE")); err != nil {
+		bad("COOKIE_SECURE", "must be true or false, got %q", get("COOKIE_SECURE"))
+	} else {
+		c.CookieSecure = b
+	}
 	return c, errors.Join(errs...)
+}
+
+// assistantMode says which assistant answers chat messages.
+func (c config) assistantMode() string {
+	if c.OpenAIKey != "" {
+		return "llm"
+	}
+	return "offline"
 }
 
 // logAttrs returns the effective configuration for the start-up log, secrets hidden.
@@ -115,6 +153,11 @@ func (c config) logAttrs() []any {
 		"openai_api_key", key,
 		"openai_base_url", c.OpenAIBaseURL,
 		"openai_model", c.OpenAIModel,
+		"openai_timeout", c.OpenAITimeout.String(),
+		"assistant", c.assistantMode(),
+		"assistant_history", c.AssistantHistory,
+		"assistant_turn_timeout", c.TurnTimeout.String(),
+		"cookie_secure", c.CookieSecure,
 	}
 }
 

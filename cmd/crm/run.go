@@ -12,11 +12,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/alexedwards/scs/pgxstore"
+	"github.com/alexedwards/scs/v2"
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/joho/godotenv"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/crmteam/crm/assistant"
 	"github.com/crmteam/crm/handlers"
 	"github.com/crmteam/crm/store"
 )
@@ -167,6 +170,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 	}
 	defer rdb.Close()
 
+	sessions, stopSessions := newSessions(cfg, log, pool)
+	defer stopSessions()
+	queue := &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout}
 	srv := &handlers.Server{
 		Store:   st,
 		Log:     log,
@@ -175,6 +181,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 			{Name: "postgres", Ping: st.Ping},
 			{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		},
+		Sessions:      sessions,
+		Enqueuer:      queue,
+		AssistantMode: cfg.assistantMode(),
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -222,6 +231,40 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 	return nil
 }
 
+// newSessions returns the browser sessions, kept in PostgreSQL (the sessions
+// table) for 24 hours, and a function that stops their cleanup.
+func newSessions(cfg config, log *slog.Logger, pool *pgxpool.Pool) (*scs.SessionManager, func()) {
+	pgStore := pgxstore.NewWithCleanupInterval(pool, 10*time.Minute)
+	sm := scs.New()
+	sm.Store = pgStore
+	sm.Lifetime = 24 * time.Hour
+	sm.Cookie.Name = "crm_session"
+	sm.Cookie.Path = "/"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = cfg.CookieSecure
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		log.ErrorContext(r.Context(), "session", "request_id", handlers.RequestID(r.Context()), "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+	return sm, pgStore.StopCleanup
+}
+
+// newAssistant returns the assistant: the model behind OPENAI_API_KEY, or the
+// built-in offline assistant when no key is set.
+func newAssistant(cfg config, log *slog.Logger, st *store.Store) *assistant.Assistant {
+	var llm *assistant.LLM
+	if cfg.OpenAIKey != "" {
+		llm = assistant.NewLLM(assistant.LLMConfig{
+			APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.OpenAIModel, Timeout: cfg.OpenAITimeout,
+		}, log)
+	}
+	return assistant.New(st, log, assistant.Config{LLM: llm, History: cfg.AssistantHistory})
+}
+
+// sweepInterval is how often the worker looks for chat replies the queue lost.
+const sweepInterval = 30 * time.Second
+
 func displayAddr(a net.Addr) string {
 	host, port, err := net.SplitHostPort(a.String())
 	if err != nil || host == "::" || host == "0.0.0.0" || host == "" {
@@ -243,12 +286,32 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 		LogLevel:        asynq.WarnLevel,
 		Logger:          asynqLogger{log},
 	})
-	mux := handlers.NewTaskMux(&handlers.Tasks{Store: st, Log: log})
+	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return errors.New("REDIS_URL: unsupported redis client")
+	}
+	defer rdb.Close()
+	tasks := &handlers.Tasks{
+		Store:       st,
+		Log:         log,
+		Assistant:   newAssistant(cfg, log, st),
+		Enqueuer:    &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout},
+		TurnTimeout: cfg.TurnTimeout,
+	}
+	mux := handlers.NewTaskMux(tasks)
 	if err := w.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started")
+	log.Info("worker started", "assistant", cfg.assistantMode())
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		tasks.RunSweeper(sweepCtx, sweepInterval)
+	}()
 	<-ctx.Done()
+	stopSweep()
+	<-sweepDone
 	w.Shutdown()
 	log.Info("worker stopped")
 	return nil
