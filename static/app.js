@@ -231,7 +231,9 @@
     }
   }
 
-  document.addEventListener('htmx:afterSwap', function (evt) {
+  // After settle, not after swap: htmx focuses [autofocus] while settling,
+  // which cannot work in a closed dialog and would steal the focus from an open one.
+  document.addEventListener('htmx:afterSettle', function (evt) {
     if (evt.detail.target && evt.detail.target.id === DIALOG_BODY_ID) syncDialog();
   });
   document.addEventListener('htmx:oobAfterSwap', function (evt) {
