@@ -33,23 +33,11 @@ SET name = @name, company = @company, email = @email, phone = @phone,
 WHERE id = @id
 RETURNING *;
 
--- name: SetLeadPosition :one
-UPDATE leads
-SET status = @status, card_order = @card_order, updated_at = now()
-WHERE id = @id
-RETURNING *;
-
 -- CloseGap moves the cards in (from_order, to_order] of a column one place up.
 -- name: CloseGap :execrows
 UPDATE leads
 SET card_order = card_order - 1
 WHERE status = @status AND card_order > @from_order AND card_order <= @to_order;
-
--- OpenGap moves the cards in [from_order, to_order) of a column one place down.
--- name: OpenGap :execrows
-UPDATE leads
-SET card_order = card_order + 1
-WHERE status = @status AND card_order >= @from_order AND card_order < @to_order;
 
 -- name: DeleteLead :one
 DELETE FROM leads
@@ -130,3 +118,43 @@ CROSS JOIN LATERAL (
 WHERE d.distance <= 2
 ORDER BY d.distance, leads.name, leads.id
 LIMIT @row_limit::integer;
+
+-- MoveLeadTo moves a lead to position target_order of column new_status, shifting
+-- the cards between its old and new place by one, in one statement. It must run
+-- while the transaction holds the stage locks of old_status and new_status (see
+-- LockStages): its snapshot is then the settled state of both columns. target_order
+-- is clamped to 0..n, n being the number of other leads in the new column. It
+-- changes nothing and returns no row if the lead is no longer in old_status.
+-- name: MoveLeadTo :one
+WITH cur AS (
+    SELECT c.id, c.status, c.card_order
+    FROM leads c
+    WHERE c.id = @id AND c.status = @old_status::text
+), dest AS (
+    SELECT greatest(0, least(@target_order::integer,
+           (SELECT count(*) FROM leads o WHERE o.status = @new_status::text AND o.id <> @id)))::integer AS pos
+), shifted AS (
+    UPDATE leads l
+    SET card_order = CASE
+            WHEN cur.status <> @new_status::text AND l.status = cur.status THEN l.card_order - 1
+            WHEN cur.status <> @new_status::text THEN l.card_order + 1
+            WHEN dest.pos > cur.card_order THEN l.card_order - 1
+            ELSE l.card_order + 1
+        END
+    FROM cur, dest
+    WHERE l.id <> cur.id AND (
+          -- leaving the old column: the cards after it move up
+          (cur.status <> @new_status::text AND l.status = cur.status AND l.card_order > cur.card_order)
+          -- entering the new column: the cards from its new place on move down
+       OR (cur.status <> @new_status::text AND l.status = @new_status::text AND l.card_order >= dest.pos)
+          -- within one column: the cards between the old and new place shift by one
+       OR (cur.status = @new_status::text AND l.status = cur.status
+           AND ((dest.pos > cur.card_order AND l.card_order > cur.card_order AND l.card_order <= dest.pos)
+             OR (dest.pos < cur.card_order AND l.card_order >= dest.pos AND l.card_order < cur.card_order))))
+    RETURNING l.id
+)
+UPDATE leads
+SET status = @new_status::text, card_order = dest.pos, updated_at = now()
+FROM cur, dest
+WHERE leads.id = cur.id
+RETURNING leads.*;

@@ -302,25 +302,77 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lea
 	return items, nil
 }
 
-const openGap = `-- name: OpenGap :execrows
+const moveLeadTo = `-- name: MoveLeadTo :one
+WITH cur AS (
+    SELECT c.id, c.status, c.card_order
+    FROM leads c
+    WHERE c.id = $2 AND c.status = $3::text
+), dest AS (
+    SELECT greatest(0, least($4::integer,
+           (SELECT count(*) FROM leads o WHERE o.status = $1::text AND o.id <> $2)))::integer AS pos
+), shifted AS (
+    UPDATE leads l
+    SET card_order = CASE
+            WHEN cur.status <> $1::text AND l.status = cur.status THEN l.card_order - 1
+            WHEN cur.status <> $1::text THEN l.card_order + 1
+            WHEN dest.pos > cur.card_order THEN l.card_order - 1
+            ELSE l.card_order + 1
+        END
+    FROM cur, dest
+    WHERE l.id <> cur.id AND (
+          -- leaving the old column: the cards after it move up
+          (cur.status <> $1::text AND l.status = cur.status AND l.card_order > cur.card_order)
+          -- entering the new column: the cards from its new place on move down
+       OR (cur.status <> $1::text AND l.status = $1::text AND l.card_order >= dest.pos)
+          -- within one column: the cards between the old and new place shift by one
+       OR (cur.status = $1::text AND l.status = cur.status
+           AND ((dest.pos > cur.card_order AND l.card_order > cur.card_order AND l.card_order <= dest.pos)
+             OR (dest.pos < cur.card_order AND l.card_order >= dest.pos AND l.card_order < cur.card_order))))
+    RETURNING l.id
+)
 UPDATE leads
-SET card_order = card_order + 1
-WHERE status = $1 AND card_order >= $2 AND card_order < $3
+SET status = $1::text, card_order = dest.pos, updated_at = now()
+FROM cur, dest
+WHERE leads.id = cur.id
+RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at
 `
 
-type OpenGapParams struct {
-	Status    string
-	FromOrder int32
-	ToOrder   int32
+type MoveLeadToParams struct {
+	NewStatus   string
+	ID          uuid.UUID
+	OldStatus   string
+	TargetOrder int32
 }
 
-// OpenGap moves the cards in [from_order, to_order) of a column one place down.
-func (q *Queries) OpenGap(ctx context.Context, arg OpenGapParams) (int64, error) {
-	result, err := q.db.Exec(ctx, openGap, arg.Status, arg.FromOrder, arg.ToOrder)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+// MoveLeadTo moves a lead to position target_order of column new_status, shifting
+// the cards between its old and new place by one, in one statement. It must run
+// while the transaction holds the stage locks of old_status and new_status (see
+// LockStages): its snapshot is then the settled state of both columns. target_order
+// is clamped to 0..n, n being the number of other leads in the new column. It
+// changes nothing and returns no row if the lead is no longer in old_status.
+func (q *Queries) MoveLeadTo(ctx context.Context, arg MoveLeadToParams) (Lead, error) {
+	row := q.db.QueryRow(ctx, moveLeadTo,
+		arg.NewStatus,
+		arg.ID,
+		arg.OldStatus,
+		arg.TargetOrder,
+	)
+	var i Lead
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Company,
+		&i.Email,
+		&i.Phone,
+		&i.Value,
+		&i.Notes,
+		&i.Status,
+		&i.Source,
+		&i.CardOrder,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const searchLeadsFuzzy = `-- name: SearchLeadsFuzzy :many
@@ -445,39 +497,6 @@ func (q *Queries) SearchLeadsTypo(ctx context.Context, arg SearchLeadsTypoParams
 		return nil, err
 	}
 	return items, nil
-}
-
-const setLeadPosition = `-- name: SetLeadPosition :one
-UPDATE leads
-SET status = $1, card_order = $2, updated_at = now()
-WHERE id = $3
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
-`
-
-type SetLeadPositionParams struct {
-	Status    string
-	CardOrder int32
-	ID        uuid.UUID
-}
-
-func (q *Queries) SetLeadPosition(ctx context.Context, arg SetLeadPositionParams) (Lead, error) {
-	row := q.db.QueryRow(ctx, setLeadPosition, arg.Status, arg.CardOrder, arg.ID)
-	var i Lead
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Company,
-		&i.Email,
-		&i.Phone,
-		&i.Value,
-		&i.Notes,
-		&i.Status,
-		&i.Source,
-		&i.CardOrder,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
 }
 
 const updateLeadFields = `-- name: UpdateLeadFields :one

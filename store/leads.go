@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/crmteam/crm/queries"
 )
@@ -140,43 +141,51 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 	}
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		cur, err := lockLeadAndColumns(ctx, q, id, &status, s)
-		if err != nil {
-			return err
-		}
-		n, err := q.CountLeadsInStatus(ctx, status)
-		if err != nil {
-			return fmt.Errorf("count %s: %w", status, err)
-		}
-		if cur.Status == status {
-			n-- // the lead itself is already counted
-		}
-		target := int32(max(0, min(order, int(n))))
-		switch {
-		case cur.Status != status:
-			if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
-				return fmt.Errorf("close gap in %s: %w", cur.Status, err)
-			}
-			if _, err := q.OpenGap(ctx, queries.OpenGapParams{Status: status, FromOrder: target, ToOrder: maxOrder}); err != nil {
-				return fmt.Errorf("open gap in %s: %w", status, err)
-			}
-		case target > cur.CardOrder:
-			if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: status, FromOrder: cur.CardOrder, ToOrder: target}); err != nil {
-				return fmt.Errorf("shift %s: %w", status, err)
-			}
-		case target < cur.CardOrder:
-			if _, err := q.OpenGap(ctx, queries.OpenGapParams{Status: status, FromOrder: target, ToOrder: cur.CardOrder}); err != nil {
-				return fmt.Errorf("shift %s: %w", status, err)
-			}
-		}
-		row, err := q.SetLeadPosition(ctx, queries.SetLeadPositionParams{ID: id, Status: status, CardOrder: target})
-		if err != nil {
-			return fmt.Errorf("move lead %s: %w", id, err)
-		}
-		lead = leadFromRow(row)
-		return nil
+		var err error
+		lead, err = s.moveLead(ctx, q, id, status, order)
+		return err
 	})
 	return lead, err
+}
+
+// moveLead is MoveLead's work inside the caller's transaction. The move is three
+// statements: read the lead's column, lock both columns' stages, and MoveLeadTo,
+// which re-checks the column under the locks and shifts every card in one UPDATE.
+// Keeping the locked span short is what lets moves in different columns run side
+// by side and moves in one column follow each other quickly.
+func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, status string, order int) (Lead, error) {
+	target := int32(max(0, min(order, int(maxOrder))))
+	for range 5 {
+		old, err := q.GetLeadStatus(ctx, id)
+		if err != nil {
+			return Lead{}, err
+		}
+		names := []string{old}
+		if status != old {
+			names = append(names, status)
+		}
+		locked, err := q.LockStages(ctx, names)
+		if err != nil {
+			return Lead{}, fmt.Errorf("lock stages: %w", err)
+		}
+		if len(locked) != len(names) {
+			// Not a stage's exact name: take the stage's own spelling, or report the
+			// stages there are, then lock again.
+			if _, err := s.resolveStatus(ctx, q, &status); err != nil {
+				return Lead{}, err
+			}
+			continue
+		}
+		row, err := q.MoveLeadTo(ctx, queries.MoveLeadToParams{ID: id, OldStatus: old, NewStatus: status, TargetOrder: target})
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // moved to another column between the read and the lock
+		}
+		if err != nil {
+			return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
+		}
+		return leadFromRow(row), nil
+	}
+	return Lead{}, fmt.Errorf("%w: lead %s keeps moving", ErrConflict, id)
 }
 
 // DeleteLead removes the lead and closes up the rest of its column.
@@ -205,7 +214,7 @@ func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	return leadFromRow(cur), nil
 }
 
-// maxOrder stands for "to the end of the column" in CloseGap and OpenGap.
+// maxOrder stands for "to the end of the column".
 const maxOrder = int32(1<<31 - 1)
 
 // lockLeadAndColumns locks the stage of the lead's column and, when newStatus is
