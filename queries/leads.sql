@@ -44,6 +44,20 @@ DELETE FROM leads
 WHERE id = @id
 RETURNING status, card_order;
 
+-- ListLeads reads every lead (of one column when only_status is set) matching the
+-- search pattern, by card_order; the caller groups them into columns, which keeps
+-- each column in order. Sorting on the integer alone, with no join, is what makes
+-- the unpaged board cheap.
+-- name: ListLeads :many
+SELECT *
+FROM leads
+WHERE (sqlc.narg(only_status)::text IS NULL OR status = sqlc.narg(only_status)::text)
+  AND (@pattern::text = ''
+       OR name ILIKE @pattern OR company ILIKE @pattern
+       OR email ILIKE @pattern OR notes ILIKE @pattern)
+ORDER BY card_order, id
+LIMIT 1000000;
+
 -- ListColumns reads up to row_limit leads of each column (or of one column when
 -- only_status is set) after the card_order after_order, matching the search pattern
 -- when one is given: one index range scan per column, whatever the board's size.

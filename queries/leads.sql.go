@@ -302,6 +302,59 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lea
 	return items, nil
 }
 
+const listLeads = `-- name: ListLeads :many
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+FROM leads
+WHERE ($1::text IS NULL OR status = $1::text)
+  AND ($2::text = ''
+       OR name ILIKE $2 OR company ILIKE $2
+       OR email ILIKE $2 OR notes ILIKE $2)
+ORDER BY card_order, id
+LIMIT 1000000
+`
+
+type ListLeadsParams struct {
+	OnlyStatus *string
+	Pattern    string
+}
+
+// ListLeads reads every lead (of one column when only_status is set) matching the
+// search pattern, by card_order; the caller groups them into columns, which keeps
+// each column in order. Sorting on the integer alone, with no join, is what makes
+// the unpaged board cheap.
+func (q *Queries) ListLeads(ctx context.Context, arg ListLeadsParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, listLeads, arg.OnlyStatus, arg.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Lead{}
+	for rows.Next() {
+		var i Lead
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Company,
+			&i.Email,
+			&i.Phone,
+			&i.Value,
+			&i.Notes,
+			&i.Status,
+			&i.Source,
+			&i.CardOrder,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const moveLeadTo = `-- name: MoveLeadTo :one
 WITH cur AS (
     SELECT c.id, c.status, c.card_order

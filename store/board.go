@@ -87,17 +87,22 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		only = &st.Name
 		stages = []Stage{st}
 	}
-	rowLimit := int32(1<<31 - 1)
-	if bq.Limit > 0 {
-		rowLimit = int32(bq.Limit) + 1
-	}
 	pattern := likePattern(bq.Search)
-	rows, err := s.q.ListColumns(ctx, queries.ListColumnsParams{
-		AfterOrder: int32(max(bq.After, -1)),
-		Pattern:    pattern,
-		RowLimit:   rowLimit,
-		OnlyStatus: only,
-	})
+	var rows []queries.Lead
+	if bq.Limit > 0 || bq.After >= 0 {
+		rowLimit := int32(1<<31 - 1)
+		if bq.Limit > 0 {
+			rowLimit = int32(bq.Limit) + 1 // one more to know whether there is a next page
+		}
+		rows, err = s.q.ListColumns(ctx, queries.ListColumnsParams{
+			AfterOrder: int32(max(bq.After, -1)),
+			Pattern:    pattern,
+			RowLimit:   rowLimit,
+			OnlyStatus: only,
+		})
+	} else {
+		rows, err = s.q.ListLeads(ctx, queries.ListLeadsParams{Pattern: pattern, OnlyStatus: only})
+	}
 	if err != nil {
 		return Board{}, translate(fmt.Errorf("list leads: %w", err))
 	}
