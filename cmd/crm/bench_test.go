@@ -288,4 +288,3 @@ func waitReady(b *testing.B, base string) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
