@@ -242,7 +242,7 @@ func (q *Queries) GetChatMessageForUpdate(ctx context.Context, id uuid.UUID) (Ch
 }
 
 const getConversation = `-- name: GetConversation :one
-SELECT id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at
+SELECT id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at, user_id
 FROM conversations
 WHERE id = $1
 `
@@ -258,12 +258,13 @@ func (q *Queries) GetConversation(ctx context.Context, id uuid.UUID) (Conversati
 		&i.PendingVersion,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UserID,
 	)
 	return i, err
 }
 
 const getConversationByKey = `-- name: GetConversationByKey :one
-SELECT id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at
+SELECT id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at, user_id
 FROM conversations
 WHERE owner_key = $1
 `
@@ -279,6 +280,7 @@ func (q *Queries) GetConversationByKey(ctx context.Context, ownerKey string) (Co
 		&i.PendingVersion,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UserID,
 	)
 	return i, err
 }
@@ -535,7 +537,7 @@ const upsertConversation = `-- name: UpsertConversation :one
 INSERT INTO conversations (owner_key)
 VALUES ($1)
 ON CONFLICT (owner_key) DO UPDATE SET updated_at = now()
-RETURNING id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at
+RETURNING id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at, user_id
 `
 
 func (q *Queries) UpsertConversation(ctx context.Context, ownerKey string) (Conversation, error) {
@@ -549,6 +551,7 @@ func (q *Queries) UpsertConversation(ctx context.Context, ownerKey string) (Conv
 		&i.PendingVersion,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.UserID,
 	)
 	return i, err
 }

@@ -11,6 +11,15 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiToken struct {
+	ID         uuid.UUID
+	UserID     uuid.UUID
+	Name       string
+	TokenHash  []byte
+	CreatedAt  time.Time
+	LastUsedAt pgtype.Timestamptz
+}
+
 type ChatMessage struct {
 	ID               uuid.UUID
 	ConversationID   uuid.UUID
@@ -39,6 +48,7 @@ type Conversation struct {
 	PendingVersion   int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	UserID           pgtype.UUID
 }
 
 type Lead struct {
@@ -56,6 +66,17 @@ type Lead struct {
 	UpdatedAt time.Time
 }
 
+type LeadEvent struct {
+	ID          int64
+	LeadID      uuid.UUID
+	At          time.Time
+	Action      string
+	Changes     []byte
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+}
+
 type Session struct {
 	Token  string
 	Data   []byte
@@ -67,4 +88,39 @@ type Stage struct {
 	Name     string
 	Position int32
 	Kind     string
+}
+
+type TrashedLead struct {
+	ID        uuid.UUID
+	Name      string
+	Company   string
+	Email     string
+	Phone     string
+	Value     pgtype.Numeric
+	Notes     string
+	Status    string
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt time.Time
+	DeletedBy string
+}
+
+type User struct {
+	ID                uuid.UUID
+	Email             string
+	Name              string
+	PasswordHash      string
+	Role              string
+	Active            bool
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+type UserSession struct {
+	ID        uuid.UUID
+	UserID    uuid.UUID
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }

@@ -74,6 +74,9 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 	if err != nil {
 		return Lead{}, fmt.Errorf("insert lead: %w", err)
 	}
+	if err := recordCreate(ctx, q, row); err != nil {
+		return Lead{}, err
+	}
 	return leadFromRow(row), nil
 }
 
@@ -129,6 +132,9 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if err != nil {
 		return Lead{}, fmt.Errorf("update lead %s: %w", id, err)
 	}
+	if err := recordUpdate(ctx, q, cur, row); err != nil {
+		return Lead{}, err
+	}
 	return leadFromRow(row), nil
 }
 
@@ -177,6 +183,11 @@ func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, 
 			}
 			continue
 		}
+		// The position before the move, for the audit trail; stable under the lock.
+		before, err := q.GetLead(ctx, id)
+		if err != nil {
+			return Lead{}, err
+		}
 		row, err := q.MoveLeadTo(ctx, queries.MoveLeadToParams{ID: id, OldStatus: old, NewStatus: status, TargetOrder: target})
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // moved to another column between the read and the lock
@@ -184,12 +195,16 @@ func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, 
 		if err != nil {
 			return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
 		}
+		if err := recordMove(ctx, q, old, before.CardOrder, row); err != nil {
+			return Lead{}, err
+		}
 		return leadFromRow(row), nil
 	}
 	return Lead{}, fmt.Errorf("%w: lead %s keeps moving", ErrConflict, id)
 }
 
-// DeleteLead removes the lead and closes up the rest of its column.
+// DeleteLead moves the lead to the trash (see RestoreLead) and closes up the
+// rest of its column.
 func (s *Store) DeleteLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
@@ -206,8 +221,8 @@ func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if err != nil {
 		return Lead{}, err
 	}
-	if _, err := q.DeleteLead(ctx, id); err != nil {
-		return Lead{}, fmt.Errorf("delete lead %s: %w", id, err)
+	if _, err := trashLead(ctx, q, id); err != nil {
+		return Lead{}, err
 	}
 	if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
 		return Lead{}, fmt.Errorf("close gap in %s: %w", cur.Status, err)

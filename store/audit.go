@@ -1,0 +1,194 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/crmteam/crm/queries"
+)
+
+// The audit trail. Every write to a lead (create, update, move, delete,
+// restore) records an event in the same transaction as the write, naming the
+// actor found in the context: handlers put the signed-in user or the API token
+// there (WithActor), the assistant's turns write as "assistant on behalf of"
+// the conversation's user, and anything else (seeding, tests) is the system.
+
+// Kinds of actor.
+const (
+	ActorUser      = "user"
+	ActorToken     = "token"
+	ActorAssistant = "assistant"
+	ActorSystem    = "system"
+)
+
+// Actions of a lead event.
+const (
+	EventCreate  = "create"
+	EventUpdate  = "update"
+	EventMove    = "move"
+	EventDelete  = "delete"
+	EventRestore = "restore"
+)
+
+// Actor is who makes a change.
+type Actor struct {
+	Kind string
+	// UserID is the user acting, or for whom (uuid.Nil for the system).
+	UserID uuid.UUID
+	// Name is the actor as the timeline shows it.
+	Name string
+}
+
+// UserActor is a signed-in user acting in the browser or the API.
+func UserActor(u User) Actor { return Actor{Kind: ActorUser, UserID: u.ID, Name: u.Name} }
+
+// TokenActor is an API client acting with one of u's tokens.
+func TokenActor(u User, tokenName string) Actor {
+	return Actor{Kind: ActorToken, UserID: u.ID, Name: "API token “" + tokenName + "” of " + u.Name}
+}
+
+// AssistantActor is the assistant acting on behalf of u.
+func AssistantActor(u User) Actor {
+	return Actor{Kind: ActorAssistant, UserID: u.ID, Name: "assistant on behalf of " + u.Name}
+}
+
+// SystemActor is the program itself: seeding, the command line, jobs.
+var SystemActor = Actor{Kind: ActorSystem, Name: "system"}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the actor the store records changes as.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor ctx carries, or SystemActor.
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok && a.Name != "" {
+		return a
+	}
+	return SystemActor
+}
+
+// FieldChange is one field of a lead that an event changed.
+type FieldChange struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// LeadEvent is one entry of a lead's history.
+type LeadEvent struct {
+	ID      int64         `json:"id"`
+	LeadID  uuid.UUID     `json:"lead_id"`
+	At      time.Time     `json:"at"`
+	Action  string        `json:"action"`
+	Changes []FieldChange `json:"changes"`
+	// ActorKind is ActorUser, ActorToken, ActorAssistant or ActorSystem.
+	ActorKind string `json:"actor_kind"`
+	ActorName string `json:"actor"`
+}
+
+// MaxHistory bounds how many events LeadHistory returns.
+const MaxHistory = 500
+
+// LeadHistory returns the newest limit events of the lead (in the trash or
+// not), newest first; none for a lead that never existed.
+func (s *Store) LeadHistory(ctx context.Context, leadID uuid.UUID, limit int) ([]LeadEvent, error) {
+	rows, err := s.q.ListLeadEvents(ctx, queries.ListLeadEventsParams{LeadID: leadID, RowLimit: clampInt32(min(limit, MaxHistory))})
+	if err != nil {
+		return nil, translate(fmt.Errorf("list lead events: %w", err))
+	}
+	out := make([]LeadEvent, len(rows))
+	for i, r := range rows {
+		ev := LeadEvent{ID: r.ID, LeadID: r.LeadID, At: r.At.UTC(), Action: r.Action, ActorKind: r.ActorKind, ActorName: r.ActorName, Changes: []FieldChange{}}
+		if err := json.Unmarshal(r.Changes, &ev.Changes); err != nil {
+			return nil, fmt.Errorf("decode changes of lead event %d: %w", r.ID, err)
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// recordEvent writes one event in the caller's transaction.
+func recordEvent(ctx context.Context, q *queries.Queries, leadID uuid.UUID, action string, changes []FieldChange) error {
+	if changes == nil {
+		changes = []FieldChange{}
+	}
+	b, err := json.Marshal(changes)
+	if err != nil {
+		return fmt.Errorf("encode changes: %w", err)
+	}
+	a := ActorFrom(ctx)
+	var userID pgtype.UUID
+	if a.UserID != uuid.Nil {
+		userID = pgtype.UUID{Bytes: a.UserID, Valid: true}
+	}
+	name := a.Name
+	if len(name) > 300 {
+		name = name[:300]
+	}
+	if err := q.InsertLeadEvent(ctx, queries.InsertLeadEventParams{
+		LeadID: leadID, Action: action, Changes: b, ActorKind: a.Kind, ActorUserID: userID, ActorName: name,
+	}); err != nil {
+		return fmt.Errorf("record %s of lead %s: %w", action, leadID, err)
+	}
+	return nil
+}
+
+// leadFields lists a lead's recorded fields with their values as text.
+func leadFields(l queries.Lead) [][2]string {
+	return [][2]string{
+		{"name", l.Name}, {"company", l.Company}, {"email", l.Email}, {"phone", l.Phone},
+		{"value", moneyFromNumeric(l.Value).String()}, {"notes", l.Notes}, {"status", l.Status}, {"source", l.Source},
+	}
+}
+
+// recordCreate records a new lead with the fields it was given.
+func recordCreate(ctx context.Context, q *queries.Queries, l queries.Lead) error {
+	var changes []FieldChange
+	for _, f := range leadFields(l) {
+		if f[1] != "" && (f[0] != "value" || moneyFromNumeric(l.Value) != 0) {
+			changes = append(changes, FieldChange{Field: f[0], New: f[1]})
+		}
+	}
+	return recordEvent(ctx, q, l.ID, EventCreate, changes)
+}
+
+// recordUpdate records the fields an update changed; an update that changed
+// nothing is not recorded.
+func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries.Lead) error {
+	var changes []FieldChange
+	old := leadFields(before)
+	for i, f := range leadFields(after) {
+		if old[i][1] != f[1] {
+			changes = append(changes, FieldChange{Field: f[0], Old: old[i][1], New: f[1]})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return recordEvent(ctx, q, after.ID, EventUpdate, changes)
+}
+
+// recordMove records a move: the stage when it changed and the position (from
+// 1, as people count cards); a move to where the card was is not recorded.
+func recordMove(ctx context.Context, q *queries.Queries, oldStatus string, oldOrder int32, after queries.Lead) error {
+	var changes []FieldChange
+	if oldStatus != after.Status {
+		changes = append(changes, FieldChange{Field: "status", Old: oldStatus, New: after.Status})
+	}
+	if oldStatus != after.Status || oldOrder != after.CardOrder {
+		changes = append(changes, FieldChange{Field: "position", Old: strconv.Itoa(int(oldOrder) + 1), New: strconv.Itoa(int(after.CardOrder) + 1)})
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	return recordEvent(ctx, q, after.ID, EventMove, changes)
+}
