@@ -260,7 +260,7 @@ func (t *turn) search(ctx context.Context, a searchArgs) (toolResult, error) {
 		}
 		return t.listStage(ctx, st, q)
 	}
-	matches, err := t.store.MatchLeads(ctx, q, 10)
+	matches, err := t.store.MatchLeads(ctx, q, searchLimit)
 	if err != nil {
 		return toolResult{}, err
 	}
@@ -275,13 +275,19 @@ func (t *turn) search(ctx context.Context, a searchArgs) (toolResult, error) {
 	for _, m := range matches {
 		found = append(found, t.current(m.Lead))
 	}
+	found = found[:min(len(found), searchLimit)]
 	if len(found) == 0 {
 		return toolResult{OK: true, Message: fmt.Sprintf("No lead matches %q.", q), Leads: []leadView{}}, nil
 	}
 	return toolResult{OK: true, Message: describeLeads(fmt.Sprintf("%s matching %q", plural(len(found), "lead"), q), found), Leads: viewsOf(found)}, nil
 }
 
-const stageListLimit = 10
+// searchLimit and stageListLimit bound what a search returns, so a tool result
+// (and the model's next request) stays small whatever the size of the pipeline.
+const (
+	searchLimit    = 5
+	stageListLimit = 10
+)
 
 func (t *turn) listStage(ctx context.Context, st store.Stage, q string) (toolResult, error) {
 	board, err := t.store.ListBoard(ctx, store.BoardQuery{Status: st.Name, Search: q, Limit: stageListLimit, After: -1, WithTotals: true})
@@ -606,7 +612,7 @@ func (t *turn) requestDelete(ctx context.Context, a deleteArgs, rawArgs []byte) 
 }
 
 func confirmQuestion(label string) string {
-	return fmt.Sprintf("Delete %s? This cannot be undone. Reply \"yes\" to delete it; anything else cancels.", label)
+	return fmt.Sprintf("Delete %s? Reply \"yes\" to delete it; anything else cancels.", label)
 }
 
 func isEveryone(ref string) bool {

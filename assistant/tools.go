@@ -51,7 +51,7 @@ var amountSchema = map[string]any{
 var toolSpecs = []toolSpec{
 	{
 		name:        toolSearch,
-		description: "Find leads by name, company or email (forgiving of typos and partial words), or list the leads in one stage. Returns at most 10 leads with their fields.",
+		description: "Find leads by name, company or email (forgiving of typos and partial words), or list the leads in one stage. Returns the best 5 matches (10 of a stage) with their fields; notes are cut short.",
 		params: obj(map[string]any{
 			"query":  str("Name, company or email to look for. May be empty when status is given."),
 			"status": str("Only leads in this stage (optional)."),
@@ -216,7 +216,7 @@ type leadView struct {
 
 func viewOf(l store.Lead) leadView {
 	return leadView{ID: l.ID, Name: l.Name, Company: l.Company, Email: l.Email, Phone: l.Phone,
-		Value: l.Value, Status: l.Status, Source: l.Source, Notes: truncate(l.Notes, 300)}
+		Value: l.Value, Status: l.Status, Source: l.Source, Notes: truncate(l.Notes, 160)}
 }
 
 func viewsOf(ls []store.Lead) []leadView {
