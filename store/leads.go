@@ -157,50 +157,36 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 
 // moveLead is MoveLead's work inside the caller's transaction. The move is three
 // statements: read the lead's column, lock both columns' stages, and MoveLeadTo,
-// which re-checks the column under the locks and shifts every card in one UPDATE.
-// Keeping the locked span short is what lets moves in different columns run side
+// which re-checks the column under the locks and shifts every card in one UPDATE
+// (errStale when the lead moved meanwhile). Keeping the locked span short is what lets moves in different columns run side
 // by side and moves in one column follow each other quickly.
 func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, status string, order int) (Lead, error) {
 	target := int32(max(0, min(order, int(maxOrder))))
-	for range 5 {
-		old, err := q.GetLeadStatus(ctx, id)
-		if err != nil {
-			return Lead{}, err
-		}
-		names := []string{old}
-		if status != old {
-			names = append(names, status)
-		}
-		locked, err := q.LockStages(ctx, names)
-		if err != nil {
-			return Lead{}, fmt.Errorf("lock stages: %w", err)
-		}
-		if len(locked) != len(names) {
-			// Not a stage's exact name: take the stage's own spelling, or report the
-			// stages there are, then lock again.
-			if _, err := s.resolveStatus(ctx, q, &status); err != nil {
-				return Lead{}, err
-			}
-			continue
-		}
-		// The position before the move, for the audit trail; stable under the lock.
-		before, err := q.GetLead(ctx, id)
-		if err != nil {
-			return Lead{}, err
-		}
-		row, err := q.MoveLeadTo(ctx, queries.MoveLeadToParams{ID: id, OldStatus: old, NewStatus: status, TargetOrder: target})
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // moved to another column between the read and the lock
-		}
-		if err != nil {
-			return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
-		}
-		if err := recordMove(ctx, q, old, before.CardOrder, row); err != nil {
-			return Lead{}, err
-		}
-		return leadFromRow(row), nil
+	old, err := q.GetLeadStatus(ctx, id)
+	if err != nil {
+		return Lead{}, err
 	}
-	return Lead{}, fmt.Errorf("%w: lead %s keeps moving", ErrConflict, id)
+	if status != old {
+		// Validate the target stage (and take its own spelling) before locking.
+		if _, err := s.resolveStatus(ctx, q, &status); err != nil {
+			return Lead{}, err
+		}
+	}
+	names := []string{old}
+	if status != old {
+		names = append(names, status)
+	}
+	if err := lockStages(ctx, q, names...); err != nil {
+		return Lead{}, err
+	}
+	row, err := q.MoveLeadTo(ctx, queries.MoveLeadToParams{ID: id, OldStatus: old, NewStatus: status, TargetOrder: target})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Lead{}, errStale
+	}
+	if err != nil {
+		return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
+	}
+	return leadFromRow(row), nil
 }
 
 // DeleteLead moves the lead to the trash (see RestoreLead) and closes up the
@@ -236,39 +222,39 @@ const maxOrder = int32(1<<31 - 1)
 // lockLeadAndColumns locks the stage of the lead's column and, when newStatus is
 // given, of that column too (validating that it is a stage), then locks and returns
 // the lead row. The lead's status is read before the stage locks are held, so it
-// is read again under them; if a concurrent move changed it, the locks are taken
-// again for the new column.
+// is read again under them: errStale if a concurrent move changed it.
 func lockLeadAndColumns(ctx context.Context, q *queries.Queries, id uuid.UUID, newStatus *string, s *Store) (queries.Lead, error) {
 	if newStatus != nil {
 		if _, err := s.resolveStatus(ctx, q, newStatus); err != nil {
 			return queries.Lead{}, err
 		}
 	}
-	for range 5 {
-		status, err := q.GetLeadStatus(ctx, id)
-		if err != nil {
-			return queries.Lead{}, err
-		}
-		names := []string{status}
-		if newStatus != nil && *newStatus != status {
-			names = append(names, *newStatus)
-		}
-		if err := lockStages(ctx, q, names...); err != nil {
-			return queries.Lead{}, err
-		}
-		cur, err := q.GetLeadForUpdate(ctx, id)
-		if err != nil {
-			return queries.Lead{}, err
-		}
-		if cur.Status == status {
-			return cur, nil
-		}
-		// Moved to another column between the two reads: the locks held are on the
-		// wrong column. Holding extra stage locks is harmless (they are released at
-		// commit); take the right ones in the next round.
+	status, err := q.GetLeadStatus(ctx, id)
+	if err != nil {
+		return queries.Lead{}, err
 	}
-	return queries.Lead{}, fmt.Errorf("%w: lead %s keeps moving", ErrConflict, id)
+	names := []string{status}
+	if newStatus != nil && *newStatus != status {
+		names = append(names, *newStatus)
+	}
+	if err := lockStages(ctx, q, names...); err != nil {
+		return queries.Lead{}, err
+	}
+	cur, err := q.GetLeadForUpdate(ctx, id)
+	if err != nil {
+		return queries.Lead{}, err
+	}
+	if cur.Status != status {
+		return queries.Lead{}, errStale
+	}
+	return cur, nil
 }
+
+// errStale means the lead moved to another column between reading its column and
+// locking it. The transaction then holds locks on the wrong column, and locking
+// the right one now could break the board-order rule that keeps writers free of
+// deadlocks, so the whole transaction is rolled back and retried (inTx).
+var errStale = fmt.Errorf("%w: the lead moved meanwhile", ErrConflict)
 
 func lockStages(ctx context.Context, q *queries.Queries, names ...string) error {
 	locked, err := q.LockStages(ctx, names)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +41,12 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
+	// pgx's default pool (4 connections on 2 cores) lets a few requests waiting on
+	// a column's lock starve every other request of a connection. Unless the URL
+	// sets pool_max_conns, allow 4 per core, at least 10.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(10, 4*runtime.NumCPU()))
+	}
 	// Keep idle connections bounded and recycle them, so a restarted database is
 	// reconnected to without intervention.
 	cfg.MaxConnIdleTime = 5 * time.Minute
@@ -56,16 +65,25 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 }
 
 // inTx runs fn in one transaction, committing when fn returns nil. A transaction
-// that PostgreSQL aborts as a deadlock or serialization failure is retried a few
-// times; the lock order documented on LockStages makes that rare.
+// that found its lead moved under it (errStale), or that PostgreSQL aborted as a
+// deadlock or serialization failure, is rolled back, releasing its locks, and run
+// again after a short random pause, a bounded number of times.
 func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) error {
-	const attempts = 3
+	const attempts = 8
 	var err error
-	for range attempts {
+	for attempt := range attempts {
+		if attempt > 0 {
+			pause := time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return translate(ctx.Err())
+			case <-time.After(pause):
+			}
+		}
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			return fn(s.q.WithTx(tx))
 		})
-		if !isRetryable(err) {
+		if !isRetryable(err) && !errors.Is(err, errStale) {
 			break
 		}
 	}
