@@ -91,9 +91,13 @@ func benchServer(b *testing.B, bin string, nLeads int) {
 	}
 	bare := time.Since(start) / bareRounds
 
+	serverURL := dbURL
+	if n := os.Getenv("BENCH_POOL"); n != "" { // compare pool sizes: BENCH_POOL=4
+		serverURL += "&pool_max_conns=" + n
+	}
 	addr := freeAddr(b)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL="+storetest.RedisURL(), "LISTEN_ADDR="+addr,
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+serverURL, "REDIS_URL="+storetest.RedisURL(), "LISTEN_ADDR="+addr,
 		"WORKER=false", "LOG_LEVEL=error")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
