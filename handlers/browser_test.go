@@ -81,10 +81,11 @@ func startBrowser(t *testing.T) context.Context {
 
 // tab is one browser tab on a server of its own.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
-	url string
-	st  *store.Store
+	t    *testing.T
+	ctx  context.Context
+	url  string
+	st   *store.Store
+	pool interface{ Close() }
 
 	mu         sync.Mutex
 	exceptions []string
@@ -94,14 +95,14 @@ type tab struct {
 // JavaScript exceptions fail the test.
 func newTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
-	st, _ := storetest.NewStore(t)
+	st, pool := storetest.NewStore(t)
 	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"}
 	ts := httptest.NewServer(srv.Routes())
 	t.Cleanup(ts.Close)
 
 	tabCtx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
-	tb := &tab{t: t, url: ts.URL, st: st}
+	tb := &tab{t: t, url: ts.URL, st: st, pool: pool}
 	if err := chromedp.Listen(tabCtx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
 			tb.mu.Lock()
@@ -539,6 +540,27 @@ func TestBrowser(t *testing.T) {
 		tb.wantCards("Interest", []string{"Jane Doe", "Oliver Smith"})
 		tb.wantCards("Proposal sent", []string{"Emily Chen", "Tom Becker"})
 		tb.wantHeader("Proposal sent", "2", "$129,500")
+	})
+
+	t.Run("a server error puts the dragged card back", func(t *testing.T) {
+		t.Parallel()
+		tb := newTab(t, browser)
+		seedDemo(t, tb.st)
+		tb.open("/")
+		jane := leadNamed(t, tb.st, "Jane Doe")
+		lukas := leadNamed(t, tb.st, "Lukas Novak")
+		x0, y0 := tb.point(views.CardID(jane.ID).Sel(), 0.3)
+		x1, y1 := tb.point(views.CardID(lukas.ID).Sel(), 1.0)
+		tb.pool.Close() // the database is gone: the move fails with a 5xx and no columns
+		tb.drag(x0, y0, x1, y1+40)
+		tb.waitFor("the error shows", `document.querySelector('#flash .toast-error') !== null`)
+		if got := tb.evalString(`document.querySelector('#flash .toast-error').innerText`); !strings.Contains(got, "Request id") {
+			t.Errorf("message got %q, want one with the request id", got)
+		}
+		tb.waitFor("the card is back", fmt.Sprintf(`document.querySelector(%s).parentElement.id === %s && !document.querySelector('.card-saving')`,
+			js(views.CardID(jane.ID).Sel()), js(views.CardListID("Interest").String())))
+		tb.wantCards("Interest", []string{"Jane Doe", "Bob Martin", "Oliver Smith"})
+		tb.wantCards("Negotiation", []string{"Aisha Okafor", "Lukas Novak"})
 	})
 
 	t.Run("edit a lead", func(t *testing.T) {
