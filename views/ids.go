@@ -40,6 +40,8 @@ const (
 	ChatPanelID ID = "chat-panel"
 	// LeadFormID is the create or edit form.
 	LeadFormID ID = "lead-form"
+	// SourcesListID is the <datalist> of suggested lead sources.
+	SourcesListID ID = "lead-sources"
 )
 
 // stageKey turns a stage name into an id-safe token that is unique per name:
