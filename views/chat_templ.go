@@ -389,7 +389,7 @@ func ChatMessage(m store.ChatMessage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "\" hx-trigger=\"load delay:1s\" hx-swap=\"outerHTML\"><p class=\"chat-text\"><span class=\"chat-dots\" aria-hidden=\"true\"></span>Thinking…</p></li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "\" hx-trigger=\"load delay:1s\" hx-swap=\"outerHTML scroll:#chat-messages:bottom\"><p class=\"chat-text\"><span class=\"chat-dots\" aria-hidden=\"true\"></span>Thinking…</p></li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
