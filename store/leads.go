@@ -179,12 +179,21 @@ func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, 
 	if err := lockStages(ctx, q, names...); err != nil {
 		return Lead{}, err
 	}
+	// The position before the move, for the audit trail: stable under the lock
+	// while the lead is still in old, which MoveLeadTo checks.
+	before, err := q.GetLead(ctx, id)
+	if err != nil {
+		return Lead{}, err
+	}
 	row, err := q.MoveLeadTo(ctx, queries.MoveLeadToParams{ID: id, OldStatus: old, NewStatus: status, TargetOrder: target})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Lead{}, errStale
 	}
 	if err != nil {
 		return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
+	}
+	if err := recordMove(ctx, q, old, before.CardOrder, row); err != nil {
+		return Lead{}, err
 	}
 	return leadFromRow(row), nil
 }
