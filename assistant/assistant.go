@@ -103,7 +103,7 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	log := a.log.With("reply_id", id, "mode", a.mode)
 	job, err := a.store.ClaimChatReply(ctx, id, lease, a.history)
 	if errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound) {
-		log.Debug("chat reply needs no work", "reason", err)
+		log.DebugContext(ctx, "chat reply needs no work", "reason", err)
 		return nil
 	}
 	if err != nil {
@@ -122,7 +122,7 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 			// The worker is shutting down: hand the reply back for the next delivery.
 			// Nothing of the turn was written.
 			if rerr := a.store.ReleaseChatReply(context.WithoutCancel(ctx), job.ReplyID, job.Attempt); rerr != nil {
-				log.Warn("release chat reply", "err", rerr)
+				log.WarnContext(ctx, "release chat reply", "err", rerr)
 			}
 			return ctx.Err()
 		}
@@ -154,7 +154,7 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	ops, err := a.store.FinishChatReply(context.WithoutCancel(ctx), res)
 	switch {
 	case errors.Is(err, store.ErrNotPending) || errors.Is(err, store.ErrNotFound):
-		log.Info("chat reply superseded or cleared; result dropped", "reason", err)
+		log.InfoContext(ctx, "chat reply superseded or cleared; result dropped", "reason", err)
 		return nil
 	case isDataProblem(err):
 		// The data changed under the plan (a lead deleted or edited meanwhile): the
@@ -169,7 +169,7 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 			changed++
 		}
 	}
-	log.Info("assistant turn", "state", store.StateSuccess, "llm_calls", rep.calls,
+	log.InfoContext(ctx, "assistant turn", "state", store.StateSuccess, "llm_calls", rep.calls,
 		"prompt_tokens", rep.promptTokens, "completion_tokens", rep.completionTokens,
 		"total_tokens", rep.promptTokens+rep.completionTokens, "max_request_bytes", rep.maxRequestBytes,
 		"changes", changed, "duration_ms", a.now().Sub(start).Milliseconds())
@@ -206,7 +206,7 @@ func (a *Assistant) fail(ctx context.Context, log *slog.Logger, job store.ChatJo
 	if err != nil {
 		return fmt.Errorf("record failure of chat reply %s: %w", job.ReplyID, err)
 	}
-	log.Warn("assistant turn failed", "state", store.StateFailure, "message", msg, "err", cause)
+	log.WarnContext(ctx, "assistant turn failed", "state", store.StateFailure, "message", msg, "err", cause)
 	return nil
 }
 

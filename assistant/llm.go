@@ -35,6 +35,25 @@ type LLMConfig struct {
 	MaxDelay  time.Duration
 	// MaxSteps caps the model calls of one turn (6 when 0).
 	MaxSteps int
+	// Observer, when set, is told of every call to the API (for metrics).
+	Observer CallObserver
+}
+
+// LLMCall describes one call to the model's API, retries included one by one.
+type LLMCall struct {
+	Model    string
+	Duration time.Duration
+	// HTTPStatus is the status of the API's answer; 0 when none came.
+	HTTPStatus       int
+	PromptTokens     int
+	CompletionTokens int
+	// Err is the call's error, nil when it succeeded.
+	Err error
+}
+
+// CallObserver is told of each call to the model's API.
+type CallObserver interface {
+	ObserveLLMCall(LLMCall)
 }
 
 // LLM drives the tools with a model through go-openai.
@@ -86,6 +105,7 @@ func NewLLM(cfg LLMConfig, log *slog.Logger) *LLM {
 type callInfo struct {
 	requestBytes int
 	retryAfter   time.Duration
+	status       int
 }
 
 type callInfoKey struct{}
@@ -100,6 +120,9 @@ func (rt recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 		info.requestBytes = int(req.ContentLength)
 	}
 	resp, err := rt.base.RoundTrip(req)
+	if err == nil && info != nil {
+		info.status = resp.StatusCode
+	}
 	if err == nil && info != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		info.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
@@ -199,7 +222,7 @@ func (l *LLM) respond(ctx context.Context, t *turn, job store.ChatJob) (reply, e
 			} else if res, err = t.call(ctx, tc.Function.Name, []byte(tc.Function.Arguments)); err != nil {
 				return rep, err
 			}
-			l.log.Debug("assistant tool call", "reply_id", job.ReplyID, "tool", tc.Function.Name, "ok", res.OK)
+			l.log.DebugContext(ctx, "assistant tool call", "reply_id", job.ReplyID, "tool", tc.Function.Name, "ok", res.OK)
 			content, err := json.Marshal(res)
 			if err != nil {
 				return rep, fmt.Errorf("encode tool result: %w", err)
@@ -253,8 +276,15 @@ func (l *LLM) complete(ctx context.Context, req openai.ChatCompletionRequest) (o
 	for attempt := 0; ; attempt++ {
 		info := &callInfo{}
 		callCtx, cancel := context.WithTimeout(context.WithValue(ctx, callInfoKey{}, info), l.cfg.Timeout)
+		start := time.Now()
 		resp, err := l.client.CreateChatCompletion(callCtx, req)
 		cancel()
+		if l.cfg.Observer != nil {
+			l.cfg.Observer.ObserveLLMCall(LLMCall{
+				Model: req.Model, Duration: time.Since(start), HTTPStatus: info.status,
+				PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens, Err: err,
+			})
+		}
 		if err == nil {
 			return resp, *info, nil
 		}
@@ -274,7 +304,7 @@ func (l *LLM) complete(ctx context.Context, req openai.ChatCompletionRequest) (o
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
 			return resp, *info, &userError{msg: msg, err: fmt.Errorf("chat completion: no time left to retry: %w", err)}
 		}
-		l.log.Warn("llm call failed; retrying", "attempt", attempt+1, "delay", delay, "err", err)
+		l.log.WarnContext(ctx, "llm call failed; retrying", "attempt", attempt+1, "delay", delay, "err", err)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():

@@ -13,7 +13,7 @@ import (
 // Routes returns the HTTP handler with every route of the application.
 func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverer, withRequestID, s.accessLog)
+	r.Use(s.instrument, s.recoverer, withRequestID, s.accessLog)
 	// Paths work with and without the trailing slash, as the original API's did.
 	r.Use(middleware.StripSlashes)
 	r.Use(middleware.Compress(5, "application/json", "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml"))
@@ -27,6 +27,16 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/test", s.handleTest)
+
+	// Operators: Prometheus metrics and the job queue dashboard, for admins and
+	// the addresses in METRICS_ALLOW_CIDRS (metrics_access.go).
+	if s.Metrics != nil {
+		r.With(s.opsOnly).Get("/metrics", s.Metrics.Handler().ServeHTTP)
+	}
+	if s.QueueDashboard != nil {
+		r.Handle(QueueDashboardPath, s.queueDashboard())
+		r.Handle(QueueDashboardPath+"/*", s.queueDashboard())
+	}
 
 	// JSON API: leads.
 	r.Get("/leads", s.api(leadNotFound, s.handleLeadList))

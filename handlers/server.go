@@ -4,6 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -28,49 +33,103 @@ type Server struct {
 	Enqueuer Enqueuer
 	// AssistantMode is "llm" or "offline", shown in the chat panel.
 	AssistantMode string
+	// Metrics counts requests and serves /metrics; nil: no metrics.
+	Metrics *Metrics
+	// OpsAllow are the networks that may read /metrics and the queue dashboard
+	// without being an admin (METRICS_ALLOW_CIDRS).
+	OpsAllow []netip.Prefix
+	// QueueDashboard is the job queue UI served at /admin/queues; nil: none.
+	QueueDashboard http.Handler
 }
 
 // Check is one dependency /readyz probes.
 type Check struct {
 	Name string
 	Ping func(ctx context.Context) error
+	// Optional marks a dependency the server answers requests without (the
+	// worker, the model): when it is down /readyz still answers 200, with status
+	// "degraded" and the check named under "down".
+	Optional bool
 }
 
 // checkResult is one line of the /readyz answer.
 type checkResult struct {
-	Name      string  `json:"name"`
+	Name string `json:"name"`
+	// State is "up" or "down".
+	State     string  `json:"state"`
 	OK        bool    `json:"ok"`
+	Optional  bool    `json:"optional,omitempty"`
 	LatencyMS float64 `json:"latency_ms"`
 	Error     string  `json:"error,omitempty"`
 }
+
+// checkTimeout bounds each readiness probe.
+const checkTimeout = 2 * time.Second
 
 // handleHealthz answers liveness: the process is up and serving.
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// handleReadyz checks every dependency, each with a short timeout, and answers 503
-// naming what is down.
+// handleReadyz probes every dependency at once, each with a short timeout, and
+// answers 503 naming what is down, or 200 with status "degraded" when only
+// optional ones are. ?check=postgres,redis probes only those (a load balancer
+// that should keep a server while Redis is down asks for postgres alone).
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	results := make([]checkResult, len(s.Checks))
-	down := []string{}
-	for i, c := range s.Checks {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		start := time.Now()
-		err := c.Ping(ctx)
-		cancel()
-		results[i] = checkResult{Name: c.Name, OK: err == nil, LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
-		if err != nil {
-			results[i].Error = err.Error()
-			down = append(down, c.Name)
+	checks := s.Checks
+	if q := r.URL.Query().Get("check"); q != "" {
+		checks = nil
+		for name := range strings.SplitSeq(q, ",") {
+			i := slices.IndexFunc(s.Checks, func(c Check) bool { return c.Name == strings.TrimSpace(name) })
+			if i < 0 {
+				names := make([]string, len(s.Checks))
+				for j, c := range s.Checks {
+					names[j] = c.Name
+				}
+				writeJSON(w, http.StatusBadRequest, errorBody{Error: "unknown check " + strconv.Quote(name) + "; checks: " + joinNames(names)})
+				return
+			}
+			checks = append(checks, s.Checks[i])
+		}
+	}
+	results := make([]checkResult, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
+			defer cancel()
+			start := time.Now()
+			err := c.Ping(ctx)
+			res := checkResult{Name: c.Name, State: "up", OK: err == nil, Optional: c.Optional,
+				LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
+			if err != nil {
+				res.State, res.Error = "down", err.Error()
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	down, required := []string{}, []string{}
+	for _, res := range results {
+		if !res.OK {
+			down = append(down, res.Name)
+			if !res.Optional {
+				required = append(required, res.Name)
+			}
 		}
 	}
 	status, code := "ok", http.StatusOK
 	body := map[string]any{"checks": results}
-	if len(down) > 0 {
+	switch {
+	case len(required) > 0:
 		status, code = "unavailable", http.StatusServiceUnavailable
-		body["down"] = down
 		body["error"] = "not ready: " + joinNames(down) + " down"
+	case len(down) > 0:
+		status = "degraded"
+		body["error"] = "degraded: " + joinNames(down) + " down"
+	}
+	if len(down) > 0 {
+		body["down"] = down
 	}
 	body["status"] = status
 	writeJSON(w, code, body)

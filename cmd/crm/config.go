@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hibiken/asynq"
 )
 
 // config is the program's configuration, read once from the environment.
@@ -28,6 +31,14 @@ type config struct {
 	// TurnTimeout bounds one assistant turn.
 	TurnTimeout  time.Duration
 	CookieSecure bool
+	// Redis is REDIS_URL parsed: a single Redis or a Sentinel-monitored master.
+	Redis asynq.RedisConnOpt
+	// MetricsAddr is an extra listener for /metrics, /healthz and /readyz (the
+	// worker's only HTTP); empty: none.
+	MetricsAddr string
+	// MetricsAllow are the networks that may read /metrics and the queue
+	// dashboard without being an admin.
+	MetricsAllow []netip.Prefix
 }
 
 // configVars lists every variable with its default, in the order the README has them.
@@ -46,6 +57,8 @@ var configVars = []struct{ name, def, help string }{
 	{"ASSISTANT_HISTORY", "20", "earlier chat messages the assistant sees in each turn"},
 	{"ASSISTANT_TURN_TIMEOUT", "2m", "time limit of one assistant turn; past it the reply fails and nothing changes"},
 	{"COOKIE_SECURE", "false", "mark the session cookie Secure (set true behind HTTPS)"},
+	{"METRICS_ADDR", "", "extra listener for /metrics, /healthz and /readyz, e.g. :9090 (a worker's only HTTP)"},
+	{"METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128", "networks that may read /metrics and /admin/queues without an admin login"},
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error
@@ -78,8 +91,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		bad("DATABASE_URL", "must be a postgres:// URL, got %q", redactURL(c.DatabaseURL))
 	}
-	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {
-		bad("REDIS_URL", "must be a redis://, rediss:// or redis-sentinel:// URL, got %q", redactURL(c.RedisURL))
+	if opt, err := parseRedisURL(c.RedisURL); err != nil {
+		bad("REDIS_URL", "must be a redis://, rediss:// or redis-sentinel:// URL (%v), got %q", err, redactURL(c.RedisURL))
+	} else {
+		c.Redis = opt
 	}
 	if !strings.Contains(c.ListenAddr, ":") {
 		bad("LISTEN_ADDR", "must be host:port or :port, got %q", c.ListenAddr)
@@ -125,6 +140,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else {
 		c.CookieSecure = b
 	}
+	c.MetricsAddr = get("METRICS_ADDR")
+	if c.MetricsAddr != "" && !strings.Contains(c.MetricsAddr, ":") {
+		bad("METRICS_ADDR", "must be host:port or :port, got %q", c.MetricsAddr)
+	}
+	for cidr := range strings.SplitSeq(get("METRICS_ALLOW_CIDRS"), ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			bad("METRICS_ALLOW_CIDRS", "must be comma-separated networks such as 10.0.0.0/8, got %q", cidr)
+			continue
+		}
+		c.MetricsAllow = append(c.MetricsAllow, p.Masked())
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -158,14 +188,25 @@ func (c config) logAttrs() []any {
 		"assistant_history", c.AssistantHistory,
 		"assistant_turn_timeout", c.TurnTimeout.String(),
 		"cookie_secure", c.CookieSecure,
+		"metrics_addr", c.MetricsAddr,
+		"metrics_allow_cidrs", fmt.Sprint(c.MetricsAllow),
 	}
 }
 
-// redactURL hides the password of a URL.
+// redactURL hides the passwords of a URL: its user's, and password query
+// parameters (a Sentinel URL's master password, a PostgreSQL URL's).
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparsable)"
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sentinel_password") {
+		for _, k := range []string{"password", "sentinel_password"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

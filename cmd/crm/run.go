@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/joho/godotenv"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/assistant"
@@ -81,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg, stderr)
+	redis.SetLogger(redisLogger{log})
 	log.Info("starting", append([]any{"command", cmd, "version", version}, cfg.logAttrs()...)...)
 
 	pool, err := store.Open(ctx, cfg.DatabaseURL)
@@ -89,6 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	defer pool.Close()
 	st := store.New(pool)
+	reg, metrics := newMetrics(pool)
 
 	switch cmd {
 	case "migrate":
@@ -96,9 +99,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "seed-demo":
 		return seedDemo(ctx, st, *ifEmpty, stdout)
 	case "worker":
-		return runWorker(ctx, cfg, log, st)
+		return worker(ctx, cfg, log, st, reg, metrics)
 	default:
-		return serve(ctx, cfg, log, pool, st)
+		return serve(ctx, cfg, log, pool, st, reg, metrics)
 	}
 }
 
@@ -127,12 +130,14 @@ func withDotEnv(getenv func(string) string) func(string) string {
 	}
 }
 
+// newLogger returns the logger; each line logged with a request's or a job's
+// context carries its request_id or job_id.
 func newLogger(cfg config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(handlers.NewContextLogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(handlers.NewContextLogHandler(slog.NewTextHandler(w, opts)))
 }
 
 func seedDemo(ctx context.Context, st *store.Store, ifEmpty bool, stdout io.Writer) error {
@@ -156,34 +161,42 @@ func seedDemo(ctx context.Context, st *store.Store, ifEmpty bool, stdout io.Writ
 
 // serve runs the HTTP server (and the worker unless cfg.Worker is false) until ctx
 // ends, then drains in-flight requests within cfg.ShutdownGrace.
-func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, st *store.Store) error {
+func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool, st *store.Store, reg *prometheus.Registry, metrics *handlers.Metrics) error {
 	if err := store.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	rdb, err := newRedisClient(cfg.Redis)
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return errors.New("REDIS_URL: unsupported redis client")
+		return err
 	}
 	defer rdb.Close()
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	reg.MustRegister(handlers.NewQueueCollector(inspector))
+	checks := []handlers.Check{
+		{Name: "postgres", Ping: st.Ping},
+		redisCheck(rdb),
+		{Name: "worker", Ping: handlers.WorkerCheck(inspector), Optional: true},
+	}
+	if cfg.OpenAIKey != "" {
+		checks = append(checks, llmCheck(cfg))
+	}
+	dashboard := handlers.NewQueueDashboard(cfg.Redis)
+	defer dashboard.Close()
 
 	sessions, stopSessions := newSessions(cfg, log, pool)
 	defer stopSessions()
 	queue := &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout}
 	srv := &handlers.Server{
-		Store:   st,
-		Log:     log,
-		Version: version,
-		Checks: []handlers.Check{
-			{Name: "postgres", Ping: st.Ping},
-			{Name: "redis", Ping: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
-		},
-		Sessions:      sessions,
-		Enqueuer:      queue,
-		AssistantMode: cfg.assistantMode(),
+		Store:          st,
+		Log:            log,
+		Version:        version,
+		Checks:         checks,
+		Sessions:       sessions,
+		Enqueuer:       queue,
+		AssistantMode:  cfg.assistantMode(),
+		Metrics:        metrics,
+		OpsAllow:       cfg.MetricsAllow,
+		QueueDashboard: dashboard,
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -201,12 +214,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()))
+	stopOps, err := startOpsListener(ctx, cfg, log, srv)
+	if err != nil {
+		return err
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	workerDone := make(chan error, 1)
 	if cfg.Worker {
-		go func() { workerDone <- runWorker(ctx, cfg, log, st) }()
+		go func() { workerDone <- runWorker(ctx, cfg, log, st, metrics) }()
 	} else {
 		close(workerDone)
 	}
@@ -227,6 +244,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 	if err := <-workerDone; err != nil {
 		log.Warn("worker stopped", "err", err)
 	}
+	stopOps(shutCtx)
 	log.Info("stopped")
 	return nil
 }
@@ -252,11 +270,12 @@ func newSessions(cfg config, log *slog.Logger, pool *pgxpool.Pool) (*scs.Session
 
 // newAssistant returns the assistant: the model behind OPENAI_API_KEY, or the
 // built-in offline assistant when no key is set.
-func newAssistant(cfg config, log *slog.Logger, st *store.Store) *assistant.Assistant {
+func newAssistant(cfg config, log *slog.Logger, st *store.Store, metrics *handlers.Metrics) *assistant.Assistant {
 	var llm *assistant.LLM
 	if cfg.OpenAIKey != "" {
 		llm = assistant.NewLLM(assistant.LLMConfig{
 			APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.OpenAIModel, Timeout: cfg.OpenAITimeout,
+			Observer: metrics,
 		}, log)
 	}
 	return assistant.New(st, log, assistant.Config{LLM: llm, History: cfg.AssistantHistory})
@@ -275,30 +294,27 @@ func displayAddr(a net.Addr) string {
 
 // runWorker processes background jobs from Redis until ctx ends, then lets
 // running jobs finish within cfg.ShutdownGrace.
-func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) error {
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	w := asynq.NewServer(redisOpt, asynq.Config{
+func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, metrics *handlers.Metrics) error {
+	w := asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     8,
 		ShutdownTimeout: cfg.ShutdownGrace,
 		LogLevel:        asynq.WarnLevel,
 		Logger:          asynqLogger{log},
 	})
-	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return errors.New("REDIS_URL: unsupported redis client")
+	rdb, err := newRedisClient(cfg.Redis)
+	if err != nil {
+		return err
 	}
 	defer rdb.Close()
 	tasks := &handlers.Tasks{
 		Store:       st,
 		Log:         log,
-		Assistant:   newAssistant(cfg, log, st),
+		Assistant:   newAssistant(cfg, log, st, metrics),
 		Enqueuer:    &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout},
 		TurnTimeout: cfg.TurnTimeout,
 	}
 	mux := handlers.NewTaskMux(tasks)
+	mux.Use(handlers.JobLogger(log), metrics.InstrumentJobs)
 	if err := w.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

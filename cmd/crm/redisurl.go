@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// parseRedisURL turns REDIS_URL into asynq's connection options, which also
+// make the go-redis client of /readyz and the queue metrics:
+//
+//	redis://[user:password@]host:port[/db][?dial_timeout=5s&...]
+//	rediss://[user:password@]host:port[/db]             (TLS)
+//	redis-sentinel://[user:password@]host1:26379,host2:26379[/db]?master=NAME[&password=...&username=...]
+//
+// redis:// and rediss:// are go-redis's URLs (user names for Redis ACLs, every
+// go-redis query option). For Sentinel the URL's hosts are the sentinels and
+// its user and password theirs, as go-redis's failover URL has it; master (or
+// master_name) names the monitored master, and the password and username
+// query parameters are the master's own credentials.
+func parseRedisURL(s string) (asynq.RedisConnOpt, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		o, err := redis.ParseURL(s)
+		if err != nil {
+			return nil, err
+		}
+		return asynq.RedisClientOpt{
+			Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB,
+			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+			PoolSize: o.PoolSize, TLSConfig: o.TLSConfig,
+		}, nil
+	case "redis-sentinel":
+		return parseSentinelURL(u)
+	default:
+		return nil, fmt.Errorf("scheme must be redis, rediss or redis-sentinel, not %q", u.Scheme)
+	}
+}
+
+func parseSentinelURL(u *url.URL) (asynq.RedisConnOpt, error) {
+	opt := asynq.RedisFailoverClientOpt{}
+	for h := range strings.SplitSeq(u.Host, ",") {
+		if h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(h, "26379") // Sentinel's port
+		}
+		opt.SentinelAddrs = append(opt.SentinelAddrs, h)
+	}
+	if len(opt.SentinelAddrs) == 0 {
+		return nil, errors.New("redis-sentinel:// needs the sentinels' host:port, comma-separated")
+	}
+	if u.User != nil {
+		opt.SentinelUsername = u.User.Username()
+		opt.SentinelPassword, _ = u.User.Password()
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		db, err := strconv.Atoi(p)
+		if err != nil || db < 0 {
+			return nil, fmt.Errorf("database must be a number, got %q", p)
+		}
+		opt.DB = db
+	}
+	q := u.Query()
+	for k := range q {
+		if !slices.Contains([]string{"master", "master_name", "password", "username"}, k) {
+			return nil, fmt.Errorf("unknown parameter %q (known: master, password, username)", k)
+		}
+	}
+	opt.MasterName = q.Get("master")
+	if opt.MasterName == "" {
+		opt.MasterName = q.Get("master_name")
+	}
+	if opt.MasterName == "" {
+		return nil, errors.New("redis-sentinel:// needs ?master=<name of the monitored master>")
+	}
+	opt.Password = q.Get("password")
+	opt.Username = q.Get("username")
+	return opt, nil
+}
+
+// newRedisClient makes the go-redis client for opt: a plain client, or a
+// failover client that asks the sentinels for the master.
+func newRedisClient(opt asynq.RedisConnOpt) (redis.UniversalClient, error) {
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, errors.New("REDIS_URL: unsupported redis client")
+	}
+	return rdb, nil
+}
