@@ -130,3 +130,17 @@ RETURNING id;
 -- name: DeleteIdleConversations :execrows
 DELETE FROM conversations
 WHERE updated_at < @idle_before;
+
+-- SetConversationUser makes a conversation the user's, unless it is another
+-- user's already (then it changes nothing).
+-- name: SetConversationUser :execrows
+UPDATE conversations
+SET user_id = @user_id
+WHERE id = @id AND (user_id IS NULL OR user_id = @user_id);
+
+-- GetChatMessageOwner returns the user whose conversation a message is in.
+-- name: GetChatMessageOwner :one
+SELECT conversations.user_id
+FROM chat_messages
+JOIN conversations ON conversations.id = chat_messages.conversation_id
+WHERE chat_messages.id = @id;

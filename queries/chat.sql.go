@@ -241,6 +241,21 @@ func (q *Queries) GetChatMessageForUpdate(ctx context.Context, id uuid.UUID) (Ch
 	return i, err
 }
 
+const getChatMessageOwner = `-- name: GetChatMessageOwner :one
+SELECT conversations.user_id
+FROM chat_messages
+JOIN conversations ON conversations.id = chat_messages.conversation_id
+WHERE chat_messages.id = $1
+`
+
+// GetChatMessageOwner returns the user whose conversation a message is in.
+func (q *Queries) GetChatMessageOwner(ctx context.Context, id uuid.UUID) (pgtype.UUID, error) {
+	row := q.db.QueryRow(ctx, getChatMessageOwner, id)
+	var user_id pgtype.UUID
+	err := row.Scan(&user_id)
+	return user_id, err
+}
+
 const getConversation = `-- name: GetConversation :one
 SELECT id, owner_key, pending, pending_expires_at, pending_version, created_at, updated_at, user_id
 FROM conversations
@@ -503,6 +518,27 @@ func (q *Queries) SetConversationPending(ctx context.Context, arg SetConversatio
 		arg.ID,
 		arg.SeenVersion,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const setConversationUser = `-- name: SetConversationUser :execrows
+UPDATE conversations
+SET user_id = $1
+WHERE id = $2 AND (user_id IS NULL OR user_id = $1)
+`
+
+type SetConversationUserParams struct {
+	UserID pgtype.UUID
+	ID     uuid.UUID
+}
+
+// SetConversationUser makes a conversation the user's, unless it is another
+// user's already (then it changes nothing).
+func (q *Queries) SetConversationUser(ctx context.Context, arg SetConversationUserParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setConversationUser, arg.UserID, arg.ID)
 	if err != nil {
 		return 0, err
 	}

@@ -147,6 +147,9 @@ func (s *Store) StartChatTurn(ctx context.Context, ownerKey, text string, keep i
 		if err != nil {
 			return fmt.Errorf("upsert conversation: %w", err)
 		}
+		if err := claimConversation(ctx, q, conv.ID); err != nil {
+			return err
+		}
 		msg, err := q.InsertChatMessage(ctx, queries.InsertChatMessageParams{
 			ConversationID: conv.ID, Role: RoleUser, Content: text, State: StateSuccess,
 		})
@@ -348,6 +351,11 @@ func (s *Store) FinishChatReply(ctx context.Context, res ChatResult) ([]ChatOper
 		if _, err := q.LockConversation(ctx, row.ConversationID); err != nil {
 			return err
 		}
+		// The turn's changes are the assistant's, on behalf of the conversation's user.
+		actx, err := assistantContext(ctx, q, row.ConversationID)
+		if err != nil {
+			return err
+		}
 		cur, err := q.GetChatMessageForUpdate(ctx, res.ReplyID)
 		if err != nil {
 			return err
@@ -370,7 +378,7 @@ func (s *Store) FinishChatReply(ctx context.Context, res ChatResult) ([]ChatOper
 		}
 		changed := false
 		if res.State == StateSuccess {
-			if changed, err = s.applyChanges(ctx, q, ops); err != nil {
+			if changed, err = s.applyChanges(actx, q, ops); err != nil {
 				return err
 			}
 		}

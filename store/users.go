@@ -362,3 +362,53 @@ func nullUUID(id uuid.UUID) pgtype.UUID {
 	}
 	return pgtype.UUID{Bytes: id, Valid: true}
 }
+
+// claimConversation makes the conversation convID the acting user's (see
+// ActorFrom), inside the caller's transaction. A conversation of another user
+// is refused with ErrConflict; without a user actor nothing changes.
+func claimConversation(ctx context.Context, q *queries.Queries, convID uuid.UUID) error {
+	a := ActorFrom(ctx)
+	if a.UserID == uuid.Nil {
+		return nil
+	}
+	n, err := q.SetConversationUser(ctx, queries.SetConversationUserParams{ID: convID, UserID: nullUUID(a.UserID)})
+	if err != nil {
+		return fmt.Errorf("claim conversation: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: the conversation is another user's", ErrConflict)
+	}
+	return nil
+}
+
+// GetChatReplyOf returns the assistant reply with id when it is in one of
+// userID's conversations; another user's reply is ErrNotFound, as if it did
+// not exist.
+func (s *Store) GetChatReplyOf(ctx context.Context, id, userID uuid.UUID) (ChatMessage, error) {
+	owner, err := s.q.GetChatMessageOwner(ctx, id)
+	if err != nil {
+		return ChatMessage{}, translate(err)
+	}
+	if !owner.Valid || uuid.UUID(owner.Bytes) != userID {
+		return ChatMessage{}, ErrNotFound
+	}
+	return s.GetChatReply(ctx, id)
+}
+
+// assistantContext returns ctx acting as the assistant on behalf of the user
+// whose conversation convID is, for the changes an assistant turn writes; a
+// conversation without a user (from before accounts) acts as the system.
+func assistantContext(ctx context.Context, q *queries.Queries, convID uuid.UUID) (context.Context, error) {
+	conv, err := q.GetConversation(ctx, convID)
+	if err != nil {
+		return nil, fmt.Errorf("get conversation %s: %w", convID, err)
+	}
+	if !conv.UserID.Valid {
+		return WithActor(ctx, SystemActor), nil
+	}
+	u, err := q.GetUser(ctx, uuid.UUID(conv.UserID.Bytes))
+	if err != nil {
+		return nil, fmt.Errorf("get user of conversation %s: %w", convID, err)
+	}
+	return WithActor(ctx, AssistantActor(userFromRow(u))), nil
+}
