@@ -229,8 +229,9 @@ type pendingIn struct {
 	expired bool
 }
 
-// yesRE is an explicit yes, the only answer that runs a delete.
-var yesRE = regexp.MustCompile(`^(?:yes|y|yep|yeah|yup|confirm|confirmed|i confirm|sure|ok|okay)(?:\s+(?:please|delete|remove|it|that|do it|go ahead|delete it|remove it|i am sure|i'm sure|im sure|confirm|confirmed|thanks|thank you|the lead))*$`)
+// yesRE is an explicit yes, the only answer that runs a delete. "ok" or "sure"
+// are not: people say them in passing ("ok thanks").
+var yesRE = regexp.MustCompile(`^(?:yes|y|yep|yeah|yup|confirm|confirmed|i confirm)(?:\s+(?:please|delete|remove|it|that|do it|go ahead|delete it|remove it|i am sure|i'm sure|im sure|confirm|confirmed|the lead))*$`)
 
 var noRE = regexp.MustCompile(`^(?:no|n|nope|nah|cancel|stop|don't|dont|do not|never ?mind|abort|keep it)(?:\s+(?:thanks|thank you|please|don't delete|dont delete|do not delete|keep it|cancel|it))*$`)
 

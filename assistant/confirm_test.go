@@ -37,6 +37,8 @@ func TestConfirmOffline(t *testing.T) {
 			steps: []string{"delete Bob Martin", "what stage is Priya in?", "yes"}, reply: []string{"nothing waiting"}},
 		{name: "no cancels", steps: []string{"delete Bob Martin", "no", "yes"}, reply: []string{"nothing waiting"}},
 		{name: "delete all leads is refused", steps: []string{"delete all leads", "yes"}, reply: []string{"nothing waiting"}},
+		{name: "ok is not an explicit yes", steps: []string{"delete Bob Martin", "ok thanks"}, reply: []string{"did not delete Bob Martin"}},
+		{name: "sure is not an explicit yes", steps: []string{"delete Bob Martin", "sure"}, reply: []string{"did not delete Bob Martin"}},
 		{name: "a maybe is not a yes", steps: []string{"delete Bob Martin", "yes but not bob"}, reply: []string{"did not delete Bob Martin"}},
 	}
 	p := newPipeline(t)

@@ -273,6 +273,11 @@ func (t *turn) search(ctx context.Context, a searchArgs) (toolResult, error) {
 		}
 	}
 	for _, m := range matches {
+		// Much weaker matches than the best are noise ("Oliver Smith" for "Jane
+		// Smith"); matches about as good are what the person may mean.
+		if m.Score < matches[0].Score-searchSpread {
+			break
+		}
 		found = append(found, t.current(m.Lead))
 	}
 	found = found[:min(len(found), searchLimit)]
@@ -287,6 +292,8 @@ func (t *turn) search(ctx context.Context, a searchArgs) (toolResult, error) {
 const (
 	searchLimit    = 5
 	stageListLimit = 10
+	// searchSpread is how far below the best match a search still lists leads.
+	searchSpread = 0.3
 )
 
 func (t *turn) listStage(ctx context.Context, st store.Stage, q string) (toolResult, error) {

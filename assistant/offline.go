@@ -60,7 +60,7 @@ func (offline) respond(ctx context.Context, t *turn, job store.ChatJob) (reply, 
 		return reply{}, err
 	}
 	cmd := parseCommand(job.Message, stages)
-	if t.choice != nil && (cmd.kind == cmdUnknown || cmd.kind == cmdYes || cmd.kind == cmdFind) {
+	if t.choice != nil && (cmd.kind == cmdUnknown || cmd.kind == cmdYes) {
 		if rep, ok, err := choose(ctx, t, job.Message, *t.choice); err != nil || ok {
 			return rep, err
 		}

@@ -131,6 +131,7 @@ func TestOffline(t *testing.T) {
 		{says: []string{"move jane to won", "the one at Acme"}, changes: []change{moved("Jane Smith", "Closed won")}},
 		{says: []string{"move jane to won", "2"}, changes: []change{moved("Jane Smith", "Closed won")}},
 		{says: []string{"move jane to won", "Jane Doe"}, changes: []change{moved("Jane Doe", "Closed won")}},
+		{says: []string{"move jane to won", "find Jane Smith"}, reply: []string{"1 lead matching", "Jane Smith"}},
 
 		// The pipeline.
 		{says: []string{"pipeline summary"}, reply: []string{"13 leads", "Interest: 3 leads, $100,000"}},

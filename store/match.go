@@ -70,13 +70,20 @@ func (s *Store) MatchLeads(ctx context.Context, query string, limit int) ([]Lead
 			}
 		}
 	}
-	for _, l := range lookups {
+	for i, l := range lookups {
 		rows, err := s.q.SearchLeadsFuzzy(ctx, queries.SearchLeadsFuzzyParams{Query: l, Pattern: likePattern(l), RowLimit: matchCandidates})
 		if err != nil {
 			return nil, translate(fmt.Errorf("match leads: %w", err))
 		}
 		for _, r := range rows {
-			add(r.Lead, float64(r.Score))
+			// A single word's likeness says little about the whole text ("jane"
+			// is all of Jane Doe but half of "jane smith"): those candidates are
+			// ranked by scoreLead alone.
+			trigram := float64(r.Score)
+			if i > 0 {
+				trigram = 0
+			}
+			add(r.Lead, trigram)
 		}
 	}
 	if best(cands) < 0.7 {

@@ -52,6 +52,7 @@ func TestMatchLeads(t *testing.T) {
 		{query: "  jane   doe ", want: "Jane Doe"},
 		{query: "jnae doe", want: "Jane Doe"},
 		{query: "Jane Doerr", want: "Jane Doerr"},
+		{query: "jane smith", want: "Jane Smith"},
 		{query: "jane@example.com", want: "Jane Doe"},
 		{query: "Example Corp", want: "Jane Doe"},
 		{query: "exmaple", want: "Jane Doe"},
