@@ -289,8 +289,8 @@ func TestLLMStepCap(t *testing.T) {
 	}
 }
 
-// TestLLMContextBounded checks that a turn sends the last messages only, and the
-// request size does not grow with the number of leads.
+// TestLLMCostDoesNotGrow checks that the requests of a turn stay a few KB and
+// about the same size with 13 leads or 2,013.
 func TestLLMCostDoesNotGrow(t *testing.T) {
 	t.Parallel()
 	script := func() []step {
@@ -327,6 +327,7 @@ func TestLLMCostDoesNotGrow(t *testing.T) {
 		t.Fatalf("state: got %s (%s), want SUCCESS", reply.State, reply.Error)
 	}
 	s, l := maxBytes(small), maxBytes(large)
+	t.Logf("largest request: %d bytes at 13 leads, %d at 2,013", s, l)
 	if s > 8<<10 || l > 8<<10 {
 		t.Errorf("largest request: got %d bytes at 13 leads and %d at 2,013, want both under 8 KiB", s, l)
 	}
