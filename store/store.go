@@ -20,11 +20,20 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	q    *queries.Queries
+	// writeSlots admits write transactions a few at a time. A writer that waits
+	// inside PostgreSQL for a column's lock holds a connection and, when it already
+	// holds another column's lock, makes every writer of that column wait too: with
+	// many writers at once the waits chain into convoys (measured with 16 movers on
+	// 2 cores: 16 writers at once ~26 moves/s with a p99 of 3.7 s, 3 at once ~130/s
+	// with a p99 of 0.26 s, under the same load).
+	// Waiting here instead costs nothing and leaves the pool to readers.
+	writeSlots chan struct{}
 }
 
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool, q: queries.New(pool)}
+	n := max(2, runtime.NumCPU()+1)
+	return &Store{pool: pool, q: queries.New(pool), writeSlots: make(chan struct{}, n)}
 }
 
 // Pool returns the connection pool, for callers that share it (the session store).
@@ -69,6 +78,12 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // deadlock or serialization failure, is rolled back, releasing its locks, and run
 // again after a short random pause, a bounded number of times.
 func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) error {
+	select {
+	case s.writeSlots <- struct{}{}:
+		defer func() { <-s.writeSlots }()
+	case <-ctx.Done():
+		return translate(ctx.Err())
+	}
 	const attempts = 8
 	var err error
 	for attempt := range attempts {
