@@ -158,8 +158,9 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 // moveLead is MoveLead's work inside the caller's transaction. The move is three
 // statements: read the lead's column, lock both columns' stages, and MoveLeadTo,
 // which re-checks the column under the locks and shifts every card in one UPDATE
-// (errStale when the lead moved meanwhile). Keeping the locked span short is what lets moves in different columns run side
-// by side and moves in one column follow each other quickly.
+// (errStale when the lead moved meanwhile). Keeping the locked span short is what
+// lets moves in different columns run side by side and moves in one column follow
+// each other quickly.
 func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, status string, order int) (Lead, error) {
 	target := int32(max(0, min(order, int(maxOrder))))
 	old, err := q.GetLeadStatus(ctx, id)

@@ -76,7 +76,8 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // inTx runs fn in one transaction, committing when fn returns nil. A transaction
 // that found its lead moved under it (errStale), or that PostgreSQL aborted as a
 // deadlock or serialization failure, is rolled back, releasing its locks, and run
-// again after a short random pause, a bounded number of times.
+// again after a short random pause, a bounded number of times. fn must not start
+// another inTx: it would wait for a write slot while holding one.
 func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) error {
 	select {
 	case s.writeSlots <- struct{}{}:
