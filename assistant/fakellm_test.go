@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,12 +139,12 @@ type call struct {
 	args string // the JSON arguments, as the model sends them: a string
 }
 
-var completionID int
+// completionID numbers the completions of every fake (tests run in parallel).
+var completionID atomic.Int64
 
 func writeCompletion(w http.ResponseWriter, message map[string]any, finish string) {
-	completionID++
 	body := map[string]any{
-		"id":      fmt.Sprintf("chatcmpl-%d", completionID),
+		"id":      fmt.Sprintf("chatcmpl-%d", completionID.Add(1)),
 		"object":  "chat.completion",
 		"created": 1767225600,
 		"model":   "fake-model",
