@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 DB_NAME ?= crm
 GO_TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: help build run test bench generate check-generated lint services db clean
+.PHONY: help build run test test-faults bench generate check-generated lint services db clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ run: build db ## serve http://localhost:8080 (demo leads in an empty database)
 test: services ## run every test against the real PostgreSQL, Redis and chromium
 	go test $(GO_TEST_FLAGS) ./...
 
+test-faults: services ## fault and scale-out tests: real crm processes, private Redis and PostgreSQL stopped and started, workers killed (a few minutes)
+	go test -tags faults -count=1 -timeout 20m -run 'TestFault|TestScale' ./cmd/crm
+
 bench: build services ## benchmarks: HTTP throughput, latency and server RSS at 1k and 10k leads
 	go test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./cmd/crm
 
@@ -50,6 +53,7 @@ check-generated: generate ## fail when committed generated code differs from the
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	go vet ./...
+	go vet -tags faults ./cmd/crm
 
 clean: ## remove build output
 	rm -rf bin

@@ -136,6 +136,15 @@ func worker(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, 
 	if err != nil {
 		return err
 	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+			log.Info("worker shutting down", "grace", cfg.ShutdownGrace.String())
+		case <-stopped:
+		}
+	}()
 	err = runWorker(ctx, cfg, log, st, metrics)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
