@@ -562,14 +562,15 @@ type redisServer struct {
 	done chan struct{}
 }
 
-func startRedis(t *testing.T) *redisServer {
+// startRedis starts a Redis with the extra options given (--replicaof ...).
+func startRedis(t *testing.T, extra ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		unavailable(t, "redis-server", err)
 	}
 	r := &redisServer{t: t, port: freePort(t)}
-	r.args = []string{bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"}
+	r.args = append([]string{bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"}, extra...)
 	r.start()
 	t.Cleanup(func() { r.stop() })
 	return r
