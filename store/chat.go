@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -408,6 +410,9 @@ func (s *Store) FinishChatReply(ctx context.Context, res ChatResult) ([]ChatOper
 // applyChanges runs the changes of ops in order inside the caller's transaction
 // and fills in each operation's lead as written.
 func (s *Store) applyChanges(ctx context.Context, q *queries.Queries, ops []ChatOperation) (bool, error) {
+	if err := s.lockColumnsOf(ctx, q, ops); err != nil {
+		return false, err
+	}
 	created := map[uuid.UUID]uuid.UUID{} // placeholder -> real id
 	changed := false
 	for i := range ops {
@@ -449,6 +454,79 @@ func (s *Store) applyChanges(ctx context.Context, q *queries.Queries, ops []Chat
 		changed = true
 	}
 	return changed, nil
+}
+
+// lockColumnsOf locks, in one LockStages call and so in board order, every column
+// the changes of a turn touch: a turn's changes one after another would otherwise
+// lock a column that comes before one already held, and deadlock with a plain
+// move. The per-change functions then find their columns already locked. A lead
+// that moved to another column between reading and locking makes it errStale, so
+// the whole transaction is retried.
+func (s *Store) lockColumnsOf(ctx context.Context, q *queries.Queries, ops []ChatOperation) error {
+	var names []string
+	seen := map[uuid.UUID]string{} // lead (or placeholder) -> column read before locking
+	add := func(name string) {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	for _, op := range ops {
+		ch := op.Change
+		if ch == nil {
+			continue
+		}
+		if ch.Kind == ChangeCreate {
+			status := ch.Input.Status
+			if status != nil {
+				st := strings.TrimSpace(*status)
+				status = &st
+			}
+			name, err := s.resolveStatus(ctx, q, status)
+			if err != nil {
+				return err
+			}
+			seen[ch.LeadID] = name
+			add(name)
+			continue
+		}
+		cur, ok := seen[ch.LeadID]
+		if !ok {
+			status, err := q.GetLeadStatus(ctx, ch.LeadID)
+			if err != nil {
+				return fmt.Errorf("%s lead %s: %w", ch.Kind, ch.LeadID, err)
+			}
+			cur = status
+			seen[ch.LeadID] = cur
+		}
+		add(cur)
+		if ch.Kind == ChangeUpdate && ch.Input.Status != nil {
+			st := strings.TrimSpace(*ch.Input.Status)
+			name, err := s.resolveStatus(ctx, q, &st)
+			if err != nil {
+				return err
+			}
+			add(name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := lockStages(ctx, q, names...); err != nil {
+		return err
+	}
+	for id, read := range seen {
+		status, err := q.GetLeadStatus(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // a placeholder of a lead this turn creates
+		}
+		if err != nil {
+			return err
+		}
+		if status != read {
+			return errStale
+		}
+	}
+	return nil
 }
 
 // StaleChatReply is a reply the queue seems to have lost.
