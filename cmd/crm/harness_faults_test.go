@@ -34,6 +34,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/crmteam/crm/store"
 )
 
 var (
@@ -380,7 +382,40 @@ type client struct {
 
 func newClient(t *testing.T, token string) *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, token: token, http: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+	return &client{t: t, token: token, http: &http.Client{
+		Jar: jar, Timeout: 60 * time.Second,
+		// A redirect (to sign-in, say) is an answer to check, not to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// faultsUser is the account the tests' API clients belong to.
+const faultsUser = "faults@example.com"
+
+// apiClient returns a client with an API token of its own (so a chat
+// conversation of its own) for an account in the database at dbURL, made
+// there as `crm user add` and `crm token create` would.
+func apiClient(t *testing.T, dbURL, name string) *client {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("open %s: %v", dbURL, err)
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	u, err := st.GetUserByEmail(ctx, faultsUser)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = st.CreateUser(ctx, store.NewUser{Email: faultsUser, Name: "Faults", Password: "correct horse battery staple", Role: store.RoleMember})
+	}
+	if err != nil {
+		t.Fatalf("account for the tests: %v", err)
+	}
+	_, secret, err := st.CreateAPIToken(ctx, u.ID, name)
+	if err != nil {
+		t.Fatalf("API token %s: %v", name, err)
+	}
+	return newClient(t, secret)
 }
 
 type reply struct {
@@ -449,6 +484,9 @@ func (c *client) htmx(method, url string, form url.Values) reply {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	req.Header.Set("HX-Request", "true")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	res, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, url, err)

@@ -67,7 +67,7 @@ func TestFaultLLM(t *testing.T) {
 	srv := startCRM(t, "serve", "serve", env) // with its worker
 	srv.waitReady("/readyz")
 	base := srv.base
-	api := newClient(t, "")
+	api := apiClient(t, dbURL, "llm-api")
 	before, _ := checkColumns(t, api.board(base))
 
 	rz := api.expect(200, "GET", base+"/readyz", "").json(t)
@@ -96,7 +96,7 @@ func TestFaultLLM(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, tt := range tests {
 		wg.Go(func() {
-			c := newClient(t, "llm-"+strings.ReplaceAll(tt.message, " ", "-"))
+			c := apiClient(t, dbURL, "llm-"+strings.ReplaceAll(tt.message, " ", "-"))
 			task := c.sendChat(base, tt.message)
 			state, errMsg, res := c.waitChat(base, task, 2*time.Minute)
 			text := errMsg

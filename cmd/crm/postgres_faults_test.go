@@ -55,7 +55,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	srv := startCRM(t, "serve", "serve", env)
 	srv.waitReady("/readyz?check=postgres,redis")
 	base := srv.base
-	api := newClient(t, "")
+	api := apiClient(t, pg.URL("crm"), "pg-api")
 
 	stages := []string{"Interest", "Meeting booked", "Proposal sent", "Negotiation"}
 	var ids []string
@@ -70,7 +70,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	for w := range 6 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			c := newClient(t, "")
+			c := newClient(t, api.token)
 			c.http.Timeout = 30 * time.Second
 			for i := 0; ; i++ {
 				select {

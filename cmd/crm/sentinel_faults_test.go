@@ -77,10 +77,11 @@ func TestFaultRedisSentinelFailover(t *testing.T) {
 	})
 	sentinel := startSentinel(t, master, primary.port)
 
-	env := crmEnv(storetest.NewDB(t), fmt.Sprintf("redis-sentinel://127.0.0.1:%d/0?master=%s", sentinel.port, master))
+	dbURL := storetest.NewDB(t)
+	env := crmEnv(dbURL, fmt.Sprintf("redis-sentinel://127.0.0.1:%d/0?master=%s", sentinel.port, master))
 	srv := startCRM(t, "serve", "serve", env) // with its worker
 	srv.waitReady("/readyz")
-	api := newClient(t, "sentinel")
+	api := apiClient(t, dbURL, "sentinel")
 	task := api.sendChat(srv.base, "add Senta Before from Sentinel Corp")
 	if state, msg, _ := api.waitChat(srv.base, task, 60*time.Second); state != "SUCCESS" {
 		t.Fatalf("chat through the sentinel: got %s (%s), want SUCCESS", state, msg)

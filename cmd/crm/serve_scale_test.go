@@ -72,7 +72,7 @@ func TestScaleTwoServersTwoWorkers(t *testing.T) {
 	}
 
 	// A lead moved through one server is seen through the other.
-	api := newClient(t, "")
+	api := apiClient(t, dbURL, "scale-api")
 	id := api.createLead(servers[0].base, `{"name":"Shared Lead","status":"Interest"}`)
 	api.expect(200, "PUT", servers[0].base+"/leads/"+id+"/status/", `{"status":"Proposal sent","card_order":0}`)
 	if got := api.expect(200, "GET", servers[1].base+"/leads/"+id+"/", "").json(t)["status"]; got != "Proposal sent" {
@@ -100,7 +100,7 @@ func TestScaleTwoServersTwoWorkers(t *testing.T) {
 	clients := map[string]*client{}
 	for i := range jobs {
 		name := fmt.Sprintf("Scale Lead %02d", i)
-		c := newClient(t, fmt.Sprintf("scale-%02d", i))
+		c := apiClient(t, dbURL, fmt.Sprintf("scale-%02d", i))
 		task := c.sendChat(servers[i%2].base, "add "+name)
 		tasks[task], clients[task] = name, c
 	}

@@ -29,7 +29,7 @@ func TestFaultShutdownDrainsRequests(t *testing.T) {
 	env["SHUTDOWN_GRACE"] = "20s"
 	srv := startCRM(t, "serve", "serve", env)
 	srv.waitReady("/readyz?check=postgres,redis")
-	api := newClient(t, "")
+	api := apiClient(t, dbURL, "drain-api")
 	id := api.createLead(srv.base, `{"name":"Drained Move","status":"Interest"}`)
 	api.createLead(srv.base, `{"name":"Already There","status":"Negotiation"}`)
 
@@ -50,7 +50,7 @@ func TestFaultShutdownDrainsRequests(t *testing.T) {
 	}
 	moved := make(chan reply, 1)
 	go func() {
-		r, err := newClient(t, "").try("PUT", srv.base+"/leads/"+id+"/status/", `{"status":"Negotiation","card_order":0}`)
+		r, err := newClient(t, api.token).try("PUT", srv.base+"/leads/"+id+"/status/", `{"status":"Negotiation","card_order":0}`)
 		if err != nil {
 			r = reply{status: -1, body: []byte(err.Error())}
 		}
@@ -136,7 +136,8 @@ func holdingLLM(t *testing.T, name string) (llm *fakeLLM, inFirst, release chan 
 func TestFaultShutdownDrainsJobs(t *testing.T) {
 	t.Parallel()
 	llm, inFirst, release := holdingLLM(t, "Drained Job")
-	env := crmEnv(storetest.NewDB(t), storetest.NewRedisURL(t))
+	dbURL := storetest.NewDB(t)
+	env := crmEnv(dbURL, storetest.NewRedisURL(t))
 	env["WORKER"] = "false"
 	env["SHUTDOWN_GRACE"] = "20s"
 	for k, v := range llm.env() {
@@ -145,7 +146,7 @@ func TestFaultShutdownDrainsJobs(t *testing.T) {
 	srv := startCRM(t, "serve", "serve", env)
 	w := startCRM(t, "worker", "worker", env)
 	srv.waitReady("/readyz")
-	api := newClient(t, "drained-job")
+	api := apiClient(t, dbURL, "drained-job")
 	task := api.sendChat(srv.base, "add Drained Job")
 	select {
 	case <-inFirst:
@@ -178,7 +179,8 @@ func TestFaultShutdownDrainsJobs(t *testing.T) {
 func TestFaultShutdownGraceExceeded(t *testing.T) {
 	t.Parallel()
 	llm, inFirst, _ := holdingLLM(t, "Handed Back")
-	env := crmEnv(storetest.NewDB(t), storetest.NewRedisURL(t))
+	dbURL := storetest.NewDB(t)
+	env := crmEnv(dbURL, storetest.NewRedisURL(t))
 	env["WORKER"] = "false"
 	env["ASSISTANT_TURN_TIMEOUT"] = "5s"
 	for k, v := range llm.env() {
@@ -189,7 +191,7 @@ func TestFaultShutdownGraceExceeded(t *testing.T) {
 	wenv["SHUTDOWN_GRACE"] = "2s"
 	w1 := startCRM(t, "worker-1", "worker", wenv)
 	srv.waitReady("/readyz")
-	api := newClient(t, "handed-back")
+	api := apiClient(t, dbURL, "handed-back")
 	task := api.sendChat(srv.base, "add Handed Back")
 	select {
 	case <-inFirst:

@@ -76,7 +76,7 @@ func TestFaultWorkerKilledMidJob(t *testing.T) {
 	w1 := startCRM(t, "worker-1", "worker", env)
 	srv.waitReady("/readyz")
 
-	api := newClient(t, "killed-worker")
+	api := apiClient(t, dbURL, "killed-worker")
 	task := api.sendChat(srv.base, "add Killian Once from Faults Inc")
 	select {
 	case <-inFirstCall:
