@@ -17,9 +17,8 @@ import (
 // order first locks the stage row of every column it touches (LockStages, in board
 // order, so two writers never deadlock) and keeps the locks until commit. Writers
 // to one column are therefore serialized, while writers to different columns run in
-// parallel. No index covers card_order, so that shifting a column is a run of cheap
-// heap-only updates (see the migration); the locks alone keep the order whole, and
-// TestConcurrentMoves checks it under 16 concurrent writers.
+// parallel. The locks alone keep the order whole (no unique constraint: see the
+// migration), and TestConcurrentMoves checks it under 16 concurrent writers.
 
 // GetLead returns the lead with id, or ErrNotFound.
 func (s *Store) GetLead(ctx context.Context, id uuid.UUID) (Lead, error) {
