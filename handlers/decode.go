@@ -9,9 +9,11 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/crmteam/crm/store"
 )
@@ -39,6 +41,10 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMe
 		return nil, badRequest("could not read the request body")
 	}
 	body = bytes.TrimSpace(body)
+	if !utf8.Valid(body) {
+		// encoding/json would quietly turn the bad bytes into U+FFFD.
+		return nil, badRequest("request body is not valid UTF-8")
+	}
 	if len(body) == 0 {
 		return nil, badRequest("request body is empty; send a JSON object")
 	}
@@ -71,7 +77,7 @@ func jsonErrorText(err error) string {
 func rejectUnknown(m map[string]json.RawMessage, allowed ...string) error {
 	fields := map[string]string{}
 	for k := range m {
-		if !contains(allowed, k) {
+		if !slices.Contains(allowed, k) {
 			fields[k] = "unknown field"
 		}
 	}
@@ -86,15 +92,6 @@ func rejectUnknown(m map[string]json.RawMessage, allowed ...string) error {
 	return &httpError{status: http.StatusBadRequest, msg: "unknown field " + strings.Join(names, ", "), fields: fields}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 var (
 	leadTextFields     = []string{"name", "company", "email", "phone", "notes", "status", "source"}
 	leadReadOnlyFields = []string{"id", "card_order", "created_at", "updated_at"}
@@ -104,15 +101,24 @@ var (
 // leadInput turns a decoded JSON object into a store.LeadInput. null clears an
 // optional text field (and is refused for name and status); value accepts a JSON
 // number or a string holding one, as the original backend did.
-func leadInput(m map[string]json.RawMessage) (store.LeadInput, error) {
+//
+// The server's own fields (id, card_order, created_at, updated_at) cannot be
+// written. On an update (cur is the stored lead) a body may still carry them, so a
+// script can PUT back the object it read: id and card_order are then ignored when
+// they equal the stored values and refused when they differ (a different
+// card_order is a move, which PUT /leads/{id}/status/ does); the timestamps are
+// ignored. On a create (cur is nil) each is refused.
+func leadInput(m map[string]json.RawMessage, cur *store.Lead) (store.LeadInput, error) {
 	fields := map[string]string{}
 	for _, k := range leadReadOnlyFields {
-		if _, ok := m[k]; ok {
-			if k == "card_order" {
-				fields[k] = "is read-only here; move a lead with PUT /leads/{id}/status/"
-			} else {
-				fields[k] = "is set by the server and cannot be written"
-			}
+		raw, ok := m[k]
+		if !ok || (cur != nil && readOnlyUnchanged(k, raw, cur)) {
+			continue
+		}
+		if k == "card_order" {
+			fields[k] = "is read-only here; move a lead with PUT /leads/{id}/status/"
+		} else {
+			fields[k] = "is set by the server and cannot be written"
 		}
 	}
 	allowed := append(append([]string{}, leadWritableFields...), leadReadOnlyFields...)
@@ -157,6 +163,21 @@ func leadInput(m map[string]json.RawMessage) (store.LeadInput, error) {
 		return in, &store.ValidationError{Fields: fields}
 	}
 	return in, nil
+}
+
+// readOnlyUnchanged reports whether a server field sent in an update matches the
+// stored lead (the timestamps always count as unchanged: they are the server's).
+func readOnlyUnchanged(k string, raw json.RawMessage, cur *store.Lead) bool {
+	switch k {
+	case "id":
+		var id string
+		return json.Unmarshal(raw, &id) == nil && id == cur.ID.String()
+	case "card_order":
+		n, msg := parseOrder(raw)
+		return msg == "" && n == cur.CardOrder
+	default:
+		return true
+	}
 }
 
 func isNull(raw json.RawMessage) bool {

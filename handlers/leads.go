@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -113,8 +114,10 @@ func checkSearch(q string) string {
 	switch {
 	case len(q) > 200:
 		return "must be at most 200 characters"
-	case !utf8.ValidString(q) || strings.ContainsRune(q, 0):
-		return "must be text without NUL characters"
+	case !utf8.ValidString(q):
+		return "must be valid UTF-8 text"
+	case strings.ContainsRune(q, 0):
+		return "must not contain NUL characters"
 	}
 	return ""
 }
@@ -129,7 +132,7 @@ func decodeCursor(c string) (int, bool) {
 		return 0, false
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(string(b), "after:"))
-	if err != nil || !strings.HasPrefix(string(b), "after:") || n < -1 {
+	if err != nil || !strings.HasPrefix(string(b), "after:") || n < -1 || n > math.MaxInt32 {
 		return 0, false
 	}
 	return n, true
@@ -141,7 +144,7 @@ func (s *Server) handleLeadCreate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	in, err := leadInput(m)
+	in, err := leadInput(m, nil)
 	if err != nil {
 		return err
 	}
@@ -179,7 +182,16 @@ func (s *Server) handleLeadUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	in, err := leadInput(m)
+	var cur *store.Lead
+	if hasAny(m, leadReadOnlyFields) {
+		// Compare what the body says of the server's fields with the stored lead.
+		stored, err := s.Store.GetLead(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		cur = &stored
+	}
+	in, err := leadInput(m, cur)
 	if err != nil {
 		return err
 	}
@@ -189,6 +201,15 @@ func (s *Server) handleLeadUpdate(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, http.StatusOK, lead)
 	return nil
+}
+
+func hasAny(m map[string]json.RawMessage, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // handleLeadDelete answers DELETE /leads/{id}/ with 204.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -17,11 +18,16 @@ type Money int64
 // MaxMoney is the largest value numeric(14,2) holds: 999,999,999,999.99.
 const MaxMoney Money = 99_999_999_999_999
 
+// decimalNumber is the syntax ParseMoney takes: a JSON-style decimal with a small
+// exponent. big.Rat alone would also take "0x10", "1_0", "3/2" and exponents whose
+// expansion costs real time.
+var decimalNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?$`)
+
 // ParseMoney reads a decimal amount of dollars ("20000", "1999.5", "2e4"). It
 // refuses negative amounts, more than two decimals and amounts over MaxMoney.
 func ParseMoney(s string) (Money, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 40 {
+	if s == "" || len(s) > 40 || !decimalNumber.MatchString(s) {
 		return 0, errors.New("must be a number")
 	}
 	r, ok := new(big.Rat).SetString(s)
@@ -54,9 +60,6 @@ func (m Money) String() string {
 func (m Money) MarshalJSON() ([]byte, error) {
 	return []byte(m.String()), nil
 }
-
-// Dollars returns m as a float, for display arithmetic only.
-func (m Money) Dollars() float64 { return float64(m) / 100 }
 
 func pad2(n int64) string {
 	if n < 10 {
