@@ -16,7 +16,11 @@ import (
 	"github.com/crmteam/crm/store/storetest"
 )
 
-// apiServer starts the real handler stack over a fresh database.
+// apiServer starts the real handler stack over a fresh database, called as an
+// API client with a token calls it: every request carries the token of an
+// account and goes through the real token check. The per-token rate limit is
+// off here, as some tests send hundreds of requests (auth_limits_test.go tests
+// the limit).
 func apiServer(t *testing.T) (*httptest.Server, *store.Store) {
 	t.Helper()
 	st, _ := storetest.NewStore(t)
@@ -26,8 +30,10 @@ func apiServer(t *testing.T) (*httptest.Server, *store.Store) {
 		Checks: []handlers.Check{
 			{Name: "postgres", Ping: st.Ping},
 		},
+		Security: handlers.Security{Limits: handlers.Limits{APIPerToken: handlers.Rate{N: -1}}},
 	}
-	ts := httptest.NewServer(srv.Routes())
+	u := handlers.UserForTest(t, st, "api@example.com", store.RoleMember)
+	ts := httptest.NewServer(handlers.WithBearer(srv.Routes(), handlers.TokenForTest(t, st, u, "api tests")))
 	t.Cleanup(ts.Close)
 	return ts, st
 }

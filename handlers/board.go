@@ -180,8 +180,12 @@ func (s *Server) handleLeadDetail(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	history, err := s.Store.LeadHistory(r.Context(), id, leadHistoryShown)
+	if err != nil {
+		return err
+	}
 	form := func(stages []store.Stage) templ.Component {
-		return views.LeadFormView(views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Stages: stages, Now: time.Now()})
+		return views.LeadFormView(views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Stages: stages, Now: time.Now(), History: history})
 	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, http.StatusOK, lead.Name, func(d views.BoardData) templ.Component { return form(d.Stages()) })

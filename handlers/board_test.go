@@ -25,12 +25,16 @@ import (
 )
 
 // boardTestServer returns the full route table over a fresh database, and the
-// store to arrange and check data with.
+// store to arrange and check data with. Requests come from a browser signed in
+// as a member (its session cookie goes with each request and through the real
+// sign-in check).
 func boardTestServer(t *testing.T) (http.Handler, *store.Store) {
 	t.Helper()
-	st, _ := storetest.NewStore(t)
-	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"}
-	return srv.Routes(), st
+	st, pool := storetest.NewStore(t)
+	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Sessions: SessionsForTest(pool)}
+	h := srv.Routes()
+	UserForTest(t, st, "board@example.com", store.RoleMember)
+	return WithCookie(h, SignInCookie(t, h, "board@example.com")), st
 }
 
 // page is an HTML response, parsed.
@@ -868,8 +872,10 @@ func TestBoardServerErrors(t *testing.T) {
 	t.Parallel()
 	st, pool := storetest.NewStore(t)
 	logs := &lockedBuffer{}
-	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(logs, nil)), Sessions: SessionsForTest(pool)}
 	h := srv.Routes()
+	UserForTest(t, st, "board@example.com", store.RoleMember)
+	h = WithCookie(h, SignInCookie(t, h, "board@example.com"))
 	pool.Close() // every query now fails: a fault of the server, not of the request
 
 	req := httptest.NewRequest(http.MethodGet, "/", nil)

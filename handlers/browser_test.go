@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/input"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -89,6 +90,8 @@ type tab struct {
 
 	mu         sync.Mutex
 	exceptions []string
+	// violations are the Content-Security-Policy violations chromium reported.
+	violations []string
 }
 
 // newTab starts a server over a fresh database and opens a tab for it. Uncaught
@@ -96,8 +99,9 @@ type tab struct {
 func newTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
 	st, pool := storetest.NewStore(t)
-	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"}
-	ts := httptest.NewServer(srv.Routes())
+	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Sessions: SessionsForTest(pool)}
+	h := srv.Routes()
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 
 	tabCtx, cancel := chromedp.NewContext(browser)
@@ -114,6 +118,12 @@ func newTab(t *testing.T, browser context.Context) *tab {
 			tb.exceptions = append(tb.exceptions, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber+1))
 			tb.mu.Unlock()
 		}
+		if e, ok := ev.(*cdplog.EventEntryAdded); ok && e.Entry != nil &&
+			(e.Entry.Source == cdplog.EntrySourceSecurity || strings.Contains(e.Entry.Text, "Content Security Policy")) {
+			tb.mu.Lock()
+			tb.violations = append(tb.violations, fmt.Sprintf("%s (%s)", e.Entry.Text, e.Entry.URL))
+			tb.mu.Unlock()
+		}
 	}); err != nil {
 		t.Fatalf("open tab: %v", err)
 	}
@@ -126,7 +136,12 @@ func newTab(t *testing.T, browser context.Context) *tab {
 		for _, e := range tb.exceptions {
 			t.Errorf("JavaScript exception: got %s, want none", e)
 		}
+		for _, v := range tb.violations {
+			t.Errorf("Content-Security-Policy violation: got %s, want none", v)
+		}
 	})
+	// The browser is signed in: its session cookie goes with every request.
+	tb.signIn(h, ts.URL, st, "browser@example.com")
 	return tb
 }
 

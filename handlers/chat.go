@@ -27,8 +27,9 @@ import (
 //
 // A conversation belongs to a browser session (an HttpOnly cookie) or, for an API
 // client that sends Authorization: Bearer <token> and no cookie, to the token:
-// its key is the token's SHA-256, so the token itself is never stored. Until
-// users exist (issue 5) any token is accepted as a name for a conversation.
+// its key is the token's SHA-256, so the token itself is never stored. Either
+// way the conversation belongs to the signed-in user (auth.go), and a task id
+// of another user's conversation is not found.
 
 const (
 	taskNotFound = "Task not found"
@@ -52,13 +53,10 @@ var errTurnInFlight = errStatus(http.StatusConflict, "the assistant is still ans
 type ownerKeyCtx struct{}
 
 // chatSession gives chat requests their conversation owner: a bearer token, or
-// the browser session (loaded and saved by scs around the request). A request
-// with a bearer token gets no session and no cookie.
+// the browser session (loaded and saved by scs around the request by the
+// sign-in check, auth.go). A request with a bearer token gets no session and no
+// cookie.
 func (s *Server) chatSession(next http.Handler) http.Handler {
-	withSession := next
-	if s.Sessions != nil {
-		withSession = s.Sessions.LoadAndSave(next)
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := bearerToken(r); ok {
 			sum := sha256.Sum256([]byte(tok))
@@ -66,7 +64,7 @@ func (s *Server) chatSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		withSession.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -188,14 +186,13 @@ type chatResult struct {
 }
 
 // handleChatStatus answers GET /chat/status/{task_id}/ from PostgreSQL. A task
-// id is the reply's random UUID; until issue 5 brings users it is all a client
-// needs to read the reply, as with the original backend.
+// id is the reply's random UUID; another user's task is not found.
 func (s *Server) handleChatStatus(w http.ResponseWriter, r *http.Request) error {
 	id, err := uuid.Parse(chi.URLParam(r, "task_id"))
 	if err != nil {
 		return store.ErrNotFound
 	}
-	reply, err := s.Store.GetChatReply(r.Context(), id)
+	reply, err := s.chatReply(r, id)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,9 @@ func newChatTab(t *testing.T, browser context.Context) *tab {
 	sessions.Cookie.SameSite = http.SameSiteLaxMode
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	queue := &Queue{Client: client}
-	srv := &Server{Store: st, Log: log, Version: "test", Sessions: sessions, Enqueuer: queue, AssistantMode: "offline"}
+	off := Rate{N: -1} // the tests chat more than a person would
+	srv := &Server{Store: st, Log: log, Version: "test", Sessions: sessions, Enqueuer: queue, AssistantMode: "offline",
+		Security: Security{Limits: Limits{ChatPerUser: off}}}
 	worker := asynq.NewServer(redisOpt, asynq.Config{Concurrency: 2, LogLevel: asynq.FatalLevel, TaskCheckInterval: 20 * time.Millisecond})
 	tasks := &Tasks{Store: st, Log: log, Assistant: assistant.New(st, log, assistant.Config{}), Enqueuer: queue}
 	if err := worker.Start(NewTaskMux(tasks)); err != nil {
@@ -48,9 +50,11 @@ func newChatTab(t *testing.T, browser context.Context) *tab {
 	t.Cleanup(worker.Shutdown)
 
 	tb := newTab(t, browser)
-	ts := httptest.NewServer(srv.Routes())
+	h := srv.Routes()
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	tb.url, tb.st = ts.URL, st
+	tb.signIn(h, ts.URL, st, "chat@example.com")
 	return tb
 }
 

@@ -128,7 +128,7 @@ func (s *Server) handleChatPanelReply(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return s.render(w, r, http.StatusOK, templ.NopComponent)
 	}
-	reply, err := s.Store.GetChatReply(r.Context(), id)
+	reply, err := s.chatReply(r, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return s.render(w, r, http.StatusOK, templ.NopComponent)
 	}

@@ -41,6 +41,8 @@ type chatEnv struct {
 	srv      *handlers.Server
 	ts       *httptest.Server
 	client   *http.Client
+	user     store.User
+	tokens   map[string]string
 }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -67,20 +69,47 @@ func newChatEnv(t *testing.T) *chatEnv {
 	e.queue = &handlers.Queue{Client: client, TurnTimeout: 30 * time.Second}
 	e.tasks = &handlers.Tasks{Store: st, Log: discardLog(), Assistant: assistant.New(st, discardLog(), assistant.Config{}),
 		Enqueuer: e.queue, TurnTimeout: 30 * time.Second}
-	e.srv = &handlers.Server{Store: st, Log: discardLog(), Version: "test", Sessions: sessions, Enqueuer: e.queue, AssistantMode: "offline"}
+	// Every browser signs in as one member; the sign-in and chat rate limits
+	// are off here, as the tests sign in and chat a lot (auth_limits_test.go
+	// tests the limits).
+	off := handlers.Rate{N: -1}
+	e.srv = &handlers.Server{Store: st, Log: discardLog(), Version: "test", Sessions: sessions, Enqueuer: e.queue, AssistantMode: "offline",
+		Security: handlers.Security{Limits: handlers.Limits{SignInPerAddress: off, SignInPerAccount: off, ChatPerUser: off}}}
 	e.ts = httptest.NewServer(e.srv.Routes())
 	t.Cleanup(e.ts.Close)
+	e.user = handlers.UserForTest(t, st, "chat@example.com", store.RoleMember)
+	e.tokens = map[string]string{}
 	e.client = e.newClient()
 	return e
 }
 
-// newClient is a client with a cookie jar of its own: another browser.
+// newClient is a client with a cookie jar of its own: another browser, signed
+// in as the env's user.
 func (e *chatEnv) newClient() *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	handlers.SignInClient(e.t, c, e.ts.URL, e.user.Email)
+	return c
+}
+
+// asUser returns ctx acting as the env's user, as a signed-in request does:
+// turns started with it are that user's.
+func (e *chatEnv) asUser(ctx context.Context) context.Context {
+	return store.WithActor(ctx, store.UserActor(e.user))
+}
+
+// token returns the secret of the env user's API token called name, made on
+// first use: an API client.
+func (e *chatEnv) token(name string) string {
+	e.t.Helper()
+	if tok, ok := e.tokens[name]; ok {
+		return tok
+	}
+	e.tokens[name] = handlers.TokenForTest(e.t, e.st, e.user, name)
+	return e.tokens[name]
 }
 
 // startWorker runs an asynq worker on the test's Redis until the test ends.
@@ -319,7 +348,7 @@ func TestChatJobRetriedOnce(t *testing.T) {
 
 	// A worker claimed the next reply and died (its lease ran out): the job
 	// delivered again claims it anew and applies the change once.
-	turn, err := e.st.StartChatTurn(ctx, "session:crashed", "add Yara Young", 200)
+	turn, err := e.st.StartChatTurn(e.asUser(ctx), "session:crashed", "add Yara Young", 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,21 +382,21 @@ func TestChatSweeper(t *testing.T) {
 	t.Parallel()
 	e := newChatEnv(t)
 	ctx := context.Background()
-	lost, err := e.st.StartChatTurn(ctx, "session:lost", "move Bob Martin to won", 200)
+	lost, err := e.st.StartChatTurn(e.asUser(ctx), "session:lost", "move Bob Martin to won", 200)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `UPDATE chat_messages SET updated_at = now() - interval '2 minutes' WHERE id = $1`, lost.ReplyID); err != nil {
 		t.Fatal(err)
 	}
-	old, err := e.st.StartChatTurn(ctx, "session:old", "move Grace Kim to won", 200)
+	old, err := e.st.StartChatTurn(e.asUser(ctx), "session:old", "move Grace Kim to won", 200)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.pool.Exec(ctx, `UPDATE chat_messages SET created_at = now() - interval '1 hour', updated_at = now() - interval '1 hour' WHERE id = $1`, old.ReplyID); err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := e.st.StartChatTurn(ctx, "session:fresh", "move Kenji to lost", 200)
+	fresh, err := e.st.StartChatTurn(e.asUser(ctx), "session:fresh", "move Kenji to lost", 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +573,7 @@ func TestChatConversations(t *testing.T) {
 	if text := e.say(e.newClient(), "yes"); !strings.Contains(text, "nothing waiting") {
 		t.Errorf("another browser's yes: got %q, want nothing waiting", text)
 	}
-	tokA := []string{"Authorization", "Bearer token-a"}
+	tokA := []string{"Authorization", "Bearer " + e.token("token-a")}
 	if text := e.say(e.newClient(), "yes", tokA...); !strings.Contains(text, "nothing waiting") {
 		t.Errorf("a bearer client's yes: got %q, want nothing waiting", text)
 	}
@@ -559,7 +588,7 @@ func TestChatConversations(t *testing.T) {
 	// A bearer token keeps its conversation across requests and clients, without
 	// a cookie; another token has another conversation.
 	e.say(e.newClient(), "delete Grace Kim", tokA...)
-	resp := e.request(e.newClient(), "POST", "/chat/", "application/json", `{"message": "yes"}`, "Authorization", "Bearer token-b")
+	resp := e.request(e.newClient(), "POST", "/chat/", "application/json", `{"message": "yes"}`, "Authorization", "Bearer "+e.token("token-b"))
 	if len(resp.header.Values("Set-Cookie")) != 0 {
 		t.Errorf("bearer request: got Set-Cookie %v, want none", resp.header.Values("Set-Cookie"))
 	}
@@ -571,7 +600,7 @@ func TestChatConversations(t *testing.T) {
 		t.Errorf("token A's yes: got %q, want Deleted Grace Kim (Seoul Bakery Group).", text)
 	}
 	var tokenStored int
-	tokenStored = e.count(`SELECT count(*) FROM conversations WHERE owner_key LIKE '%token-a%'`)
+	tokenStored = e.count(`SELECT count(*) FROM conversations WHERE owner_key LIKE '%' || $1 || '%'`, e.token("token-a"))
 	if tokenStored != 0 {
 		t.Errorf("conversations keyed by the raw token: got %d, want 0 (only its hash)", tokenStored)
 	}
@@ -697,12 +726,13 @@ func TestChatPanel(t *testing.T) {
 func TestChatStoreDown(t *testing.T) {
 	t.Parallel()
 	e := newChatEnv(t)
+	tok := e.token("t")
 	e.pool.Close()
-	r := e.request(e.client, "POST", "/chat/", "application/json", `{"message": "hi"}`, "Authorization", "Bearer t")
+	r := e.request(e.client, "POST", "/chat/", "application/json", `{"message": "hi"}`, "Authorization", "Bearer "+tok)
 	if r.status < 500 || r.json(t)["error"] == nil {
 		t.Errorf("send with the database closed: got %d %s, want a 5xx JSON error", r.status, r.body)
 	}
-	p := e.request(e.client, "GET", views.ChatPanelURL, "", "", "HX-Request", "true", "Authorization", "Bearer t")
+	p := e.request(e.client, "GET", views.ChatPanelURL, "", "", "HX-Request", "true", "Authorization", "Bearer "+tok)
 	if p.status < 500 || p.header.Get("HX-Retarget") != "#chat-error" {
 		t.Errorf("panel with the database closed: got %d %v, want a 5xx retargeted to #chat-error", p.status, p.header)
 	}

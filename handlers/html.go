@@ -153,7 +153,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c te
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Add("Vary", "HX-Request")
+	// First, before the Vary: Cookie of the session: the header every cache
+	// (and htmx's history) keys fragments and pages apart on.
+	h["Vary"] = append([]string{"HX-Request"}, h.Values("Vary")...)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")

@@ -13,11 +13,12 @@ import (
 // default), so that Prometheus on the same host or a private network can scrape
 // without a login.
 
-// isAdmin reports whether the request comes from a signed-in admin. Users and
-// roles arrive with issue 5; until then there are no admins and only the address
-// allowlist opens the operator endpoints. Switching over is this one line:
-// return the admin check of the session or API token.
-func (s *Server) isAdmin(r *http.Request) bool { return false }
+// isAdmin reports whether the request comes from a signed-in admin (a session
+// or an API token of an admin; see optionalAuth).
+func (s *Server) isAdmin(r *http.Request) bool {
+	u, ok := currentUser(r)
+	return ok && u.IsAdmin()
+}
 
 // opsOnly lets through admins and requests from an allowed address; others get
 // 403.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/crmteam/crm/assistant"
 	"github.com/crmteam/crm/handlers"
+	"github.com/crmteam/crm/store"
 	"github.com/crmteam/crm/store/storetest"
 )
 
@@ -75,7 +76,10 @@ func metricsServer(t *testing.T, allow []netip.Prefix) (*httptest.Server, *prome
 		Metrics:  handlers.NewMetrics(reg),
 		OpsAllow: allow,
 	}
-	ts := httptest.NewServer(srv.Routes())
+	// Requests carry a member's API token, through the real token check: the
+	// API answers, and /metrics is open only by address (members are no admins).
+	u := handlers.UserForTest(t, st, "metrics@example.com", store.RoleMember)
+	ts := httptest.NewServer(handlers.WithBearer(srv.Routes(), handlers.TokenForTest(t, st, u, "metrics tests")))
 	t.Cleanup(ts.Close)
 	return ts, reg
 }

@@ -8,76 +8,125 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/crmteam/crm/static"
+	"github.com/crmteam/crm/views"
 )
 
-// Routes returns the HTTP handler with every route of the application.
+// Routes returns the HTTP handler with every route of the application. Routes
+// are grouped by who may call them (see auth.go): public, operators, the JSON
+// API (a session or a bearer token; 401 JSON otherwise), pages and fragments (a
+// session; a redirect to sign-in otherwise), and admins. handlers/auth_routes_test.go
+// walks this table and fails for a route it does not know, so a new route's
+// protection is always decided and tested.
 func (s *Server) Routes() http.Handler {
+	s.sec = newSecurity(s.Security, s.Log)
+	if s.Sessions != nil {
+		// A failing session store is answered by the error adapters, with the
+		// request id, in the shape the route speaks (JSON or HTML).
+		s.Sessions.ErrorFunc = s.sessionError
+	}
 	r := chi.NewRouter()
 	r.Use(s.instrument, s.recoverer, withRequestID, s.accessLog)
+	// Security headers on every response, errors and static files included.
+	r.Use(s.securityHeaders)
 	// Paths work with and without the trailing slash, as the original API's did.
 	r.Use(middleware.StripSlashes)
 	r.Use(middleware.Compress(5, "application/json", "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml"))
+	// CORS for ALLOWED_ORIGINS (off by default), before anything that needs
+	// credentials: a preflight carries none.
+	r.Use(s.cors)
 
 	r.NotFound(s.api("not found", func(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusNotFound, "not found")
 	}))
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 
-	// Health and the original backend's test endpoint.
+	// Public: health, the original backend's test endpoint, static files.
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/test", s.handleTest)
+	r.Handle("/static/*", static.Handler())
 
 	// Operators: Prometheus metrics and the job queue dashboard, for admins and
 	// the addresses in METRICS_ALLOW_CIDRS (metrics_access.go).
-	if s.Metrics != nil {
-		r.With(s.opsOnly).Get("/metrics", s.Metrics.Handler().ServeHTTP)
-	}
-	if s.QueueDashboard != nil {
-		r.Handle(QueueDashboardPath, s.queueDashboard())
-		r.Handle(QueueDashboardPath+"/*", s.queueDashboard())
-	}
-
-	// JSON API: leads.
-	r.Get("/leads", s.api(leadNotFound, s.handleLeadList))
-	r.Post("/leads", s.api(leadNotFound, s.handleLeadCreate))
-	r.Get("/leads/{id}", s.api(leadNotFound, s.handleLeadGet))
-	r.Put("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
-	r.Patch("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
-	r.Delete("/leads/{id}", s.api(leadNotFound, s.handleLeadDelete))
-	r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
-
-	// Board: HTML pages, htmx fragments and static files. Form posts refuse
-	// cross-origin browser requests (Sec-Fetch-Site / Origin), as there is no
-	// session to carry a CSRF token.
-	r.Get("/", s.html(s.handleBoard))
-	r.Get("/board/cards", s.html(s.handleBoardCards))
-	r.Get("/board/leads/new", s.html(s.handleLeadNewForm))
-	r.Get("/board/leads/{id}", s.html(s.handleLeadDetail))
-	r.Get("/board/leads/{id}/delete", s.html(s.handleLeadDeleteConfirm))
 	r.Group(func(r chi.Router) {
-		r.Use(http.NewCrossOriginProtection().Handler)
+		r.Use(s.optionalAuth)
+		if s.Metrics != nil {
+			r.With(s.opsOnly).Get("/metrics", s.Metrics.Handler().ServeHTTP)
+		}
+		if s.QueueDashboard != nil {
+			r.Handle(QueueDashboardPath, s.queueDashboard())
+			r.Handle(QueueDashboardPath+"/*", s.queueDashboard())
+		}
+	})
+
+	// Sign-in and the one-time setup: for people who are not signed in yet.
+	r.Group(func(r chi.Router) {
+		r.Use(s.publicPage)
+		r.Get(views.SignInPath, s.html(s.handleSignInForm))
+		r.Post(views.SignInPath, s.html(s.handleSignIn))
+		r.Get(views.SetupPath, s.html(s.handleSetupForm))
+		r.Post(views.SetupPath, s.html(s.handleSetup))
+	})
+
+	// JSON API: a session or a bearer token. Conversations with the assistant
+	// belong to the user, keyed by the browser session or the token (chatSession).
+	r.Group(func(r chi.Router) {
+		r.Use(s.apiAuth)
+		r.Get("/leads", s.api(leadNotFound, s.handleLeadList))
+		r.Post("/leads", s.api(leadNotFound, s.handleLeadCreate))
+		r.Get("/leads/{id}", s.api(leadNotFound, s.handleLeadGet))
+		r.Put("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
+		r.Patch("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
+		r.Delete("/leads/{id}", s.api(leadNotFound, s.handleLeadDelete))
+		r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
+		r.Post("/leads/{id}/restore", s.api(trashNotFound, s.handleLeadRestore))
+
+		r.With(s.chatSession).Get("/chat/status/{task_id}", s.api(taskNotFound, s.handleChatStatus))
+		r.With(s.chatSession).Post("/chat", s.api(taskNotFound, s.chatLimited(s.handleChatSend)))
+		r.With(s.chatSession).Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
+	})
+
+	// The assistant panel's fragments: like pages, with failures shown in the panel.
+	r.Group(func(r chi.Router) {
+		r.Use(s.panelAuth, s.chatSession)
+		r.Get("/chat/panel", s.chatHTML(s.handleChatPanel))
+		r.Get("/chat/panel/replies/{id}", s.chatHTML(s.handleChatPanelReply))
+		r.Post("/chat/panel/messages", s.chatHTML(s.chatLimited(s.handleChatPanelSend)))
+		r.Post("/chat/panel/clear", s.chatHTML(s.handleChatPanelClear))
+	})
+
+	// Pages and htmx fragments: a session (or a bearer token).
+	r.Group(func(r chi.Router) {
+		r.Use(s.pageAuth)
+		r.Get("/", s.html(s.handleBoard))
+		r.Get("/board/cards", s.html(s.handleBoardCards))
+		r.Get("/board/leads/new", s.html(s.handleLeadNewForm))
+		r.Get("/board/leads/{id}", s.html(s.handleLeadDetail))
+		r.Get("/board/leads/{id}/delete", s.html(s.handleLeadDeleteConfirm))
 		r.Post("/board/leads", s.html(s.handleLeadCreateForm))
 		r.Post("/board/leads/{id}", s.html(s.handleLeadUpdateForm))
 		r.Post("/board/leads/{id}/move", s.html(s.handleBoardMove))
 		r.Post("/board/leads/{id}/delete", s.html(s.handleLeadDeleteForm))
-	})
-	r.Handle("/static/*", static.Handler())
 
-	// Assistant: JSON chat API and the chat panel. Conversations belong to the
-	// browser session or the bearer token (chatSession); posts refuse cross-origin
-	// browser requests.
-	r.Group(func(r chi.Router) {
-		r.Use(s.chatSession)
-		r.Get("/chat/status/{task_id}", s.api(taskNotFound, s.handleChatStatus))
-		r.Get("/chat/panel", s.chatHTML(s.handleChatPanel))
-		r.Get("/chat/panel/replies/{id}", s.chatHTML(s.handleChatPanelReply))
+		r.Post(views.SignOutPath, s.html(s.handleSignOut))
+		r.Get(views.SettingsPath, s.html(s.handleSettings))
+		r.Post(views.TokensPath, s.html(s.handleTokenCreate))
+		r.Post(views.TokensPath+"/{id}/revoke", s.html(s.handleTokenRevoke))
+		r.Post(views.PasswordPath, s.html(s.handlePasswordChange))
+
+		r.Get(views.TrashPath, s.html(s.handleTrash))
+		r.Get(views.TrashPath+"/{id}", s.html(s.handleTrashedLead))
+		r.Post(views.TrashPath+"/{id}/restore", s.html(s.handleTrashRestoreForm))
+
+		// Admins: accounts and everyone's tokens.
 		r.Group(func(r chi.Router) {
-			r.Use(http.NewCrossOriginProtection().Handler)
-			r.Post("/chat", s.api(taskNotFound, s.handleChatSend))
-			r.Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
-			r.Post("/chat/panel/messages", s.chatHTML(s.handleChatPanelSend))
-			r.Post("/chat/panel/clear", s.chatHTML(s.handleChatPanelClear))
+			r.Use(s.adminOnly)
+			r.Get(views.AdminPath, s.html(s.handleAdmin))
+			r.Post(views.AdminPath, s.html(s.handleAdminAddUser))
+			r.Post(views.AdminPath+"/{id}/deactivate", s.html(s.handleAdminSetActive(false)))
+			r.Post(views.AdminPath+"/{id}/activate", s.html(s.handleAdminSetActive(true)))
+			r.Post(views.AdminPath+"/{id}/password", s.html(s.handleAdminSetPassword))
+			r.Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
 		})
 	})
 

@@ -40,6 +40,12 @@ type Server struct {
 	OpsAllow []netip.Prefix
 	// QueueDashboard is the job queue UI served at /admin/queues; nil: none.
 	QueueDashboard http.Handler
+	// Security configures accounts, CORS and rate limits (auth.go); the zero
+	// value is the default.
+	Security Security
+
+	// sec is the state Routes makes from Security: rate limiters and such.
+	sec *security
 }
 
 // Check is one dependency /readyz probes.

@@ -63,6 +63,8 @@ type LeadForm struct {
 	Errors map[string]string
 	Stages []store.Stage
 	Now    time.Time
+	// History is the lead's audit trail, newest first (edit form only).
+	History []store.LeadEvent
 }
 
 // Sources are suggested in the source field; any text is accepted.
@@ -120,10 +122,13 @@ func moveVals(l store.Lead, order int) string {
 // htmxConfig configures htmx from a <meta> tag (no inline script): 422
 // validation answers swap like successes; other errors do not (app.js swaps
 // those that carry an HX-Retarget, the HTML error adapter's messages); nothing is
-// evaluated as JavaScript; htmx adds no inline styles; history restores reload
+// evaluated as JavaScript; htmx adds no inline styles, nor copies style
+// attributes while settling a swap (setting one from script is an inline style
+// the Content-Security-Policy refuses); history restores reload
 // the page, so going back always shows the true state.
 const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},{"code":"[45]..","swap":false,"error":true}],` +
 	`"allowEval":false,"allowScriptTags":false,"includeIndicatorStyles":false,"selfRequestsOnly":true,` +
+	`"attributesToSettle":["class","width","height"],` +
 	`"historyCacheSize":0,"refreshOnHistoryMiss":true,"historyRestoreAsHxRequest":false,"defaultFocusScroll":false}`
 
 // fieldOrder is the order of the form's fields, to focus the first bad one.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/crmteam/crm/handlers"
 )
 
 // config is the program's configuration, read once from the environment.
@@ -39,6 +41,10 @@ type config struct {
 	// MetricsAllow are the networks that may read /metrics and the queue
 	// dashboard without being an admin.
 	MetricsAllow []netip.Prefix
+	// BaseURL is the app's public URL (BASE_URL); empty: not configured.
+	BaseURL string
+	// Security is accounts and protection: CORS, client addresses, rate limits.
+	Security handlers.Security
 }
 
 // configVars lists every variable with its default, in the order the README has them.
@@ -56,9 +62,17 @@ var configVars = []struct{ name, def, help string }{
 	{"OPENAI_TIMEOUT", "30s", "time limit of each call to the model (429 and 5xx are retried 3 times)"},
 	{"ASSISTANT_HISTORY", "20", "earlier chat messages the assistant sees in each turn"},
 	{"ASSISTANT_TURN_TIMEOUT", "2m", "time limit of one assistant turn; past it the reply fails and nothing changes"},
-	{"COOKIE_SECURE", "false", "mark the session cookie Secure (set true behind HTTPS)"},
+	{"COOKIE_SECURE", "false", "older name of SECURE_COOKIES, read when SECURE_COOKIES is auto"},
 	{"METRICS_ADDR", "", "extra listener for /metrics, /healthz and /readyz, e.g. :9090 (a worker's only HTTP)"},
 	{"METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128", "networks that may read /metrics and /admin/queues without an admin login"},
+	{"BASE_URL", "", "the app's public URL, e.g. https://crm.example.com; https:// turns on Secure cookies and HSTS"},
+	{"SECURE_COOKIES", "auto", "mark the session cookie Secure: true, false, or auto (true when BASE_URL is https://)"},
+	{"ALLOWED_ORIGINS", "", "comma-separated origins (https://app.example.com) allowed to call the app from a browser with CORS; empty: CORS off"},
+	{"CLIENT_IP_HEADER", "", "header your reverse proxy sets to the client's address (X-Real-IP), for rate limits and logs; empty: the connection's address"},
+	{"RATE_LIMIT_SIGNIN", "5/15m", "sign-in attempts at one account from one client address (N/duration, or off)"},
+	{"RATE_LIMIT_SIGNIN_ADDRESS", "20/10m", "sign-in attempts from one client address, whatever the account"},
+	{"RATE_LIMIT_CHAT", "20/1m", "chat messages of one user"},
+	{"RATE_LIMIT_API", "600/1m", "requests with one API token"},
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error
@@ -135,11 +149,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	} else {
 		c.TurnTimeout = d
 	}
-	if b, err := strconv.ParseBool(get("COOKIE_SECURE")); err != nil {
+	if _, err := strconv.ParseBool(get("COOKIE_SECURE")); err != nil {
 		bad("COOKIE_SECURE", "must be true or false, got %q", get("COOKIE_SECURE"))
-	} else {
-		c.CookieSecure = b
 	}
+	loadSecurity(&c, get, bad)
 	c.MetricsAddr = get("METRICS_ADDR")
 	if c.MetricsAddr != "" && !strings.Contains(c.MetricsAddr, ":") {
 		bad("METRICS_ADDR", "must be host:port or :port, got %q", c.MetricsAddr)
@@ -172,7 +185,7 @@ func (c config) logAttrs() []any {
 	if c.OpenAIKey != "" {
 		key = "set (hidden)"
 	}
-	return []any{
+	return append([]any{
 		"database_url", redactURL(c.DatabaseURL),
 		"redis_url", redactURL(c.RedisURL),
 		"listen_addr", c.ListenAddr,
@@ -187,10 +200,9 @@ func (c config) logAttrs() []any {
 		"assistant", c.assistantMode(),
 		"assistant_history", c.AssistantHistory,
 		"assistant_turn_timeout", c.TurnTimeout.String(),
-		"cookie_secure", c.CookieSecure,
 		"metrics_addr", c.MetricsAddr,
 		"metrics_allow_cidrs", fmt.Sprint(c.MetricsAllow),
-	}
+	}, c.securityAttrs()...)
 }
 
 // redactURL hides the passwords of a URL: its user's, and password query

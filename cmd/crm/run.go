@@ -39,6 +39,14 @@ Usage:
   crm seed-demo [-if-empty]
                           add a dozen realistic demo leads (-if-empty: only into an
                           empty database)
+  crm user add --email E --name N [--admin]
+                          add an account; the password is read from standard input
+                          or prompted for (crm user help: every account command)
+  crm user passwd --email E
+                          set an account's password; ends its browser sessions
+  crm user list           list the accounts
+  crm token create --email E --name N
+                          make a personal API token and print it (shown once)
   crm version             print the version
   crm help [command]      show this help
 
@@ -60,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "crm", version)
 		return nil
 	case "serve", "worker", "migrate", "seed-demo":
+	case "user", "token":
+		return runAccounts(ctx, cmd, args, getenv, stdin, stdout, stderr)
 	default:
 		printUsage(stderr)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -197,6 +207,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		Metrics:        metrics,
 		OpsAllow:       cfg.MetricsAllow,
 		QueueDashboard: dashboard,
+		Security:       cfg.Security,
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -281,6 +292,10 @@ func newAssistant(cfg config, log *slog.Logger, st *store.Store, metrics *handle
 	return assistant.New(st, log, assistant.Config{LLM: llm, History: cfg.AssistantHistory})
 }
 
+// housekeepingInterval is how often the worker purges the trash of leads past
+// their retention and forgets expired sessions.
+const housekeepingInterval = time.Hour
+
 // sweepInterval is how often the worker looks for chat replies the queue lost.
 const sweepInterval = 30 * time.Second
 
@@ -325,9 +340,16 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 		defer close(sweepDone)
 		tasks.RunSweeper(sweepCtx, sweepInterval)
 	}()
+	// Housekeeping: the trash's purge after its 30 days, expired sessions.
+	houseDone := make(chan struct{})
+	go func() {
+		defer close(houseDone)
+		handlers.RunHousekeeping(sweepCtx, st, log, housekeepingInterval)
+	}()
 	<-ctx.Done()
 	stopSweep()
 	<-sweepDone
+	<-houseDone
 	w.Shutdown()
 	log.Info("worker stopped")
 	return nil
