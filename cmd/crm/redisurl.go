@@ -26,6 +26,9 @@ import (
 // master_name) names the monitored master, and the password and username
 // query parameters are the master's own credentials.
 func parseRedisURL(s string) (asynq.RedisConnOpt, error) {
+	if rest, ok := strings.CutPrefix(s, "redis-sentinel://"); ok {
+		return parseSentinelURL(rest)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, errors.New("not a URL")
@@ -41,16 +44,28 @@ func parseRedisURL(s string) (asynq.RedisConnOpt, error) {
 			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
 			PoolSize: o.PoolSize, TLSConfig: o.TLSConfig,
 		}, nil
-	case "redis-sentinel":
-		return parseSentinelURL(u)
 	default:
 		return nil, fmt.Errorf("scheme must be redis, rediss or redis-sentinel, not %q", u.Scheme)
 	}
 }
 
-func parseSentinelURL(u *url.URL) (asynq.RedisConnOpt, error) {
+// parseSentinelURL parses what follows redis-sentinel://. The host list is cut
+// out first: net/url takes "s1:26379,s2" for a host with a bad port.
+func parseSentinelURL(rest string) (asynq.RedisConnOpt, error) {
+	authority, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, tail = rest[:i], rest[i:]
+	}
+	userinfo, hosts := "", authority
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		userinfo, hosts = authority[:i+1], authority[i+1:]
+	}
+	u, err := url.Parse("redis-sentinel://" + userinfo + "sentinels" + tail)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
 	opt := asynq.RedisFailoverClientOpt{}
-	for h := range strings.SplitSeq(u.Host, ",") {
+	for h := range strings.SplitSeq(hosts, ",") {
 		if h == "" {
 			continue
 		}
