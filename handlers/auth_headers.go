@@ -3,8 +3,6 @@ package handlers
 import (
 	"net/http"
 	"strings"
-
-	"github.com/crmteam/crm/static"
 )
 
 // contentSecurityPolicy allows scripts, styles, images and requests from this
@@ -23,7 +21,7 @@ const dashboardPolicy = "default-src 'self'; script-src 'self' 'unsafe-inline'; 
 // securityHeaders puts the security headers on every response, errors and
 // static files included, before anything else writes. Responses are not to be
 // stored (Cache-Control: no-store: pages and the API carry lead data) unless a
-// handler says otherwise, as the static files do.
+// handler says otherwise, as the static files' handler does for the files.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -40,9 +38,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		if s.Security.HTTPS {
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		if !strings.HasPrefix(r.URL.Path, static.Prefix) {
-			h.Set("Cache-Control", "no-store")
-		}
+		h.Set("Cache-Control", "no-store") // the static files' handler sets its own
 		next.ServeHTTP(w, r)
 	})
 }
