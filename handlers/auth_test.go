@@ -17,6 +17,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmteam/crm/assistant"
 	"github.com/crmteam/crm/handlers"
 	"github.com/crmteam/crm/store"
 	"github.com/crmteam/crm/store/storetest"
@@ -31,6 +32,7 @@ type authEnv struct {
 	srv   *handlers.Server
 	ts    *httptest.Server
 	queue *handlers.Queue
+	redis asynq.RedisConnOpt
 }
 
 func newAuthEnv(t *testing.T, configure ...func(*handlers.Server)) *authEnv {
@@ -42,7 +44,7 @@ func newAuthEnv(t *testing.T, configure ...func(*handlers.Server)) *authEnv {
 	}
 	client := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { client.Close() })
-	e := &authEnv{t: t, st: st, pool: pool, queue: &handlers.Queue{Client: client, TurnTimeout: 30 * time.Second}}
+	e := &authEnv{t: t, st: st, pool: pool, queue: &handlers.Queue{Client: client, TurnTimeout: 30 * time.Second}, redis: redisOpt}
 	e.srv = &handlers.Server{Store: st, Log: discardLog(), Version: "test", Sessions: handlers.SessionsForTest(pool),
 		Enqueuer: e.queue, AssistantMode: "offline"}
 	for _, f := range configure {
@@ -51,6 +53,40 @@ func newAuthEnv(t *testing.T, configure ...func(*handlers.Server)) *authEnv {
 	e.ts = httptest.NewServer(e.srv.Routes())
 	t.Cleanup(e.ts.Close)
 	return e
+}
+
+// startWorker runs an asynq worker with the offline assistant until the test ends.
+func (e *authEnv) startWorker() {
+	e.t.Helper()
+	w := asynq.NewServer(e.redis, asynq.Config{Concurrency: 2, LogLevel: asynq.FatalLevel, TaskCheckInterval: 20 * time.Millisecond,
+		ShutdownTimeout: 5 * time.Second})
+	tasks := &handlers.Tasks{Store: e.st, Log: discardLog(), Assistant: assistant.New(e.st, discardLog(), assistant.Config{}),
+		Enqueuer: e.queue, TurnTimeout: 30 * time.Second}
+	if err := w.Start(handlers.NewTaskMux(tasks)); err != nil {
+		e.t.Fatalf("start worker: %v", err)
+	}
+	e.t.Cleanup(w.Shutdown)
+}
+
+// chat sends a message as client c and waits for the final reply; it returns
+// the reply's status answer.
+func (e *authEnv) chat(c *http.Client, message string) map[string]any {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]string{"message": message})
+	r := e.req(c, "POST", "/chat/", "application/json", string(b))
+	if r.status != http.StatusAccepted {
+		e.t.Fatalf("chat %q: got %d %s, want 202", message, r.status, r.body)
+	}
+	id := r.json(e.t)["task_id"].(string)
+	for range 3000 { // a bound against a hang, not a timing assertion
+		m := e.get(c, "/chat/status/"+id+"/").json(e.t)
+		if m["state"] == "SUCCESS" || m["state"] == "FAILURE" {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond) // polling the job, as a client does
+	}
+	e.t.Fatalf("chat %q: the reply never became final", message)
+	return nil
 }
 
 func (e *authEnv) user(email, role string) store.User {
