@@ -392,6 +392,47 @@ func newClient(t *testing.T, token string) *client {
 // faultsUser is the account the tests' API clients belong to.
 const faultsUser = "faults@example.com"
 
+// faultsPassword is the password of faultsUser.
+const faultsPassword = "correct horse battery staple"
+
+// faultsAccount returns the tests' account in the database at dbURL, made on
+// first use.
+func faultsAccount(t *testing.T, st *store.Store) store.User {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.GetUserByEmail(ctx, faultsUser)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = st.CreateUser(ctx, store.NewUser{Email: faultsUser, Name: "Faults", Password: faultsPassword, Role: store.RoleMember})
+	}
+	if err != nil {
+		t.Fatalf("account for the tests: %v", err)
+	}
+	return u
+}
+
+// browserClient returns a client that signed in through base's sign-in form,
+// as a browser does: it holds a session cookie and no token.
+func browserClient(t *testing.T, dbURL, base string) *client {
+	t.Helper()
+	pool, err := store.Open(context.Background(), dbURL)
+	if err != nil {
+		t.Fatalf("open %s: %v", dbURL, err)
+	}
+	faultsAccount(t, store.New(pool))
+	pool.Close()
+	c := newClient(t, "")
+	form := url.Values{"email": {faultsUser}, "password": {faultsPassword}}
+	res, err := c.http.PostForm(base+"/signin", form)
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in through %s: got %d, want 303", base, res.StatusCode)
+	}
+	return c
+}
+
 // apiClient returns a client with an API token of its own (so a chat
 // conversation of its own) for an account in the database at dbURL, made
 // there as `crm user add` and `crm token create` would.
@@ -404,13 +445,7 @@ func apiClient(t *testing.T, dbURL, name string) *client {
 	}
 	defer pool.Close()
 	st := store.New(pool)
-	u, err := st.GetUserByEmail(ctx, faultsUser)
-	if errors.Is(err, store.ErrNotFound) {
-		u, err = st.CreateUser(ctx, store.NewUser{Email: faultsUser, Name: "Faults", Password: "correct horse battery staple", Role: store.RoleMember})
-	}
-	if err != nil {
-		t.Fatalf("account for the tests: %v", err)
-	}
+	u := faultsAccount(t, st)
 	_, secret, err := st.CreateAPIToken(ctx, u.ID, name)
 	if err != nil {
 		t.Fatalf("API token %s: %v", name, err)

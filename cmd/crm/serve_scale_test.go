@@ -83,11 +83,13 @@ func TestScaleTwoServersTwoWorkers(t *testing.T) {
 		t.Errorf("status through serve-1 after a move through serve-2: got %v, want Negotiation", got)
 	}
 
-	// A browser's session lives in PostgreSQL: a message sent through serve-1
-	// shows in the panel served by serve-2 (cookies are per host, not per port,
-	// as behind one load balancer).
-	browser := newClient(t, "")
-	browser.expect(200, "GET", servers[0].base+"/", "")
+	// A browser's session lives in PostgreSQL: signed in through serve-1, its
+	// message shows in the panel served by serve-2 (cookies are per host, not
+	// per port, as behind one load balancer).
+	browser := browserClient(t, dbURL, servers[0].base)
+	if page := browser.expect(200, "GET", servers[1].base+"/", ""); !strings.Contains(string(page.body), "Shared Lead") {
+		t.Errorf("board through serve-2 with the session from serve-1: got a page without Shared Lead:\n%.300s", page.body)
+	}
 	if r := browser.htmx("POST", servers[0].base+"/chat/panel/messages", url.Values{"message": {"add Session Lead"}}); r.status != 200 {
 		t.Fatalf("chat panel send through serve-1: got %d %s, want 200", r.status, r.body)
 	}
