@@ -343,3 +343,53 @@ func TestReadyzOptionalChecks(t *testing.T) {
 		}
 	}
 }
+
+// Through a proxy the address allowlist does not apply: an admin's token opens
+// /metrics and the queue dashboard, a member's does not.
+func TestOpsEndpointsForAdmins(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	srv := &handlers.Server{
+		Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics:  handlers.NewMetrics(prometheus.NewRegistry()),
+		OpsAllow: loopback,
+		QueueDashboard: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "the dashboard")
+		}),
+	}
+	ts := httptest.NewServer(srv.Routes())
+	t.Cleanup(ts.Close)
+	admin := handlers.TokenForTest(t, st, handlers.UserForTest(t, st, "admin@example.com", store.RoleAdmin), "ops")
+	member := handlers.TokenForTest(t, st, handlers.UserForTest(t, st, "member@example.com", store.RoleMember), "ops")
+	tests := []struct {
+		name, token string
+		proxied     bool
+		want        int
+	}{
+		{"admin through a proxy", admin, true, 200},
+		{"member through a proxy", member, true, 403},
+		{"nobody through a proxy", "", true, 403},
+		{"member from an allowed address", member, false, 200},
+		{"nobody from an allowed address", "", false, 200},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/metrics", "/admin/queues", "/admin/queues/api/queues"} {
+			req, _ := http.NewRequest("GET", ts.URL+path, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			if tt.proxied {
+				req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.want {
+				t.Errorf("%s: GET %s: got %d %s, want %d", tt.name, path, res.StatusCode, body, tt.want)
+			}
+		}
+	}
+}
