@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -96,18 +97,27 @@ func PurgeTrash(ctx context.Context, st *store.Store, log *slog.Logger, now time
 	return nil
 }
 
-// RunHousekeeping purges the trash (PurgeTrash) and deletes the records of
-// expired sessions, now and then every interval, until ctx ends. Both are
-// single idempotent statements, so several workers doing it at once is fine.
+// Housekeep does one round of housekeeping as of now: it purges the trash
+// (PurgeTrash) and deletes the records of expired sessions.
+func Housekeep(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) error {
+	if err := PurgeTrash(ctx, st, log, now); err != nil {
+		return fmt.Errorf("purge trash: %w", err)
+	}
+	if _, err := st.DeleteExpiredSessions(ctx); err != nil {
+		return fmt.Errorf("delete expired sessions: %w", err)
+	}
+	return nil
+}
+
+// RunHousekeeping runs Housekeep now and then every interval until ctx ends.
+// Each step is one idempotent statement, so several workers doing it at once
+// is fine.
 func RunHousekeeping(ctx context.Context, st *store.Store, log *slog.Logger, interval time.Duration) {
 	run := func(now time.Time) {
 		hctx, cancel := context.WithTimeout(ctx, interval)
 		defer cancel()
-		if err := PurgeTrash(hctx, st, log, now); err != nil && ctx.Err() == nil {
-			log.Warn("purge trash", "err", err)
-		}
-		if _, err := st.DeleteExpiredSessions(hctx); err != nil && ctx.Err() == nil {
-			log.Warn("delete expired sessions", "err", err)
+		if err := Housekeep(hctx, st, log, now); err != nil && ctx.Err() == nil {
+			log.Warn("housekeeping", "err", err)
 		}
 	}
 	run(time.Now())
