@@ -104,7 +104,9 @@ func newTab(t *testing.T, browser context.Context) *tab {
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 
-	tabCtx, cancel := chromedp.NewContext(browser)
+	// A browser context of its own: its own cookies, so the session of one
+	// tab's server never replaces another's (cookies ignore the port).
+	tabCtx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	tb := &tab{t: t, url: ts.URL, st: st, pool: pool}
 	if err := chromedp.Listen(tabCtx, func(ev any) {
