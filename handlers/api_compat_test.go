@@ -31,3 +31,24 @@ func TestLeadPutBackWhatWasRead(t *testing.T) {
 		t.Errorf("got %s, want only company changed (card_order 1, created_at and id kept)", r.body)
 	}
 }
+
+// TestHeadAndAllow: HEAD answers like GET without a body; a 405 lists HEAD with
+// GET, and the root path lists its methods too.
+func TestHeadAndAllow(t *testing.T) {
+	t.Parallel()
+	ts, _ := apiServer(t)
+	for _, path := range []string{"/leads/", "/healthz", "/test/"} {
+		r := do(t, ts, "HEAD", path, "", "")
+		if r.status != http.StatusOK || len(r.body) != 0 {
+			t.Errorf("HEAD %s: got %d with %d bytes, want 200 and no body", path, r.status, len(r.body))
+		}
+	}
+	r := do(t, ts, "DELETE", "/leads/", "", "")
+	if got := r.header.Get("Allow"); r.status != http.StatusMethodNotAllowed || got != "GET, HEAD, POST" {
+		t.Errorf("DELETE /leads/: got %d Allow %q, want 405 Allow \"GET, HEAD, POST\"", r.status, got)
+	}
+	r = do(t, ts, "PUT", "/", "application/json", "{}")
+	if got := r.header.Get("Allow"); r.status != http.StatusMethodNotAllowed || got == "" {
+		t.Errorf("PUT /: got %d Allow %q, want 405 with the root's methods", r.status, got)
+	}
+}

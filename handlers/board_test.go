@@ -267,7 +267,7 @@ func TestBoardPage(t *testing.T) {
 	p.wantText(t, "label[for=board-search]", "Search leads by name, company, email or notes")
 	p.wantAttr(t, "aside#chat-panel", "hx-get", "/chat/panel")
 	p.wantAttr(t, "aside#chat-panel", "hx-trigger", "load")
-	p.wantAttr(t, "aside#chat-panel", "hx-swap", "innerHTML")
+	p.wantAttr(t, "aside#chat-panel", "hx-swap", "innerHTML scroll:#chat-messages:bottom")
 	p.wantText(t, "aside#chat-panel", "Loading the assistant…")
 	p.wantAttr(t, "#board", "hx-trigger", "leads-changed from:body")
 	p.wantCount(t, "dialog#lead-dialog #lead-dialog-body", 1)

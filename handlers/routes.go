@@ -30,6 +30,8 @@ func (s *Server) Routes() http.Handler {
 	r.Use(s.securityHeaders)
 	// Paths work with and without the trailing slash, as the original API's did.
 	r.Use(middleware.StripSlashes)
+	// HEAD is answered by the GET handler of the path (headers only).
+	r.Use(middleware.GetHead)
 	r.Use(middleware.Compress(5, "application/json", "text/html", "text/css", "text/javascript", "application/javascript", "image/svg+xml"))
 	// CORS for ALLOWED_ORIGINS (off by default), before anything that needs
 	// credentials: a preflight carries none.
@@ -136,13 +138,19 @@ func (s *Server) Routes() http.Handler {
 // methodNotAllowed answers 405 with an Allow header listing the methods the path
 // does take.
 func (s *Server) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
-	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+	methods := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 	return func(w http.ResponseWriter, r *http.Request) {
 		var allowed []string
 		path := strings.TrimSuffix(r.URL.Path, "/")
+		if path == "" {
+			path = "/"
+		}
 		for _, m := range methods {
 			if mux.Match(chi.NewRouteContext(), m, path) {
 				allowed = append(allowed, m)
+				if m == http.MethodGet {
+					allowed = append(allowed, http.MethodHead)
+				}
 			}
 		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
