@@ -26,8 +26,9 @@ func (s *Server) Routes() http.Handler {
 	}
 	r := chi.NewRouter()
 	r.Use(s.instrument, s.recoverer, withRequestID, s.accessLog)
-	// Security headers on every response, errors and static files included.
-	r.Use(s.securityHeaders)
+	// Security headers on every response, errors and static files included;
+	// every body bounded.
+	r.Use(s.securityHeaders, limitBody)
 	// Paths work with and without the trailing slash, as the original API's did.
 	r.Use(middleware.StripSlashes)
 	// HEAD is answered by the GET handler of the path (headers only).
