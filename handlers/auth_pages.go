@@ -148,7 +148,7 @@ func (s *Server) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if s.Sessions != nil {
+	if s.Sessions != nil && p.Token == nil { // a bearer call has no session to end
 		if err := s.Sessions.Destroy(ctx); err != nil {
 			return fmt.Errorf("destroy session: %w", err)
 		}

@@ -235,7 +235,7 @@ func TestFirstRunSetup(t *testing.T) {
 func TestSignInAndOut(t *testing.T) {
 	t.Parallel()
 	e := newAuthEnv(t)
-	e.user("ann@example.com", store.RoleAdmin)
+	ann := e.user("ann@example.com", store.RoleAdmin)
 	c := handlers.NewBrowserClient(t)
 
 	wantRedirect(t, "GET /trash signed out", e.get(c, "/trash"), "/signin?next=%2Ftrash")
@@ -295,7 +295,11 @@ func TestSignInAndOut(t *testing.T) {
 	// The old token, replayed, is worth nothing.
 	replay := e.get(nil, "/leads/", "Cookie", "crm_session="+old)
 	wantStatus(t, "API with the signed-out token", replay, http.StatusUnauthorized)
-	// Signing out is a POST: a GET changes nothing (and there is no such route).
+	// A bearer call to sign out has no session to end: nothing breaks.
+	tok := handlers.TokenForTest(t, e.st, ann, "script")
+	wantRedirect(t, "sign out with a token", e.req(nil, "POST", "/signout", "", "", "Authorization", "Bearer "+tok), "/signin?signed_out=1")
+	wantStatus(t, "the token after its sign-out", e.bearer(nil, tok, "GET", "/leads/", ""), http.StatusOK)
+		// Signing out is a POST: a GET changes nothing (and there is no such route).
 	if r := e.get(nil, "/signout"); r.status == http.StatusOK {
 		t.Errorf("GET /signout: got 200, want no sign-out by GET")
 	}
