@@ -299,7 +299,7 @@ func TestSignInAndOut(t *testing.T) {
 	tok := handlers.TokenForTest(t, e.st, ann, "script")
 	wantRedirect(t, "sign out with a token", e.req(nil, "POST", "/signout", "", "", "Authorization", "Bearer "+tok), "/signin?signed_out=1")
 	wantStatus(t, "the token after its sign-out", e.bearer(nil, tok, "GET", "/leads/", ""), http.StatusOK)
-		// Signing out is a POST: a GET changes nothing (and there is no such route).
+	// Signing out is a POST: a GET changes nothing (and there is no such route).
 	if r := e.get(nil, "/signout"); r.status == http.StatusOK {
 		t.Errorf("GET /signout: got 200, want no sign-out by GET")
 	}
