@@ -643,7 +643,9 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 		unavailable(t, "redis-server", err)
 	}
 	r := &redisServer{t: t, port: freePort(t)}
-	r.args = append([]string{bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"}, extra...)
+	// --dir: a replica writes the master's snapshot to disk during sync; keep it out
+	// of the source tree.
+	r.args = append([]string{bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", t.TempDir()}, extra...)
 	r.start()
 	t.Cleanup(func() { r.stop() })
 	return r
