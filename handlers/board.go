@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
@@ -27,8 +25,8 @@ const maxSearchLen = 200
 // searchParam reads the search q from the URL or the form, trimmed.
 func searchParam(r *http.Request) (string, error) {
 	q := strings.TrimSpace(r.FormValue("q"))
-	if utf8.RuneCountInString(q) > maxSearchLen {
-		return "", &store.ValidationError{Fields: map[string]string{"q": fmt.Sprintf("must be at most %d characters", maxSearchLen)}}
+	if msg := checkSearch(q); msg != "" {
+		return "", &store.ValidationError{Fields: map[string]string{"q": msg}}
 	}
 	return q, nil
 }

@@ -112,8 +112,8 @@ func encodeBoard(board store.Board) ([]byte, error) {
 // checkSearch returns what is wrong with a search text, or "".
 func checkSearch(q string) string {
 	switch {
-	case len(q) > 200:
-		return "must be at most 200 characters"
+	case utf8.RuneCountInString(q) > maxSearchLen:
+		return fmt.Sprintf("must be at most %d characters", maxSearchLen)
 	case !utf8.ValidString(q):
 		return "must be valid UTF-8 text"
 	case strings.ContainsRune(q, 0):

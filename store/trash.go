@@ -86,43 +86,41 @@ func (s *Store) GetTrashedLead(ctx context.Context, id uuid.UUID) (TrashedLead, 
 // not in the trash (restored already, purged, or never deleted).
 //
 // Locks are taken as every lead write takes them: the stage first, then the
-// row. The stage is read before its lock, so the row is read again under it;
-// two restores of one lead serialize on the row, and the second finds it gone.
+// row. The stage is read before its lock, so the row is read again under it
+// (errStale, retried by inTx, if the stage was renamed meanwhile); two restores
+// of one lead serialize on the row, and the second finds it gone.
 func (s *Store) RestoreLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		for range 5 {
-			t, err := q.GetTrashedLead(ctx, id)
-			if err != nil {
-				return err
-			}
-			if err := lockStages(ctx, q, t.Status); err != nil {
-				return err
-			}
-			cur, err := q.GetTrashedLeadForUpdate(ctx, id)
-			if err != nil {
-				return err
-			}
-			if cur.Status != t.Status {
-				continue // its stage was renamed meanwhile: lock the new name
-			}
-			n, err := q.CountLeadsInStatus(ctx, cur.Status)
-			if err != nil {
-				return fmt.Errorf("count %s: %w", cur.Status, err)
-			}
-			row, err := q.RestoreLead(ctx, queries.RestoreLeadParams{ID: id, CardOrder: n})
-			if err != nil {
-				return fmt.Errorf("restore lead %s: %w", id, err)
-			}
-			if err := recordEvent(ctx, q, id, EventRestore, []FieldChange{
-				{Field: "status", New: row.Status}, {Field: "position", New: fmt.Sprint(row.CardOrder + 1)},
-			}); err != nil {
-				return err
-			}
-			lead = leadFromRow(row)
-			return nil
+		t, err := q.GetTrashedLead(ctx, id)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("%w: the stage of lead %s keeps changing", ErrConflict, id)
+		if err := lockStages(ctx, q, t.Status); err != nil {
+			return err
+		}
+		cur, err := q.GetTrashedLeadForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Status != t.Status {
+			return errStale // its stage was renamed meanwhile: retry the transaction
+		}
+		n, err := q.CountLeadsInStatus(ctx, cur.Status)
+		if err != nil {
+			return fmt.Errorf("count %s: %w", cur.Status, err)
+		}
+		row, err := q.RestoreLead(ctx, queries.RestoreLeadParams{ID: id, CardOrder: n})
+		if err != nil {
+			return fmt.Errorf("restore lead %s: %w", id, err)
+		}
+		if err := recordEvent(ctx, q, id, EventRestore, []FieldChange{
+			{Field: "status", New: row.Status}, {Field: "position", New: fmt.Sprint(row.CardOrder + 1)},
+		}); err != nil {
+			return err
+		}
+		lead = leadFromRow(row)
+		return nil
 	})
 	return lead, err
 }
