@@ -92,7 +92,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 				for j, c := range s.Checks {
 					names[j] = c.Name
 				}
-				writeJSON(w, http.StatusBadRequest, errorBody{Error: "unknown check " + strconv.Quote(name) + "; checks: " + joinNames(names)})
+				writeJSON(w, http.StatusBadRequest, errorBody{Error: "unknown check " + strconv.Quote(name) + "; checks: " + strings.Join(names, ", ")})
 				return
 			}
 			checks = append(checks, s.Checks[i])
@@ -129,27 +129,16 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(required) > 0:
 		status, code = "unavailable", http.StatusServiceUnavailable
-		body["error"] = "not ready: " + joinNames(down) + " down"
+		body["error"] = "not ready: " + strings.Join(down, ", ") + " down"
 	case len(down) > 0:
 		status = "degraded"
-		body["error"] = "degraded: " + joinNames(down) + " down"
+		body["error"] = "degraded: " + strings.Join(down, ", ") + " down"
 	}
 	if len(down) > 0 {
 		body["down"] = down
 	}
 	body["status"] = status
 	writeJSON(w, code, body)
-}
-
-func joinNames(names []string) string {
-	out := ""
-	for i, n := range names {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
 }
 
 // handleTest answers GET /test/ as the original backend did.

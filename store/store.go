@@ -36,9 +36,6 @@ func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool, q: queries.New(pool), writeSlots: make(chan struct{}, n)}
 }
 
-// Pool returns the connection pool, for callers that share it (the session store).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Ping checks that PostgreSQL answers.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.pool.Ping(ctx)

@@ -135,12 +135,3 @@ func openValue(b store.Board) store.Money {
 	}
 	return m
 }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
