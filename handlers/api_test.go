@@ -351,7 +351,7 @@ func TestBadInput(t *testing.T) {
 		{"value underscores", "POST", "/leads/", "application/json", `{"name":"X","value":"1_000"}`, 400, "number", "value"},
 		{"value huge exponent", "POST", "/leads/", "application/json", `{"name":"X","value":"1e999999"}`, 400, "number", "value"},
 		{"invalid UTF-8 body", "POST", "/leads/", "application/json", "{\"name\":\"\xff\xfe\"}", 400, "UTF-8", ""},
-		{"cursor past 32 bits", "GET", "/leads/?status=Interest&limit=2&cursor=YWZ0ZXI6NDI5NDk2NzI5Ng", "", ``, 400, "cursor", "cursor"},
+		{"cursor past 64 bits", "GET", "/leads/?status=Interest&limit=2&cursor=YWZ0ZXI6OTIyMzM3MjAzNjg1NDc3NTgwOA", "", ``, 400, "cursor", "cursor"},
 		{"search invalid UTF-8", "GET", "/leads/?q=%ff", "", ``, 400, "UTF-8", "q"},
 		{"update unknown stage", "PUT", lead, "application/json", `{"status":"Later"}`, 400, "must be one of", "status"},
 		{"update blank name", "PATCH", lead, "application/json", `{"name":""}`, 400, "name", "name"},

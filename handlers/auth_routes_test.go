@@ -201,7 +201,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	board, _ := e.st.ListBoard(ctx, store.BoardQuery{Status: "Interest", After: -1})
+	board, _ := e.st.ListBoard(ctx, store.BoardQuery{Status: "Interest"})
 	lead := board.Columns[0].Leads[0]
 	trashed := board.Columns[0].Leads[1]
 	if _, err := e.st.DeleteLead(ctx, trashed.ID); err != nil {

@@ -59,7 +59,7 @@ func (s *Server) readBoard(ctx context.Context, q string, shown map[string]int) 
 	for stage := range shown {
 		limit = max(limit, columnLimit(shown, stage))
 	}
-	board, err := s.Store.ListBoard(ctx, store.BoardQuery{Search: q, Limit: limit, After: -1, WithTotals: true})
+	board, err := s.Store.ListBoard(ctx, store.BoardQuery{Search: q, Limit: limit, WithTotals: true})
 	if err != nil {
 		return views.BoardData{}, err
 	}
@@ -112,11 +112,11 @@ func (s *Server) handleBoardCards(w http.ResponseWriter, r *http.Request) error 
 	if status == "" {
 		return &store.ValidationError{Fields: map[string]string{"status": "is required"}}
 	}
-	after, err := strconv.Atoi(r.FormValue("after"))
-	if err != nil || after < -1 {
-		return &store.ValidationError{Fields: map[string]string{"after": "must be a card position"}}
+	after, err := strconv.ParseInt(r.FormValue("after"), 10, 64)
+	if err != nil {
+		return &store.ValidationError{Fields: map[string]string{"after": "is not a valid card key"}}
 	}
-	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: q, Status: status, Limit: views.PageSize, After: after})
+	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: q, Status: status, Limit: views.PageSize, After: &after})
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func seedDemo(t *testing.T, st *store.Store) {
 
 func leadNamed(t *testing.T, st *store.Store, name string) store.Lead {
 	t.Helper()
-	board, err := st.ListBoard(context.Background(), store.BoardQuery{After: -1})
+	board, err := st.ListBoard(context.Background(), store.BoardQuery{})
 	if err != nil {
 		t.Fatalf("list board: %v", err)
 	}
@@ -189,7 +189,7 @@ func leadNamed(t *testing.T, st *store.Store, name string) store.Lead {
 // columnOrder lists the names in a stage's column as stored, in card order.
 func columnOrder(t *testing.T, st *store.Store, stage string) []string {
 	t.Helper()
-	board, err := st.ListBoard(context.Background(), store.BoardQuery{Status: stage, After: -1})
+	board, err := st.ListBoard(context.Background(), store.BoardQuery{Status: stage})
 	if err != nil {
 		t.Fatalf("list %s: %v", stage, err)
 	}
@@ -422,7 +422,12 @@ func TestBoardPaging(t *testing.T) {
 		t.Errorf("first page (-want +got):\n%s", diff)
 	}
 	more := views.LoadMoreID("Interest").Sel()
-	p.wantAttr(t, more, "hx-get", views.CardsURL("Interest", 49, ""))
+	// The loader asks for the cards after the 50th (by its sort key).
+	page, err := st.ListBoard(context.Background(), store.BoardQuery{Status: "Interest", Limit: views.PageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.wantAttr(t, more, "hx-get", views.CardsURL("Interest", page.Columns[0].NextAfter(), ""))
 	p.wantAttr(t, more, "hx-trigger", "intersect once")
 	p.wantAttr(t, more, "hx-swap", "outerHTML")
 
@@ -448,8 +453,12 @@ func TestBoardPaging(t *testing.T) {
 	// Paging keeps the search.
 	p = send(t, h, http.MethodGet, "/?q=even", nil, false)
 	p.wantHeader2(t, "Interest", "60", "$6,000")
-	p.wantAttr(t, more, "hx-get", views.CardsURL("Interest", 98, "even"))
-	frag := send(t, h, http.MethodGet, views.CardsURL("Interest", 98, "even"), nil, true)
+	page, err = st.ListBoard(context.Background(), store.BoardQuery{Status: "Interest", Limit: views.PageSize, Search: "even"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.wantAttr(t, more, "hx-get", views.CardsURL("Interest", page.Columns[0].NextAfter(), "even"))
+	frag := send(t, h, http.MethodGet, views.CardsURL("Interest", page.Columns[0].NextAfter(), "even"), nil, true)
 	frag.wantCount(t, ".card", 10)
 	frag.wantCount(t, more, 0)
 	frag.wantText(t, ".card .card-name", "Lead 100")
@@ -467,7 +476,7 @@ func TestBoardCardsBadInput(t *testing.T) {
 	for _, tt := range []struct{ target, want string }{
 		{"/board/cards?after=0", "Stage is required."},
 		{"/board/cards?status=Nope&after=0", "Stage must be one of: Interest, Meeting booked, Proposal sent, Negotiation, Closed won, Closed lost."},
-		{"/board/cards?status=Interest&after=x", "After must be a card position."},
+		{"/board/cards?status=Interest&after=x", "After is not a valid card key."},
 	} {
 		p := send(t, h, http.MethodGet, tt.target, nil, true)
 		p.wantStatus(t, http.StatusUnprocessableEntity)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,7 +37,7 @@ func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return badRequest("the query string is malformed")
 	}
-	bq := store.BoardQuery{Search: qv.Get("q"), Status: qv.Get("status"), After: -1}
+	bq := store.BoardQuery{Search: qv.Get("q"), Status: qv.Get("status")}
 	if msg := checkSearch(bq.Search); msg != "" {
 		return &httpError{status: http.StatusBadRequest, msg: "q " + msg, fields: map[string]string{"q": msg}}
 	}
@@ -60,7 +59,7 @@ func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
 			return &httpError{status: http.StatusBadRequest, msg: "cursor needs status: a cursor pages through one column",
 				fields: map[string]string{"status": "is required with cursor"}}
 		}
-		bq.After = after
+		bq.After = &after
 	}
 	board, err := s.Store.ListBoard(r.Context(), bq)
 	if err != nil {
@@ -122,20 +121,21 @@ func checkSearch(q string) string {
 	return ""
 }
 
-func encodeCursor(after int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("after:" + strconv.Itoa(after)))
+func encodeCursor(after int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("after:" + strconv.FormatInt(after, 10)))
 }
 
-func decodeCursor(c string) (int, bool) {
+func decodeCursor(c string) (int64, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return 0, false
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(string(b), "after:"))
-	if err != nil || !strings.HasPrefix(string(b), "after:") || n < -1 || n > math.MaxInt32 {
+	key, ok := strings.CutPrefix(string(b), "after:")
+	if !ok {
 		return 0, false
 	}
-	return n, true
+	n, err := strconv.ParseInt(key, 10, 64)
+	return n, err == nil
 }
 
 // handleLeadCreate answers POST /leads/ with 201 and the new lead.

@@ -191,7 +191,7 @@ func TestTrashPurge(t *testing.T) {
 
 func findLead(t *testing.T, st *store.Store, name string) store.Lead {
 	t.Helper()
-	b, err := st.ListBoard(context.Background(), store.BoardQuery{After: -1})
+	b, err := st.ListBoard(context.Background(), store.BoardQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,11 @@
+-- GetLead returns a lead with its position in its column: the number of cards
+-- before it (see migration 00005: the stored card_order is a sort key with gaps).
 -- name: GetLead :one
-SELECT *
+SELECT sqlc.embed(leads),
+       (SELECT count(*) FROM leads o
+        WHERE o.status = leads.status AND o.card_order < leads.card_order)::integer AS position
 FROM leads
-WHERE id = @id;
+WHERE leads.id = @id;
 
 -- name: GetLeadForUpdate :one
 SELECT *
@@ -14,10 +18,58 @@ SELECT status
 FROM leads
 WHERE id = @id;
 
--- name: CountLeadsInStatus :one
+-- ColumnEnd returns the sort key a card added at the end of a column takes
+-- (key_gap after the last one, 0 in an empty column) and the number of its
+-- cards, the position that card takes; the lead id is not counted. Keys stay
+-- below half the bigint range (store.placeKey), so the sum cannot overflow.
+-- name: ColumnEnd :one
+SELECT coalesce(max(card_order) + @key_gap::bigint, 0)::bigint AS next_key, count(*)::integer AS n
+FROM leads
+WHERE status = @status AND id <> @id;
+
+-- NeighbourKeys reads up to two sort keys of the column, the first after skipping
+-- skip cards, not counting the lead id: the keys a card placed at position skip+1
+-- goes between. The index on (status, card_order) serves it.
+-- name: NeighbourKeys :many
+SELECT card_order
+FROM leads
+WHERE status = @status AND id <> @id
+ORDER BY card_order
+LIMIT 2 OFFSET @skip::integer;
+
+-- LeadPosition is the position in its column of the card with sort key card_order.
+-- name: LeadPosition :one
 SELECT count(*)::integer
 FROM leads
-WHERE status = @status;
+WHERE status = @status AND card_order < @card_order;
+
+-- LeadPositions returns the positions of the given leads in their columns.
+-- name: LeadPositions :many
+SELECT l.id,
+       (SELECT count(*) FROM leads o
+        WHERE o.status = l.status AND o.card_order < l.card_order)::integer AS position
+FROM leads l
+WHERE l.id = ANY(@ids::uuid[]);
+
+-- RenumberColumn spreads a column's sort keys out again, key_gap apart in card
+-- order, when two neighbours' keys have no room left between them. The caller
+-- holds the column's stage lock; the unique constraint is checked at the end of
+-- the statement (it is deferrable), so the keys may pass each other meanwhile.
+-- name: RenumberColumn :execrows
+UPDATE leads
+SET card_order = ranked.position * @key_gap::bigint
+FROM (SELECT c.id, row_number() OVER (ORDER BY c.card_order) - 1 AS position
+      FROM leads c
+      WHERE c.status = @status::text) ranked
+WHERE leads.id = ranked.id;
+
+-- PlaceLead puts a lead in column new_status with sort key card_order, if it is
+-- still in old_status (no row otherwise: it moved meanwhile).
+-- name: PlaceLead :one
+UPDATE leads
+SET status = @new_status, card_order = @card_order, updated_at = now()
+WHERE id = @id AND status = @old_status
+RETURNING *;
 
 -- name: InsertLead :one
 INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)
@@ -33,54 +85,63 @@ SET name = @name, company = @company, email = @email, phone = @phone,
 WHERE id = @id
 RETURNING *;
 
--- CloseGap moves the cards in (from_order, to_order] of a column one place up.
--- name: CloseGap :execrows
-UPDATE leads
-SET card_order = card_order - 1
-WHERE status = @status AND card_order > @from_order AND card_order <= @to_order;
-
--- name: DeleteLead :one
-DELETE FROM leads
-WHERE id = @id
-RETURNING status, card_order;
-
--- ListLeads reads every lead (of one column when only_status is set) matching the
--- search pattern, by card_order; the caller groups them into columns, which keeps
--- each column in order. Sorting on the integer alone, with no join, is what makes
--- the unpaged board cheap.
+-- ListLeads reads every lead (of one column when only_status is set) by card_order;
+-- the caller groups them into columns, which keeps each column in order, and
+-- counts the positions. Sorting on the key alone, with no join, is what makes the
+-- unpaged board cheap.
 -- name: ListLeads :many
 SELECT *
 FROM leads
-WHERE (sqlc.narg(only_status)::text IS NULL OR status = sqlc.narg(only_status)::text)
-  AND (@pattern::text = ''
-       OR name ILIKE @pattern OR company ILIKE @pattern
-       OR email ILIKE @pattern OR notes ILIKE @pattern)
+WHERE sqlc.narg(only_status)::text IS NULL OR status = sqlc.narg(only_status)::text
 ORDER BY card_order, id
 LIMIT 1000000;
 
 -- ListColumns reads up to row_limit leads of each column (or of one column when
--- only_status is set) after the card_order after_order, matching the search pattern
--- when one is given: one index range scan per column, whatever the board's size.
+-- only_status is set) after the sort key after_key, each with its position: one
+-- index range scan per column, plus a count of the cards before the page when it
+-- is not the first, whatever the board's size.
 -- name: ListColumns :many
-SELECT leads.*
-FROM leads
-JOIN stages ON stages.name = leads.status
-WHERE leads.id IN (
-    SELECT page.id
-    FROM stages s
-    CROSS JOIN LATERAL (
-        SELECT l.id
-        FROM leads l
-        WHERE l.status = s.name
-          AND l.card_order > @after_order::integer
-          AND (@pattern::text = ''
-               OR l.name ILIKE @pattern OR l.company ILIKE @pattern
-               OR l.email ILIKE @pattern OR l.notes ILIKE @pattern)
-        ORDER BY l.card_order
-        LIMIT @row_limit::integer
-    ) page
-    WHERE sqlc.narg(only_status)::text IS NULL OR s.name = sqlc.narg(only_status)::text
+SELECT sqlc.embed(leads), page.position::integer AS position
+FROM stages s
+CROSS JOIN LATERAL (
+    SELECT l.id,
+           (SELECT count(*) FROM leads b
+            WHERE b.status = s.name AND b.card_order <= @after_key::bigint)
+           + row_number() OVER (ORDER BY l.card_order) - 1 AS position
+    FROM leads l
+    WHERE l.status = s.name
+      AND l.card_order > @after_key::bigint
+    ORDER BY l.card_order
+    LIMIT @row_limit::integer
+) page
+JOIN leads ON leads.id = page.id
+WHERE sqlc.narg(only_status)::text IS NULL OR s.name = sqlc.narg(only_status)::text
+ORDER BY s.position, leads.card_order;
+
+-- SearchColumns is ListColumns for the leads matching a search pattern (name,
+-- company, email and notes, ILIKE), each with its position in the whole column,
+-- not among the matches: the board's move buttons and drops work on positions.
+-- Numbering the columns reads all of them, as the search itself does (notes has
+-- no index).
+-- name: SearchColumns :many
+WITH numbered AS (
+    SELECT c.id, c.status, c.card_order, c.name, c.company, c.email, c.notes,
+           row_number() OVER (PARTITION BY c.status ORDER BY c.card_order) - 1 AS position
+    FROM leads c
+    WHERE sqlc.narg(only_status)::text IS NULL OR c.status = sqlc.narg(only_status)::text
+), matched AS (
+    SELECT n.id, n.position,
+           row_number() OVER (PARTITION BY n.status ORDER BY n.card_order) AS nth
+    FROM numbered n
+    WHERE n.card_order > @after_key::bigint
+      AND (n.name ILIKE @pattern::text OR n.company ILIKE @pattern::text
+           OR n.email ILIKE @pattern::text OR n.notes ILIKE @pattern::text)
 )
+SELECT sqlc.embed(leads), matched.position::integer AS position
+FROM matched
+JOIN leads ON leads.id = matched.id
+JOIN stages ON stages.name = leads.status
+WHERE matched.nth <= @row_limit::integer
 ORDER BY stages.position, leads.card_order;
 
 -- ColumnTotals counts every lead of each column (matching the search pattern when
@@ -132,43 +193,3 @@ CROSS JOIN LATERAL (
 WHERE d.distance <= 2
 ORDER BY d.distance, leads.name, leads.id
 LIMIT @row_limit::integer;
-
--- MoveLeadTo moves a lead to position target_order of column new_status, shifting
--- the cards between its old and new place by one, in one statement. It must run
--- while the transaction holds the stage locks of old_status and new_status (see
--- LockStages): its snapshot is then the settled state of both columns. target_order
--- is clamped to 0..n, n being the number of other leads in the new column. It
--- changes nothing and returns no row if the lead is no longer in old_status.
--- name: MoveLeadTo :one
-WITH cur AS (
-    SELECT c.id, c.status, c.card_order
-    FROM leads c
-    WHERE c.id = @id AND c.status = @old_status::text
-), dest AS (
-    SELECT greatest(0, least(@target_order::integer,
-           (SELECT count(*) FROM leads o WHERE o.status = @new_status::text AND o.id <> @id)))::integer AS pos
-), shifted AS (
-    UPDATE leads l
-    SET card_order = CASE
-            WHEN cur.status <> @new_status::text AND l.status = cur.status THEN l.card_order - 1
-            WHEN cur.status <> @new_status::text THEN l.card_order + 1
-            WHEN dest.pos > cur.card_order THEN l.card_order - 1
-            ELSE l.card_order + 1
-        END
-    FROM cur, dest
-    WHERE l.id <> cur.id AND (
-          -- leaving the old column: the cards after it move up
-          (cur.status <> @new_status::text AND l.status = cur.status AND l.card_order > cur.card_order)
-          -- entering the new column: the cards from its new place on move down
-       OR (cur.status <> @new_status::text AND l.status = @new_status::text AND l.card_order >= dest.pos)
-          -- within one column: the cards between the old and new place shift by one
-       OR (cur.status = @new_status::text AND l.status = cur.status
-           AND ((dest.pos > cur.card_order AND l.card_order > cur.card_order AND l.card_order <= dest.pos)
-             OR (dest.pos < cur.card_order AND l.card_order >= dest.pos AND l.card_order < cur.card_order))))
-    RETURNING l.id
-)
-UPDATE leads
-SET status = @new_status::text, card_order = dest.pos, updated_at = now()
-FROM cur, dest
-WHERE leads.id = cur.id
-RETURNING leads.*;

@@ -12,25 +12,32 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const closeGap = `-- name: CloseGap :execrows
-UPDATE leads
-SET card_order = card_order - 1
-WHERE status = $1 AND card_order > $2 AND card_order <= $3
+const columnEnd = `-- name: ColumnEnd :one
+SELECT coalesce(max(card_order) + $1::bigint, 0)::bigint AS next_key, count(*)::integer AS n
+FROM leads
+WHERE status = $2 AND id <> $3
 `
 
-type CloseGapParams struct {
-	Status    string
-	FromOrder int32
-	ToOrder   int32
+type ColumnEndParams struct {
+	KeyGap int64
+	Status string
+	ID     uuid.UUID
 }
 
-// CloseGap moves the cards in (from_order, to_order] of a column one place up.
-func (q *Queries) CloseGap(ctx context.Context, arg CloseGapParams) (int64, error) {
-	result, err := q.db.Exec(ctx, closeGap, arg.Status, arg.FromOrder, arg.ToOrder)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+type ColumnEndRow struct {
+	NextKey int64
+	N       int32
+}
+
+// ColumnEnd returns the sort key a card added at the end of a column takes
+// (key_gap after the last one, 0 in an empty column) and the number of its
+// cards, the position that card takes; the lead id is not counted. Keys stay
+// below half the bigint range (store.placeKey), so the sum cannot overflow.
+func (q *Queries) ColumnEnd(ctx context.Context, arg ColumnEndParams) (ColumnEndRow, error) {
+	row := q.db.QueryRow(ctx, columnEnd, arg.KeyGap, arg.Status, arg.ID)
+	var i ColumnEndRow
+	err := row.Scan(&i.NextKey, &i.N)
+	return i, err
 }
 
 const columnTotals = `-- name: ColumnTotals :many
@@ -85,59 +92,38 @@ func (q *Queries) CountLeads(ctx context.Context) (int32, error) {
 	return column_1, err
 }
 
-const countLeadsInStatus = `-- name: CountLeadsInStatus :one
-SELECT count(*)::integer
-FROM leads
-WHERE status = $1
-`
-
-func (q *Queries) CountLeadsInStatus(ctx context.Context, status string) (int32, error) {
-	row := q.db.QueryRow(ctx, countLeadsInStatus, status)
-	var column_1 int32
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
-const deleteLead = `-- name: DeleteLead :one
-DELETE FROM leads
-WHERE id = $1
-RETURNING status, card_order
-`
-
-type DeleteLeadRow struct {
-	Status    string
-	CardOrder int32
-}
-
-func (q *Queries) DeleteLead(ctx context.Context, id uuid.UUID) (DeleteLeadRow, error) {
-	row := q.db.QueryRow(ctx, deleteLead, id)
-	var i DeleteLeadRow
-	err := row.Scan(&i.Status, &i.CardOrder)
-	return i, err
-}
-
 const getLead = `-- name: GetLead :one
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at,
+       (SELECT count(*) FROM leads o
+        WHERE o.status = leads.status AND o.card_order < leads.card_order)::integer AS position
 FROM leads
-WHERE id = $1
+WHERE leads.id = $1
 `
 
-func (q *Queries) GetLead(ctx context.Context, id uuid.UUID) (Lead, error) {
+type GetLeadRow struct {
+	Lead     Lead
+	Position int32
+}
+
+// GetLead returns a lead with its position in its column: the number of cards
+// before it (see migration 00005: the stored card_order is a sort key with gaps).
+func (q *Queries) GetLead(ctx context.Context, id uuid.UUID) (GetLeadRow, error) {
 	row := q.db.QueryRow(ctx, getLead, id)
-	var i Lead
+	var i GetLeadRow
 	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Company,
-		&i.Email,
-		&i.Phone,
-		&i.Value,
-		&i.Notes,
-		&i.Status,
-		&i.Source,
-		&i.CardOrder,
-		&i.CreatedAt,
-		&i.UpdatedAt,
+		&i.Lead.ID,
+		&i.Lead.Name,
+		&i.Lead.Company,
+		&i.Lead.Email,
+		&i.Lead.Phone,
+		&i.Lead.Value,
+		&i.Lead.Notes,
+		&i.Lead.Status,
+		&i.Lead.Source,
+		&i.Lead.CardOrder,
+		&i.Lead.CreatedAt,
+		&i.Lead.UpdatedAt,
+		&i.Position,
 	)
 	return i, err
 }
@@ -198,7 +184,7 @@ type InsertLeadParams struct {
 	Notes     string
 	Status    string
 	Source    string
-	CardOrder int32
+	CardOrder int64
 }
 
 func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, error) {
@@ -231,66 +217,116 @@ func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, e
 	return i, err
 }
 
-const listColumns = `-- name: ListColumns :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at
+const leadPosition = `-- name: LeadPosition :one
+SELECT count(*)::integer
 FROM leads
-JOIN stages ON stages.name = leads.status
-WHERE leads.id IN (
-    SELECT page.id
-    FROM stages s
-    CROSS JOIN LATERAL (
-        SELECT l.id
-        FROM leads l
-        WHERE l.status = s.name
-          AND l.card_order > $1::integer
-          AND ($2::text = ''
-               OR l.name ILIKE $2 OR l.company ILIKE $2
-               OR l.email ILIKE $2 OR l.notes ILIKE $2)
-        ORDER BY l.card_order
-        LIMIT $3::integer
-    ) page
-    WHERE $4::text IS NULL OR s.name = $4::text
-)
-ORDER BY stages.position, leads.card_order
+WHERE status = $1 AND card_order < $2
 `
 
-type ListColumnsParams struct {
-	AfterOrder int32
-	Pattern    string
-	RowLimit   int32
-	OnlyStatus *string
+type LeadPositionParams struct {
+	Status    string
+	CardOrder int64
 }
 
-// ListColumns reads up to row_limit leads of each column (or of one column when
-// only_status is set) after the card_order after_order, matching the search pattern
-// when one is given: one index range scan per column, whatever the board's size.
-func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lead, error) {
-	rows, err := q.db.Query(ctx, listColumns,
-		arg.AfterOrder,
-		arg.Pattern,
-		arg.RowLimit,
-		arg.OnlyStatus,
-	)
+// LeadPosition is the position in its column of the card with sort key card_order.
+func (q *Queries) LeadPosition(ctx context.Context, arg LeadPositionParams) (int32, error) {
+	row := q.db.QueryRow(ctx, leadPosition, arg.Status, arg.CardOrder)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const leadPositions = `-- name: LeadPositions :many
+SELECT l.id,
+       (SELECT count(*) FROM leads o
+        WHERE o.status = l.status AND o.card_order < l.card_order)::integer AS position
+FROM leads l
+WHERE l.id = ANY($1::uuid[])
+`
+
+type LeadPositionsRow struct {
+	ID       uuid.UUID
+	Position int32
+}
+
+// LeadPositions returns the positions of the given leads in their columns.
+func (q *Queries) LeadPositions(ctx context.Context, ids []uuid.UUID) ([]LeadPositionsRow, error) {
+	rows, err := q.db.Query(ctx, leadPositions, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Lead{}
+	items := []LeadPositionsRow{}
 	for rows.Next() {
-		var i Lead
+		var i LeadPositionsRow
+		if err := rows.Scan(&i.ID, &i.Position); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listColumns = `-- name: ListColumns :many
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, page.position::integer AS position
+FROM stages s
+CROSS JOIN LATERAL (
+    SELECT l.id,
+           (SELECT count(*) FROM leads b
+            WHERE b.status = s.name AND b.card_order <= $1::bigint)
+           + row_number() OVER (ORDER BY l.card_order) - 1 AS position
+    FROM leads l
+    WHERE l.status = s.name
+      AND l.card_order > $1::bigint
+    ORDER BY l.card_order
+    LIMIT $2::integer
+) page
+JOIN leads ON leads.id = page.id
+WHERE $3::text IS NULL OR s.name = $3::text
+ORDER BY s.position, leads.card_order
+`
+
+type ListColumnsParams struct {
+	AfterKey   int64
+	RowLimit   int32
+	OnlyStatus *string
+}
+
+type ListColumnsRow struct {
+	Lead     Lead
+	Position int32
+}
+
+// ListColumns reads up to row_limit leads of each column (or of one column when
+// only_status is set) after the sort key after_key, each with its position: one
+// index range scan per column, plus a count of the cards before the page when it
+// is not the first, whatever the board's size.
+func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]ListColumnsRow, error) {
+	rows, err := q.db.Query(ctx, listColumns, arg.AfterKey, arg.RowLimit, arg.OnlyStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListColumnsRow{}
+	for rows.Next() {
+		var i ListColumnsRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.Name,
-			&i.Company,
-			&i.Email,
-			&i.Phone,
-			&i.Value,
-			&i.Notes,
-			&i.Status,
-			&i.Source,
-			&i.CardOrder,
-			&i.CreatedAt,
-			&i.UpdatedAt,
+			&i.Lead.ID,
+			&i.Lead.Name,
+			&i.Lead.Company,
+			&i.Lead.Email,
+			&i.Lead.Phone,
+			&i.Lead.Value,
+			&i.Lead.Notes,
+			&i.Lead.Status,
+			&i.Lead.Source,
+			&i.Lead.CardOrder,
+			&i.Lead.CreatedAt,
+			&i.Lead.UpdatedAt,
+			&i.Position,
 		); err != nil {
 			return nil, err
 		}
@@ -305,25 +341,17 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lea
 const listLeads = `-- name: ListLeads :many
 SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
 FROM leads
-WHERE ($1::text IS NULL OR status = $1::text)
-  AND ($2::text = ''
-       OR name ILIKE $2 OR company ILIKE $2
-       OR email ILIKE $2 OR notes ILIKE $2)
+WHERE $1::text IS NULL OR status = $1::text
 ORDER BY card_order, id
 LIMIT 1000000
 `
 
-type ListLeadsParams struct {
-	OnlyStatus *string
-	Pattern    string
-}
-
-// ListLeads reads every lead (of one column when only_status is set) matching the
-// search pattern, by card_order; the caller groups them into columns, which keeps
-// each column in order. Sorting on the integer alone, with no join, is what makes
-// the unpaged board cheap.
-func (q *Queries) ListLeads(ctx context.Context, arg ListLeadsParams) ([]Lead, error) {
-	rows, err := q.db.Query(ctx, listLeads, arg.OnlyStatus, arg.Pattern)
+// ListLeads reads every lead (of one column when only_status is set) by card_order;
+// the caller groups them into columns, which keeps each column in order, and
+// counts the positions. Sorting on the key alone, with no join, is what makes the
+// unpaged board cheap.
+func (q *Queries) ListLeads(ctx context.Context, onlyStatus *string) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, listLeads, onlyStatus)
 	if err != nil {
 		return nil, err
 	}
@@ -355,60 +383,65 @@ func (q *Queries) ListLeads(ctx context.Context, arg ListLeadsParams) ([]Lead, e
 	return items, nil
 }
 
-const moveLeadTo = `-- name: MoveLeadTo :one
-WITH cur AS (
-    SELECT c.id, c.status, c.card_order
-    FROM leads c
-    WHERE c.id = $2 AND c.status = $3::text
-), dest AS (
-    SELECT greatest(0, least($4::integer,
-           (SELECT count(*) FROM leads o WHERE o.status = $1::text AND o.id <> $2)))::integer AS pos
-), shifted AS (
-    UPDATE leads l
-    SET card_order = CASE
-            WHEN cur.status <> $1::text AND l.status = cur.status THEN l.card_order - 1
-            WHEN cur.status <> $1::text THEN l.card_order + 1
-            WHEN dest.pos > cur.card_order THEN l.card_order - 1
-            ELSE l.card_order + 1
-        END
-    FROM cur, dest
-    WHERE l.id <> cur.id AND (
-          -- leaving the old column: the cards after it move up
-          (cur.status <> $1::text AND l.status = cur.status AND l.card_order > cur.card_order)
-          -- entering the new column: the cards from its new place on move down
-       OR (cur.status <> $1::text AND l.status = $1::text AND l.card_order >= dest.pos)
-          -- within one column: the cards between the old and new place shift by one
-       OR (cur.status = $1::text AND l.status = cur.status
-           AND ((dest.pos > cur.card_order AND l.card_order > cur.card_order AND l.card_order <= dest.pos)
-             OR (dest.pos < cur.card_order AND l.card_order >= dest.pos AND l.card_order < cur.card_order))))
-    RETURNING l.id
-)
-UPDATE leads
-SET status = $1::text, card_order = dest.pos, updated_at = now()
-FROM cur, dest
-WHERE leads.id = cur.id
-RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at
+const neighbourKeys = `-- name: NeighbourKeys :many
+SELECT card_order
+FROM leads
+WHERE status = $1 AND id <> $2
+ORDER BY card_order
+LIMIT 2 OFFSET $3::integer
 `
 
-type MoveLeadToParams struct {
-	NewStatus   string
-	ID          uuid.UUID
-	OldStatus   string
-	TargetOrder int32
+type NeighbourKeysParams struct {
+	Status string
+	ID     uuid.UUID
+	Skip   int32
 }
 
-// MoveLeadTo moves a lead to position target_order of column new_status, shifting
-// the cards between its old and new place by one, in one statement. It must run
-// while the transaction holds the stage locks of old_status and new_status (see
-// LockStages): its snapshot is then the settled state of both columns. target_order
-// is clamped to 0..n, n being the number of other leads in the new column. It
-// changes nothing and returns no row if the lead is no longer in old_status.
-func (q *Queries) MoveLeadTo(ctx context.Context, arg MoveLeadToParams) (Lead, error) {
-	row := q.db.QueryRow(ctx, moveLeadTo,
+// NeighbourKeys reads up to two sort keys of the column, the first after skipping
+// skip cards, not counting the lead id: the keys a card placed at position skip+1
+// goes between. The index on (status, card_order) serves it.
+func (q *Queries) NeighbourKeys(ctx context.Context, arg NeighbourKeysParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, neighbourKeys, arg.Status, arg.ID, arg.Skip)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var card_order int64
+		if err := rows.Scan(&card_order); err != nil {
+			return nil, err
+		}
+		items = append(items, card_order)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const placeLead = `-- name: PlaceLead :one
+UPDATE leads
+SET status = $1, card_order = $2, updated_at = now()
+WHERE id = $3 AND status = $4
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+`
+
+type PlaceLeadParams struct {
+	NewStatus string
+	CardOrder int64
+	ID        uuid.UUID
+	OldStatus string
+}
+
+// PlaceLead puts a lead in column new_status with sort key card_order, if it is
+// still in old_status (no row otherwise: it moved meanwhile).
+func (q *Queries) PlaceLead(ctx context.Context, arg PlaceLeadParams) (Lead, error) {
+	row := q.db.QueryRow(ctx, placeLead,
 		arg.NewStatus,
+		arg.CardOrder,
 		arg.ID,
 		arg.OldStatus,
-		arg.TargetOrder,
 	)
 	var i Lead
 	err := row.Scan(
@@ -426,6 +459,110 @@ func (q *Queries) MoveLeadTo(ctx context.Context, arg MoveLeadToParams) (Lead, e
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const renumberColumn = `-- name: RenumberColumn :execrows
+UPDATE leads
+SET card_order = ranked.position * $1::bigint
+FROM (SELECT c.id, row_number() OVER (ORDER BY c.card_order) - 1 AS position
+      FROM leads c
+      WHERE c.status = $2::text) ranked
+WHERE leads.id = ranked.id
+`
+
+type RenumberColumnParams struct {
+	KeyGap int64
+	Status string
+}
+
+// RenumberColumn spreads a column's sort keys out again, key_gap apart in card
+// order, when two neighbours' keys have no room left between them. The caller
+// holds the column's stage lock; the unique constraint is checked at the end of
+// the statement (it is deferrable), so the keys may pass each other meanwhile.
+func (q *Queries) RenumberColumn(ctx context.Context, arg RenumberColumnParams) (int64, error) {
+	result, err := q.db.Exec(ctx, renumberColumn, arg.KeyGap, arg.Status)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const searchColumns = `-- name: SearchColumns :many
+WITH numbered AS (
+    SELECT c.id, c.status, c.card_order, c.name, c.company, c.email, c.notes,
+           row_number() OVER (PARTITION BY c.status ORDER BY c.card_order) - 1 AS position
+    FROM leads c
+    WHERE $2::text IS NULL OR c.status = $2::text
+), matched AS (
+    SELECT n.id, n.position,
+           row_number() OVER (PARTITION BY n.status ORDER BY n.card_order) AS nth
+    FROM numbered n
+    WHERE n.card_order > $3::bigint
+      AND (n.name ILIKE $4::text OR n.company ILIKE $4::text
+           OR n.email ILIKE $4::text OR n.notes ILIKE $4::text)
+)
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, matched.position::integer AS position
+FROM matched
+JOIN leads ON leads.id = matched.id
+JOIN stages ON stages.name = leads.status
+WHERE matched.nth <= $1::integer
+ORDER BY stages.position, leads.card_order
+`
+
+type SearchColumnsParams struct {
+	RowLimit   int32
+	OnlyStatus *string
+	AfterKey   int64
+	Pattern    string
+}
+
+type SearchColumnsRow struct {
+	Lead     Lead
+	Position int32
+}
+
+// SearchColumns is ListColumns for the leads matching a search pattern (name,
+// company, email and notes, ILIKE), each with its position in the whole column,
+// not among the matches: the board's move buttons and drops work on positions.
+// Numbering the columns reads all of them, as the search itself does (notes has
+// no index).
+func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([]SearchColumnsRow, error) {
+	rows, err := q.db.Query(ctx, searchColumns,
+		arg.RowLimit,
+		arg.OnlyStatus,
+		arg.AfterKey,
+		arg.Pattern,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchColumnsRow{}
+	for rows.Next() {
+		var i SearchColumnsRow
+		if err := rows.Scan(
+			&i.Lead.ID,
+			&i.Lead.Name,
+			&i.Lead.Company,
+			&i.Lead.Email,
+			&i.Lead.Phone,
+			&i.Lead.Value,
+			&i.Lead.Notes,
+			&i.Lead.Status,
+			&i.Lead.Source,
+			&i.Lead.CardOrder,
+			&i.Lead.CreatedAt,
+			&i.Lead.UpdatedAt,
+			&i.Position,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const searchLeadsFuzzy = `-- name: SearchLeadsFuzzy :many
@@ -570,7 +707,7 @@ type UpdateLeadFieldsParams struct {
 	Notes     string
 	Source    string
 	Status    string
-	CardOrder int32
+	CardOrder int64
 	ID        uuid.UUID
 }
 

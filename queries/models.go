@@ -61,7 +61,7 @@ type Lead struct {
 	Notes     string
 	Status    string
 	Source    string
-	CardOrder int32
+	CardOrder int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -1,5 +1,5 @@
 -- TrashLead moves a lead from leads to trashed_leads in one statement. The
--- caller holds the lock of the lead's stage and closes the gap it leaves.
+-- caller holds the lock of the lead's stage.
 -- name: TrashLead :one
 WITH gone AS (
     DELETE FROM leads
@@ -30,8 +30,8 @@ FROM trashed_leads
 ORDER BY deleted_at DESC, id
 LIMIT @row_limit::integer;
 
--- RestoreLead moves a lead from the trash back to leads, at card_order (the end
--- of its column: the caller holds the stage's lock and counted the column).
+-- RestoreLead moves a lead from the trash back to leads, at the sort key
+-- card_order (the end of its column: the caller holds the stage's lock).
 -- name: RestoreLead :one
 WITH back AS (
     DELETE FROM trashed_leads

@@ -157,12 +157,12 @@ RETURNING id, name, company, email, phone, value, notes, status, source, card_or
 `
 
 type RestoreLeadParams struct {
-	CardOrder int32
+	CardOrder int64
 	ID        uuid.UUID
 }
 
-// RestoreLead moves a lead from the trash back to leads, at card_order (the end
-// of its column: the caller holds the stage's lock and counted the column).
+// RestoreLead moves a lead from the trash back to leads, at the sort key
+// card_order (the end of its column: the caller holds the stage's lock).
 func (q *Queries) RestoreLead(ctx context.Context, arg RestoreLeadParams) (Lead, error) {
 	row := q.db.QueryRow(ctx, restoreLead, arg.CardOrder, arg.ID)
 	var i Lead
@@ -203,7 +203,7 @@ type TrashLeadParams struct {
 }
 
 // TrashLead moves a lead from leads to trashed_leads in one statement. The
-// caller holds the lock of the lead's stage and closes the gap it leaves.
+// caller holds the lock of the lead's stage.
 func (q *Queries) TrashLead(ctx context.Context, arg TrashLeadParams) (TrashedLead, error) {
 	row := q.db.QueryRow(ctx, trashLead, arg.DeletedBy, arg.ID)
 	var i TrashedLead

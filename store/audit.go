@@ -179,13 +179,13 @@ func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries
 
 // recordMove records a move: the stage when it changed and the position (from
 // 1, as people count cards); a move to where the card was is not recorded.
-func recordMove(ctx context.Context, q *queries.Queries, oldStatus string, oldOrder int32, after queries.Lead) error {
+func recordMove(ctx context.Context, q *queries.Queries, oldStatus string, oldPos int, after queries.Lead, newPos int) error {
 	var changes []FieldChange
 	if oldStatus != after.Status {
 		changes = append(changes, FieldChange{Field: "status", Old: oldStatus, New: after.Status})
 	}
-	if oldStatus != after.Status || oldOrder != after.CardOrder {
-		changes = append(changes, FieldChange{Field: "position", Old: strconv.Itoa(int(oldOrder) + 1), New: strconv.Itoa(int(after.CardOrder) + 1)})
+	if oldStatus != after.Status || oldPos != newPos {
+		changes = append(changes, FieldChange{Field: "position", Old: strconv.Itoa(oldPos + 1), New: strconv.Itoa(newPos + 1)})
 	}
 	if len(changes) == 0 {
 		return nil

@@ -21,12 +21,12 @@ func BenchmarkListBoard(b *testing.B) {
 	ctx := context.Background()
 	b.Run("query", func(b *testing.B) {
 		for range b.N {
-			if _, err := st.ListBoard(ctx, store.BoardQuery{After: -1}); err != nil {
+			if _, err := st.ListBoard(ctx, store.BoardQuery{}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	board, err := st.ListBoard(ctx, store.BoardQuery{After: -1})
+	board, err := st.ListBoard(ctx, store.BoardQuery{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func BenchmarkMoveLead(b *testing.B) {
 	st, pool := storetest.NewStore(b)
 	seedThousand(b, pool)
 	ctx := context.Background()
-	board, err := st.ListBoard(ctx, store.BoardQuery{After: -1})
+	board, err := st.ListBoard(ctx, store.BoardQuery{})
 	if err != nil {
 		b.Fatal(err)
 	}

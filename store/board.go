@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/crmteam/crm/queries"
@@ -37,8 +38,9 @@ type BoardQuery struct {
 	Status string
 	// Limit is the number of leads per column to read; 0 reads every lead.
 	Limit int
-	// After reads each column after this card_order; -1 from the start.
-	After int
+	// After reads each column after the card whose sort key this is (a column's
+	// NextAfter); nil from the start.
+	After *int64
 	// WithTotals counts and sums every matching lead of each column.
 	WithTotals bool
 }
@@ -53,14 +55,15 @@ type Column struct {
 	// (set when BoardQuery.WithTotals).
 	Count int
 	Total Money
+	// lastKey is the sort key of the last lead read.
+	lastKey int64
 }
 
-// NextAfter is the card_order to pass as BoardQuery.After for the next page.
-func (c Column) NextAfter() int {
-	if len(c.Leads) == 0 {
-		return -1
-	}
-	return c.Leads[len(c.Leads)-1].CardOrder
+// NextAfter is the value to pass as BoardQuery.After for the next page: the sort
+// key of the last lead read (see migration 00005), which stays valid while cards
+// move, unlike a position.
+func (c Column) NextAfter() int64 {
+	return c.lastKey
 }
 
 // Board is the pipeline: every stage in order, each with its leads in card order.
@@ -88,39 +91,26 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		stages = []Stage{st}
 	}
 	pattern := likePattern(bq.Search)
-	var rows []queries.Lead
-	if bq.Limit > 0 || bq.After >= 0 {
-		rowLimit := int32(1<<31 - 1)
-		if bq.Limit > 0 {
-			rowLimit = int32(bq.Limit) + 1 // one more to know whether there is a next page
-		}
-		rows, err = s.q.ListColumns(ctx, queries.ListColumnsParams{
-			AfterOrder: int32(max(bq.After, -1)),
-			Pattern:    pattern,
-			RowLimit:   rowLimit,
-			OnlyStatus: only,
-		})
-	} else {
-		rows, err = s.q.ListLeads(ctx, queries.ListLeadsParams{Pattern: pattern, OnlyStatus: only})
-	}
+	cols, err := s.readColumns(ctx, bq, pattern, only)
 	if err != nil {
 		return Board{}, translate(fmt.Errorf("list leads: %w", err))
 	}
-	byStatus := make(map[string][]Lead, len(stages))
-	for _, r := range rows {
-		byStatus[r.Status] = append(byStatus[r.Status], leadFromRow(r))
-	}
 	board := Board{Columns: make([]Column, len(stages))}
 	for i, st := range stages {
-		leads := byStatus[st.Name]
-		col := Column{Stage: st, Leads: leads}
-		if bq.Limit > 0 && len(leads) > bq.Limit {
-			col.Leads, col.HasMore = leads[:bq.Limit], true
+		col := cols[st.Name]
+		if col == nil {
+			col = &readColumn{}
 		}
-		if col.Leads == nil {
+		col.Stage = st
+		if bq.Limit > 0 && len(col.Leads) > bq.Limit {
+			col.Leads, col.HasMore = col.Leads[:bq.Limit], true
+		}
+		if n := len(col.Leads); n > 0 {
+			col.lastKey = col.keys[n-1]
+		} else {
 			col.Leads = []Lead{}
 		}
-		board.Columns[i] = col
+		board.Columns[i] = col.Column
 	}
 	if bq.WithTotals {
 		totals, err := s.q.ColumnTotals(ctx, pattern)
@@ -137,6 +127,68 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		}
 	}
 	return board, nil
+}
+
+// readColumn is a column as read, with the sort key of each lead.
+type readColumn struct {
+	Column
+	keys []int64
+}
+
+// readColumns reads the leads bq asks for, grouped by column, each with its
+// position: counted here for the whole unpaged board, computed by the query
+// otherwise. It reads one lead more than asked per column to know whether there
+// is a next page.
+func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, only *string) (map[string]*readColumn, error) {
+	cols := map[string]*readColumn{}
+	add := func(r queries.Lead, pos int) {
+		c := cols[r.Status]
+		if c == nil {
+			c = &readColumn{}
+			cols[r.Status] = c
+		}
+		c.Leads = append(c.Leads, leadFromRow(r, pos))
+		c.keys = append(c.keys, r.CardOrder)
+	}
+	after := int64(math.MinInt64) // below every key: keys stay keyGap clear of the ends
+	if bq.After != nil {
+		after = *bq.After
+	}
+	rowLimit := int32(math.MaxInt32)
+	if bq.Limit > 0 {
+		rowLimit = int32(bq.Limit) + 1 // one more to know whether there is a next page
+	}
+	switch {
+	case pattern != "":
+		rows, err := s.q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: pattern, RowLimit: rowLimit, OnlyStatus: only})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			add(r.Lead, int(r.Position))
+		}
+	case bq.Limit > 0 || bq.After != nil:
+		rows, err := s.q.ListColumns(ctx, queries.ListColumnsParams{AfterKey: after, RowLimit: rowLimit, OnlyStatus: only})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			add(r.Lead, int(r.Position))
+		}
+	default:
+		rows, err := s.q.ListLeads(ctx, only)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			pos := 0
+			if c := cols[r.Status]; c != nil {
+				pos = len(c.Leads)
+			}
+			add(r, pos)
+		}
+	}
+	return cols, nil
 }
 
 func findStage(stages []Stage, name string) (Stage, bool) {

@@ -15,21 +15,25 @@ import (
 // Lead is one card on the board: a person or company the team is selling to.
 // Its JSON form is the original backend's lead object.
 type Lead struct {
-	ID        uuid.UUID `json:"id"`
-	Name      string    `json:"name"`
-	Company   string    `json:"company"`
-	Email     string    `json:"email"`
-	Phone     string    `json:"phone"`
-	Value     Money     `json:"value"`
-	Notes     string    `json:"notes"`
-	Status    string    `json:"status"`
-	Source    string    `json:"source"`
+	ID      uuid.UUID `json:"id"`
+	Name    string    `json:"name"`
+	Company string    `json:"company"`
+	Email   string    `json:"email"`
+	Phone   string    `json:"phone"`
+	Value   Money     `json:"value"`
+	Notes   string    `json:"notes"`
+	Status  string    `json:"status"`
+	Source  string    `json:"source"`
+	// CardOrder is the lead's position in its column, 0..n-1. The table's
+	// card_order column is a sort key with gaps it is counted from (migration
+	// 00005).
 	CardOrder int       `json:"card_order"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func leadFromRow(r queries.Lead) Lead {
+// leadFromRow is the lead of row r, at position pos of its column.
+func leadFromRow(r queries.Lead, pos int) Lead {
 	return Lead{
 		ID:        r.ID,
 		Name:      r.Name,
@@ -40,7 +44,7 @@ func leadFromRow(r queries.Lead) Lead {
 		Notes:     r.Notes,
 		Status:    r.Status,
 		Source:    r.Source,
-		CardOrder: int(r.CardOrder),
+		CardOrder: pos,
 		CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
 	}

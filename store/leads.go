@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/google/uuid"
@@ -12,13 +13,23 @@ import (
 	"github.com/crmteam/crm/queries"
 )
 
-// Concurrency design for the card order. Every column holds card_order 0..n-1 with
-// no gap or duplicate. Each write that changes which leads a column holds or their
-// order first locks the stage row of every column it touches (LockStages, in board
-// order, so two writers never deadlock) and keeps the locks until commit. Writers
-// to one column are therefore serialized, while writers to different columns run in
-// parallel. The locks alone keep the order whole (no unique constraint: see the
-// migration), and TestConcurrentMoves checks it under 16 concurrent writers.
+// Concurrency design for the card order. A lead's position in its column (the
+// API's card_order, 0..n-1) is its rank by the sort key stored in card_order,
+// which has gaps (migration 00005): a move or a create writes one row, taking a
+// key between its new neighbours' keys (placeKey), and a delete writes none. Two
+// leads of a column never share a key: the unique constraint on (status,
+// card_order). So positions have no duplicate and, being ranks, no gap. Each write
+// that changes which leads a column holds or their order first locks the stage
+// row of every column it touches (LockStages, in board order, so two writers
+// never deadlock) and keeps the locks until commit: a writer reads its
+// neighbours' keys and takes the one between them with no other writer placing a
+// card in that column meanwhile. TestConcurrentMoves checks the order under 16
+// concurrent writers, TestMovesFollowModel each move against a model.
+
+// keyGap is the distance between neighbouring sort keys when a column is
+// numbered afresh, and between the last card and one added after it: twenty
+// moves can land between the same two cards before their column is renumbered.
+const keyGap = 1 << 20
 
 // GetLead returns the lead with id, or ErrNotFound.
 func (s *Store) GetLead(ctx context.Context, id uuid.UUID) (Lead, error) {
@@ -26,7 +37,7 @@ func (s *Store) GetLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	if err != nil {
 		return Lead{}, translate(err)
 	}
-	return leadFromRow(row), nil
+	return leadFromRow(row.Lead, int(row.Position)), nil
 }
 
 // CreateLead validates in and adds the lead at the end of its column (the first
@@ -55,9 +66,9 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 	if err := lockStages(ctx, q, status); err != nil {
 		return Lead{}, err
 	}
-	n, err := q.CountLeadsInStatus(ctx, status)
+	key, pos, err := endKey(ctx, q, status)
 	if err != nil {
-		return Lead{}, fmt.Errorf("count %s: %w", status, err)
+		return Lead{}, err
 	}
 	row, err := q.InsertLead(ctx, queries.InsertLeadParams{
 		Name:      *in.Name,
@@ -68,7 +79,7 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 		Notes:     deref(in.Notes),
 		Status:    status,
 		Source:    deref(in.Source),
-		CardOrder: n,
+		CardOrder: key,
 	})
 	if err != nil {
 		return Lead{}, fmt.Errorf("insert lead: %w", err)
@@ -76,11 +87,11 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 	if err := recordCreate(ctx, q, row); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(row), nil
+	return leadFromRow(row, int(pos)), nil
 }
 
 // UpdateLead changes the fields given in in. A changed status moves the lead to
-// the end of its new column and closes the gap it leaves.
+// the end of its new column.
 func (s *Store) UpdateLead(ctx context.Context, id uuid.UUID, in LeadInput) (Lead, error) {
 	in.Normalize()
 	if verr := in.Validate(false); verr != nil {
@@ -117,15 +128,14 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if in.Value != nil {
 		p.Value = numericFromMoney(*in.Value)
 	}
+	var pos int32
 	if in.Status != nil && *in.Status != cur.Status {
-		if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
-			return Lead{}, fmt.Errorf("close gap in %s: %w", cur.Status, err)
+		p.Status = *in.Status
+		if p.CardOrder, pos, err = endKey(ctx, q, p.Status); err != nil {
+			return Lead{}, err
 		}
-		n, err := q.CountLeadsInStatus(ctx, *in.Status)
-		if err != nil {
-			return Lead{}, fmt.Errorf("count %s: %w", *in.Status, err)
-		}
-		p.Status, p.CardOrder = *in.Status, n
+	} else if pos, err = q.LeadPosition(ctx, queries.LeadPositionParams{Status: cur.Status, CardOrder: cur.CardOrder}); err != nil {
+		return Lead{}, fmt.Errorf("position of lead %s: %w", id, err)
 	}
 	row, err := q.UpdateLeadFields(ctx, p)
 	if err != nil {
@@ -134,7 +144,7 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if err := recordUpdate(ctx, q, cur, row); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(row), nil
+	return leadFromRow(row, int(pos)), nil
 }
 
 // MoveLead puts the lead at position order of the column status (within its own
@@ -154,14 +164,12 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 	return lead, err
 }
 
-// moveLead is MoveLead's work inside the caller's transaction. The move is three
-// statements: read the lead's column, lock both columns' stages, and MoveLeadTo,
-// which re-checks the column under the locks and shifts every card in one UPDATE
-// (errStale when the lead moved meanwhile). Keeping the locked span short is what
-// lets moves in different columns run side by side and moves in one column follow
-// each other quickly.
+// moveLead is MoveLead's work inside the caller's transaction: read the lead's
+// column, lock both columns' stages, read the lead and its position under the
+// locks, find its new key between its new neighbours (placeKey), and write the
+// one row, re-checking that the lead is still in the column it was read from
+// (errStale when it moved meanwhile).
 func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, status string, order int) (Lead, error) {
-	target := int32(max(0, min(order, int(maxOrder))))
 	old, err := q.GetLeadStatus(ctx, id)
 	if err != nil {
 		return Lead{}, err
@@ -179,27 +187,93 @@ func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, 
 	if err := lockStages(ctx, q, names...); err != nil {
 		return Lead{}, err
 	}
-	// The position before the move, for the audit trail: stable under the lock
-	// while the lead is still in old, which MoveLeadTo checks.
 	before, err := q.GetLead(ctx, id)
 	if err != nil {
 		return Lead{}, err
 	}
-	row, err := q.MoveLeadTo(ctx, queries.MoveLeadToParams{ID: id, OldStatus: old, NewStatus: status, TargetOrder: target})
+	if before.Lead.Status != old {
+		return Lead{}, errStale
+	}
+	order = max(order, 0)
+	var key int64
+	var pos int
+	if status == old && int(before.Position) == order {
+		key, pos = before.Lead.CardOrder, order // already there
+	} else if key, pos, err = placeKey(ctx, q, status, id, order); err != nil {
+		return Lead{}, err
+	}
+	row, err := q.PlaceLead(ctx, queries.PlaceLeadParams{ID: id, OldStatus: old, NewStatus: status, CardOrder: key})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Lead{}, errStale
 	}
 	if err != nil {
 		return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
 	}
-	if err := recordMove(ctx, q, old, before.CardOrder, row); err != nil {
+	if err := recordMove(ctx, q, old, int(before.Position), row, pos); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(row), nil
+	return leadFromRow(row, pos), nil
 }
 
-// DeleteLead moves the lead to the trash (see RestoreLead) and closes up the
-// rest of its column.
+// placeKey returns the sort key that puts a card at position pos of column status
+// (not counting the lead id, which may already be in it), and that position,
+// clamped to the column's end. Keys stay within half the int64 range, so the
+// sums below cannot overflow; when a key would leave it, or two neighbours' keys
+// have no room left between them, it renumbers the column first. The caller
+// holds the column's stage lock.
+func placeKey(ctx context.Context, q *queries.Queries, status string, id uuid.UUID, pos int) (int64, int, error) {
+	for range 2 {
+		keys, err := q.NeighbourKeys(ctx, queries.NeighbourKeysParams{Status: status, ID: id, Skip: int32(min(max(pos-1, 0), math.MaxInt32))})
+		if err != nil {
+			return 0, 0, fmt.Errorf("neighbours in %s: %w", status, err)
+		}
+		switch {
+		case pos == 0 && len(keys) == 0: // an empty column
+			return 0, 0, nil
+		case pos == 0: // before the first card
+			if keys[0] > math.MinInt64/2 {
+				return keys[0] - keyGap, 0, nil
+			}
+		case len(keys) == 2: // between the cards at pos-1 and pos
+			if gap := keys[1] - keys[0]; gap >= 2 {
+				return keys[0] + gap/2, pos, nil
+			}
+		case len(keys) == 1: // after the last card
+			if keys[0] < math.MaxInt64/2 {
+				return keys[0] + keyGap, pos, nil
+			}
+		default: // past the end: at the end
+			end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: id, KeyGap: keyGap})
+			if err != nil {
+				return 0, 0, fmt.Errorf("end of %s: %w", status, err)
+			}
+			if end.NextKey < math.MaxInt64/2 {
+				return end.NextKey, int(end.N), nil
+			}
+		}
+		if _, err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
+			return 0, 0, fmt.Errorf("renumber %s: %w", status, err)
+		}
+	}
+	return 0, 0, fmt.Errorf("no room for a card in %s after renumbering it", status)
+}
+
+// endKey is the sort key and the position of a card added at the end of column
+// status. The caller holds the column's stage lock.
+func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int32, error) {
+	end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: uuid.Nil, KeyGap: keyGap})
+	if err != nil {
+		return 0, 0, fmt.Errorf("end of %s: %w", status, err)
+	}
+	if end.NextKey < math.MaxInt64/2 {
+		return end.NextKey, end.N, nil
+	}
+	key, pos, err := placeKey(ctx, q, status, uuid.Nil, math.MaxInt32) // renumbers first
+	return key, int32(pos), err
+}
+
+// DeleteLead moves the lead to the trash (see RestoreLead); the positions after
+// it in its column close up by themselves (they are ranks).
 func (s *Store) DeleteLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
@@ -216,17 +290,15 @@ func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if err != nil {
 		return Lead{}, err
 	}
+	pos, err := q.LeadPosition(ctx, queries.LeadPositionParams{Status: cur.Status, CardOrder: cur.CardOrder})
+	if err != nil {
+		return Lead{}, fmt.Errorf("position of lead %s: %w", id, err)
+	}
 	if _, err := trashLead(ctx, q, id); err != nil {
 		return Lead{}, err
 	}
-	if _, err := q.CloseGap(ctx, queries.CloseGapParams{Status: cur.Status, FromOrder: cur.CardOrder, ToOrder: maxOrder}); err != nil {
-		return Lead{}, fmt.Errorf("close gap in %s: %w", cur.Status, err)
-	}
-	return leadFromRow(cur), nil
+	return leadFromRow(cur, int(pos)), nil
 }
-
-// maxOrder stands for "to the end of the column".
-const maxOrder = int32(1<<31 - 1)
 
 // lockLeadAndColumns locks the stage of the lead's column and, when newStatus is
 // given, of that column too (validating that it is a stage), then locks and returns

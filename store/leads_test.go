@@ -29,25 +29,55 @@ func mustCreate(t *testing.T, st *store.Store, name, status string) store.Lead {
 }
 
 // columns reads every column's lead names in card order, checking on the way that
-// each column is exactly 0..n-1.
+// the board the store reads has each column's positions exactly 0..n-1, in the
+// order of the sort keys in the table, with no two keys of a column equal, and
+// that GetLead gives each lead the same position.
 func columns(t *testing.T, pool *pgxpool.Pool) map[string][]string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT status, name, card_order FROM leads ORDER BY status, card_order`)
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT status, name, card_order FROM leads ORDER BY status, card_order`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	out := map[string][]string{}
+	last := map[string]int64{}
 	for rows.Next() {
 		var status, name string
-		var order int
-		if err := rows.Scan(&status, &name, &order); err != nil {
+		var key int64
+		if err := rows.Scan(&status, &name, &key); err != nil {
 			t.Fatal(err)
 		}
-		if order != len(out[status]) {
-			t.Fatalf("column %s: card_order %d at index %d, want 0..n-1", status, order, len(out[status]))
+		if k, ok := last[status]; ok && k >= key {
+			t.Fatalf("column %s: sort key %d after %d, want strictly increasing", status, key, k)
 		}
+		last[status] = key
 		out[status] = append(out[status], name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(pool)
+	board, err := st.ListBoard(ctx, store.BoardQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range board.Columns {
+		if len(c.Leads) != len(out[c.Stage.Name]) {
+			t.Fatalf("column %s: the board has %d leads, the table %d", c.Stage.Name, len(c.Leads), len(out[c.Stage.Name]))
+		}
+		for i, l := range c.Leads {
+			if l.CardOrder != i || l.Name != out[c.Stage.Name][i] {
+				t.Fatalf("column %s: %s at card_order %d, index %d; the table has %s there", c.Stage.Name, l.Name, l.CardOrder, i, out[c.Stage.Name][i])
+			}
+			got, err := st.GetLead(ctx, l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CardOrder != i {
+				t.Fatalf("column %s: GetLead(%s) gives card_order %d, the board %d", c.Stage.Name, l.Name, got.CardOrder, i)
+			}
+		}
 	}
 	return out
 }
@@ -268,7 +298,7 @@ func TestListBoard(t *testing.T) {
 	}
 	mustCreate(t, st, "Zed", "Closed lost")
 
-	board, err := st.ListBoard(ctx, store.BoardQuery{After: -1, WithTotals: true})
+	board, err := st.ListBoard(ctx, store.BoardQuery{WithTotals: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +314,7 @@ func TestListBoard(t *testing.T) {
 		t.Errorf("Interest: got %d leads, count %d, total %v, more %v; want 5, 5, 1500.00, false", len(in.Leads), in.Count, in.Total, in.HasMore)
 	}
 
-	page, err := st.ListBoard(ctx, store.BoardQuery{Status: "Interest", Limit: 2, After: -1, WithTotals: true})
+	page, err := st.ListBoard(ctx, store.BoardQuery{Status: "Interest", Limit: 2, WithTotals: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +322,7 @@ func TestListBoard(t *testing.T) {
 		t.Fatalf("first page: got %+v, want one column, 2 leads, more, count 5", page.Columns)
 	}
 	var all []string
-	after := -1
+	var after *int64
 	for {
 		p, err := st.ListBoard(ctx, store.BoardQuery{Status: "Interest", Limit: 2, After: after})
 		if err != nil {
@@ -304,21 +334,22 @@ func TestListBoard(t *testing.T) {
 		if !p.Columns[0].HasMore {
 			break
 		}
-		after = p.Columns[0].NextAfter()
+		next := p.Columns[0].NextAfter()
+		after = &next
 	}
 	if diff := cmp.Diff([]string{"Lead 0", "Lead 1", "Lead 2", "Lead 3", "Lead 4"}, all); diff != "" {
 		t.Errorf("paged names (-want +got):\n%s", diff)
 	}
 
 	// Search matches literally: % is not a wildcard.
-	found, err := st.ListBoard(ctx, store.BoardQuery{Search: "100%", After: -1, WithTotals: true})
+	found, err := st.ListBoard(ctx, store.BoardQuery{Search: "100%", WithTotals: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(found.Columns[0].Leads) != 1 || found.Columns[0].Leads[0].Name != "Lead 3" || found.Columns[0].Count != 1 || found.Columns[5].Count != 0 {
 		t.Errorf("search 100%%: got %+v, want only Lead 3 counted", found.Columns[0].Leads)
 	}
-	if _, err := st.ListBoard(ctx, store.BoardQuery{Status: "Nope", After: -1}); err == nil {
+	if _, err := st.ListBoard(ctx, store.BoardQuery{Status: "Nope"}); err == nil {
 		t.Error("unknown status: got nil error, want ValidationError")
 	}
 }
@@ -423,4 +454,88 @@ func TestConcurrentMoves(t *testing.T) {
 	if total != len(want) {
 		t.Errorf("got %d leads across columns, want %d", total, len(want))
 	}
+}
+
+// TestMovesFollowModel makes random moves one after another and checks each
+// against a list model of the board: the position returned and both columns'
+// order. Moving cards again and again to the same place between two neighbours
+// uses up the room between their sort keys, which makes the store renumber the
+// column; the order must not notice.
+func TestMovesFollowModel(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	stages := []string{"Interest", "Meeting booked"}
+	model := map[string][]string{}
+	ids := map[string]uuid.UUID{}
+	for i := range 12 {
+		name := fmt.Sprintf("L%02d", i)
+		stage := stages[i%2]
+		ids[name] = mustCreate(t, st, name, stage).ID
+		model[stage] = append(model[stage], name)
+	}
+	move := func(name, stage string, pos int) {
+		t.Helper()
+		for s, names := range model {
+			if i := indexOf(names, name); i >= 0 {
+				model[s] = append(names[:i:i], names[i+1:]...)
+			}
+		}
+		want := max(0, min(pos, len(model[stage])))
+		model[stage] = append(model[stage][:want:want], append([]string{name}, model[stage][want:]...)...)
+		l, err := st.MoveLead(ctx, ids[name], stage, pos)
+		if err != nil {
+			t.Fatalf("move %s to %s %d: %v", name, stage, pos, err)
+		}
+		if l.Status != stage || l.CardOrder != want {
+			t.Fatalf("move %s to %s %d: got %s %d, want %s %d", name, stage, pos, l.Status, l.CardOrder, stage, want)
+		}
+	}
+	check := func(step string) {
+		t.Helper()
+		if diff := cmp.Diff(model, columns(t, pool)); diff != "" {
+			t.Fatalf("after %s (-model +store):\n%s", step, diff)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	names := make([]string, 0, len(ids))
+	for n := range ids {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i := range 200 {
+		move(names[rng.IntN(len(names))], stages[rng.IntN(2)], rng.IntN(10)-2)
+		check(fmt.Sprintf("random move %d", i))
+	}
+	// Between the first two cards of Interest, 60 times: the room between two
+	// keys lasts about 20 halvings.
+	var renumbered bool
+	for i := range 60 {
+		col := model["Interest"]
+		before := keyOf(t, pool, ids[col[0]])
+		move(col[len(col)-1], "Interest", 1)
+		check(fmt.Sprintf("squeeze %d", i))
+		if keyOf(t, pool, ids[col[0]]) != before {
+			renumbered = true
+		}
+	}
+	if !renumbered {
+		t.Error("60 moves between the same two cards never renumbered the column; the test does not test renumbering")
+	}
+	// To the front, again and again, and past the end.
+	for i := range 30 {
+		col := model["Meeting booked"]
+		move(col[len(col)-1], "Meeting booked", 0)
+		move(col[1], "Meeting booked", 1000)
+		check(fmt.Sprintf("front and back %d", i))
+	}
+}
+
+func keyOf(t *testing.T, pool *pgxpool.Pool, id uuid.UUID) int64 {
+	t.Helper()
+	var key int64
+	if err := pool.QueryRow(context.Background(), `SELECT card_order FROM leads WHERE id = $1`, id).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	return key
 }

@@ -54,7 +54,7 @@ func (s *Store) MatchLeads(ctx context.Context, query string, limit int) ([]Lead
 	words := queryWords(text)
 	cands := map[uuid.UUID]*LeadMatch{}
 	add := func(l queries.Lead, trigram float64) {
-		lead := leadFromRow(l)
+		lead := leadFromRow(l, 0) // positions are counted for the leads returned
 		sc := max(scoreLead(text, words, lead), trigram*0.75)
 		if c, ok := cands[lead.ID]; ok {
 			c.Score = max(c.Score, sc)
@@ -112,6 +112,24 @@ func (s *Store) MatchLeads(ctx context.Context, query string, limit int) ([]Lead
 	})
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(out))
+	for i, m := range out {
+		ids[i] = m.Lead.ID
+	}
+	positions, err := s.q.LeadPositions(ctx, ids)
+	if err != nil {
+		return nil, translate(fmt.Errorf("positions of matched leads: %w", err))
+	}
+	for _, p := range positions {
+		for i := range out {
+			if out[i].Lead.ID == p.ID {
+				out[i].Lead.CardOrder = int(p.Position)
+			}
+		}
 	}
 	return out, nil
 }

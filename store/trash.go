@@ -106,20 +106,20 @@ func (s *Store) RestoreLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 		if cur.Status != t.Status {
 			return errStale // its stage was renamed meanwhile: retry the transaction
 		}
-		n, err := q.CountLeadsInStatus(ctx, cur.Status)
+		key, pos, err := endKey(ctx, q, cur.Status)
 		if err != nil {
-			return fmt.Errorf("count %s: %w", cur.Status, err)
+			return err
 		}
-		row, err := q.RestoreLead(ctx, queries.RestoreLeadParams{ID: id, CardOrder: n})
+		row, err := q.RestoreLead(ctx, queries.RestoreLeadParams{ID: id, CardOrder: key})
 		if err != nil {
 			return fmt.Errorf("restore lead %s: %w", id, err)
 		}
 		if err := recordEvent(ctx, q, id, EventRestore, []FieldChange{
-			{Field: "status", New: row.Status}, {Field: "position", New: fmt.Sprint(row.CardOrder + 1)},
+			{Field: "status", New: row.Status}, {Field: "position", New: fmt.Sprint(pos + 1)},
 		}); err != nil {
 			return err
 		}
-		lead = leadFromRow(row)
+		lead = leadFromRow(row, int(pos))
 		return nil
 	})
 	return lead, err

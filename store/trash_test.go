@@ -218,7 +218,7 @@ func TestAuditTrail(t *testing.T) {
 
 func columnNames(t *testing.T, st *store.Store, stage string) []string {
 	t.Helper()
-	b, err := st.ListBoard(context.Background(), store.BoardQuery{Status: stage, After: -1})
+	b, err := st.ListBoard(context.Background(), store.BoardQuery{Status: stage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func columnNames(t *testing.T, st *store.Store, stage string) []string {
 // wantOrders checks that a column's card_order is exactly 0..n-1.
 func wantOrders(t *testing.T, st *store.Store, stage string) {
 	t.Helper()
-	b, err := st.ListBoard(context.Background(), store.BoardQuery{Status: stage, After: -1})
+	b, err := st.ListBoard(context.Background(), store.BoardQuery{Status: stage})
 	if err != nil {
 		t.Fatal(err)
 	}

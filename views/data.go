@@ -104,9 +104,10 @@ func NewLeadURL(stage string) string {
 	return NewLeadPath + "?" + url.Values{"status": {stage}}.Encode()
 }
 
-// CardsURL is the next page of a column after the card at card_order after.
-func CardsURL(stage string, after int, q string) string {
-	v := url.Values{"status": {stage}, "after": {strconv.Itoa(after)}}
+// CardsURL is the next page of a column after the card whose sort key is after
+// (store.Column.NextAfter).
+func CardsURL(stage string, after int64, q string) string {
+	v := url.Values{"status": {stage}, "after": {strconv.FormatInt(after, 10)}}
 	if q != "" {
 		v.Set("q", q)
 	}

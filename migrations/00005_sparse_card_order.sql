@@ -1,0 +1,41 @@
+-- +goose Up
+-- The stored card_order becomes a sort key with gaps, and a lead's position in its
+-- column (the card_order the API and the board show, always 0..n-1) is its rank
+-- by that key. A dense stored order made every move rewrite every card between the
+-- old and the new place: about 166 rows for a move on a 1,000-lead board, each
+-- writing new entries into every index of the table, which capped the board at
+-- about 50 moves a second on two cores. With gaps a move writes one row: the moved
+-- lead takes a key between its new neighbours' keys (store/leads.go, placeLead).
+-- A delete writes none (the positions after it close up by themselves), and a
+-- new lead takes a key after the last one.
+--
+-- No duplicate position: the unique constraint below. No gap: a position is
+-- computed as a rank, count(*) of the column's smaller keys, so there is nothing
+-- to fall out of step. Writers still lock the stages of the columns they change
+-- (LockStages), which is what lets a writer read its neighbours' keys and take
+-- the key between them without another writer taking the same one.
+ALTER TABLE leads DROP CONSTRAINT leads_card_order_check;
+ALTER TABLE leads ALTER COLUMN card_order TYPE bigint;
+DROP INDEX leads_status_card_order_idx;
+-- Spread the existing keys out: position i gets key i * 2^20 (store.keyGap).
+UPDATE leads
+SET card_order = ranked.position * 1048576
+FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY card_order, id) - 1 AS position
+      FROM leads) ranked
+WHERE leads.id = ranked.id;
+-- Deferrable so that renumbering a column in one UPDATE (store/leads.go,
+-- RenumberColumn) is checked once at the end of the statement, not row by row.
+-- It is also the index that reads a column in order.
+ALTER TABLE leads ADD CONSTRAINT leads_status_card_order_key
+    UNIQUE (status, card_order) DEFERRABLE INITIALLY IMMEDIATE;
+
+-- +goose Down
+ALTER TABLE leads DROP CONSTRAINT leads_status_card_order_key;
+UPDATE leads
+SET card_order = ranked.position
+FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY card_order, id) - 1 AS position
+      FROM leads) ranked
+WHERE leads.id = ranked.id;
+ALTER TABLE leads ALTER COLUMN card_order TYPE integer;
+ALTER TABLE leads ADD CONSTRAINT leads_card_order_check CHECK (card_order >= 0);
+CREATE INDEX leads_status_card_order_idx ON leads (status, card_order);
