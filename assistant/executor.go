@@ -297,7 +297,7 @@ const (
 )
 
 func (t *turn) listStage(ctx context.Context, st store.Stage, q string) (toolResult, error) {
-	board, err := t.store.ListBoard(ctx, store.BoardQuery{Status: st.Name, Search: q, Limit: stageListLimit, After: -1, WithTotals: true})
+	board, err := t.store.ListBoard(ctx, store.BoardQuery{Status: st.Name, Search: q, Limit: stageListLimit, WithTotals: true})
 	if err != nil {
 		return toolResult{}, err
 	}
@@ -633,7 +633,7 @@ func isEveryone(ref string) bool {
 // summary answers pipeline_summary: counts and totals per stage, read with two
 // small queries whatever the size of the pipeline.
 func (t *turn) summary(ctx context.Context) (toolResult, error) {
-	board, err := t.store.ListBoard(ctx, store.BoardQuery{Limit: 1, After: -1, WithTotals: true})
+	board, err := t.store.ListBoard(ctx, store.BoardQuery{Limit: 1, WithTotals: true})
 	if err != nil {
 		return toolResult{}, err
 	}

@@ -125,7 +125,7 @@ type leadState struct {
 // snapshot reads every lead, by name.
 func snapshot(t *testing.T, st *store.Store) map[string]leadState {
 	t.Helper()
-	board, err := st.ListBoard(context.Background(), store.BoardQuery{After: -1})
+	board, err := st.ListBoard(context.Background(), store.BoardQuery{})
 	if err != nil {
 		t.Fatalf("list board: %v", err)
 	}
