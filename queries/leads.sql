@@ -63,13 +63,38 @@ FROM (SELECT c.id, row_number() OVER (ORDER BY c.card_order) - 1 AS position
       WHERE c.status = @status::text) ranked
 WHERE leads.id = ranked.id;
 
--- PlaceLead puts a lead in column new_status with sort key card_order, if it is
--- still in old_status (no row otherwise: it moved meanwhile).
--- name: PlaceLead :one
-UPDATE leads
-SET status = @new_status, card_order = @card_order, updated_at = now()
-WHERE id = @id AND status = @old_status
-RETURNING *;
+-- MoveContext reads, for a move of lead id to column new_status, the lead's
+-- column, sort key and position, and up to two sort keys of new_status after
+-- skipping skip cards, not counting the lead (as NeighbourKeys): one round trip.
+-- name: MoveContext :one
+SELECT l.status, l.card_order,
+       (SELECT count(*) FROM leads o
+        WHERE o.status = l.status AND o.card_order < l.card_order)::integer AS position,
+       ARRAY(SELECT n.card_order FROM leads n
+             WHERE n.status = @new_status::text AND n.id <> l.id
+             ORDER BY n.card_order
+             LIMIT 2 OFFSET @skip::integer)::bigint[] AS neighbours
+FROM leads l
+WHERE l.id = @id;
+
+-- MoveLead puts lead id in column new_status with sort key card_order, if it is
+-- still in old_status (no row otherwise: it moved meanwhile), and records the
+-- move in the audit trail when record is set, in one statement.
+-- name: MoveLead :one
+WITH placed AS (
+    UPDATE leads
+    SET status = @new_status::text, card_order = @card_order::bigint, updated_at = now()
+    WHERE leads.id = @id AND leads.status = @old_status::text
+    RETURNING leads.*
+), event AS (
+    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name)
+    SELECT placed.id, 'move', @changes::jsonb, @actor_kind::text, @actor_user_id, @actor_name::text
+    FROM placed
+    WHERE @record::boolean
+)
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+FROM placed;
+
 
 -- name: InsertLead :one
 INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)

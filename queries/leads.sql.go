@@ -7,6 +7,7 @@ package queries
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -383,6 +384,122 @@ func (q *Queries) ListLeads(ctx context.Context, onlyStatus *string) ([]Lead, er
 	return items, nil
 }
 
+const moveContext = `-- name: MoveContext :one
+SELECT l.status, l.card_order,
+       (SELECT count(*) FROM leads o
+        WHERE o.status = l.status AND o.card_order < l.card_order)::integer AS position,
+       ARRAY(SELECT n.card_order FROM leads n
+             WHERE n.status = $1::text AND n.id <> l.id
+             ORDER BY n.card_order
+             LIMIT 2 OFFSET $2::integer)::bigint[] AS neighbours
+FROM leads l
+WHERE l.id = $3
+`
+
+type MoveContextParams struct {
+	NewStatus string
+	Skip      int32
+	ID        uuid.UUID
+}
+
+type MoveContextRow struct {
+	Status     string
+	CardOrder  int64
+	Position   int32
+	Neighbours []int64
+}
+
+// MoveContext reads, for a move of lead id to column new_status, the lead's
+// column, sort key and position, and up to two sort keys of new_status after
+// skipping skip cards, not counting the lead (as NeighbourKeys): one round trip.
+func (q *Queries) MoveContext(ctx context.Context, arg MoveContextParams) (MoveContextRow, error) {
+	row := q.db.QueryRow(ctx, moveContext, arg.NewStatus, arg.Skip, arg.ID)
+	var i MoveContextRow
+	err := row.Scan(
+		&i.Status,
+		&i.CardOrder,
+		&i.Position,
+		&i.Neighbours,
+	)
+	return i, err
+}
+
+const moveLead = `-- name: MoveLead :one
+WITH placed AS (
+    UPDATE leads
+    SET status = $1::text, card_order = $2::bigint, updated_at = now()
+    WHERE leads.id = $3 AND leads.status = $4::text
+    RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at
+), event AS (
+    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name)
+    SELECT placed.id, 'move', $5::jsonb, $6::text, $7, $8::text
+    FROM placed
+    WHERE $9::boolean
+)
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+FROM placed
+`
+
+type MoveLeadParams struct {
+	NewStatus   string
+	CardOrder   int64
+	ID          uuid.UUID
+	OldStatus   string
+	Changes     []byte
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	Record      bool
+}
+
+type MoveLeadRow struct {
+	ID        uuid.UUID
+	Name      string
+	Company   string
+	Email     string
+	Phone     string
+	Value     pgtype.Numeric
+	Notes     string
+	Status    string
+	Source    string
+	CardOrder int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// MoveLead puts lead id in column new_status with sort key card_order, if it is
+// still in old_status (no row otherwise: it moved meanwhile), and records the
+// move in the audit trail when record is set, in one statement.
+func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow, error) {
+	row := q.db.QueryRow(ctx, moveLead,
+		arg.NewStatus,
+		arg.CardOrder,
+		arg.ID,
+		arg.OldStatus,
+		arg.Changes,
+		arg.ActorKind,
+		arg.ActorUserID,
+		arg.ActorName,
+		arg.Record,
+	)
+	var i MoveLeadRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Company,
+		&i.Email,
+		&i.Phone,
+		&i.Value,
+		&i.Notes,
+		&i.Status,
+		&i.Source,
+		&i.CardOrder,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const neighbourKeys = `-- name: NeighbourKeys :many
 SELECT card_order
 FROM leads
@@ -418,47 +535,6 @@ func (q *Queries) NeighbourKeys(ctx context.Context, arg NeighbourKeysParams) ([
 		return nil, err
 	}
 	return items, nil
-}
-
-const placeLead = `-- name: PlaceLead :one
-UPDATE leads
-SET status = $1, card_order = $2, updated_at = now()
-WHERE id = $3 AND status = $4
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
-`
-
-type PlaceLeadParams struct {
-	NewStatus string
-	CardOrder int64
-	ID        uuid.UUID
-	OldStatus string
-}
-
-// PlaceLead puts a lead in column new_status with sort key card_order, if it is
-// still in old_status (no row otherwise: it moved meanwhile).
-func (q *Queries) PlaceLead(ctx context.Context, arg PlaceLeadParams) (Lead, error) {
-	row := q.db.QueryRow(ctx, placeLead,
-		arg.NewStatus,
-		arg.CardOrder,
-		arg.ID,
-		arg.OldStatus,
-	)
-	var i Lead
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Company,
-		&i.Email,
-		&i.Phone,
-		&i.Value,
-		&i.Notes,
-		&i.Status,
-		&i.Source,
-		&i.CardOrder,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
 }
 
 const renumberColumn = `-- name: RenumberColumn :execrows

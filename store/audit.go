@@ -118,12 +118,24 @@ func (s *Store) LeadHistory(ctx context.Context, leadID uuid.UUID, limit int) ([
 
 // recordEvent writes one event in the caller's transaction.
 func recordEvent(ctx context.Context, q *queries.Queries, leadID uuid.UUID, action string, changes []FieldChange) error {
+	p, err := eventParams(ctx, leadID, action, changes)
+	if err != nil {
+		return err
+	}
+	if err := q.InsertLeadEvent(ctx, p); err != nil {
+		return fmt.Errorf("record %s of lead %s: %w", action, leadID, err)
+	}
+	return nil
+}
+
+// eventParams is the event of action on the lead by the actor of ctx.
+func eventParams(ctx context.Context, leadID uuid.UUID, action string, changes []FieldChange) (queries.InsertLeadEventParams, error) {
 	if changes == nil {
 		changes = []FieldChange{}
 	}
 	b, err := json.Marshal(changes)
 	if err != nil {
-		return fmt.Errorf("encode changes: %w", err)
+		return queries.InsertLeadEventParams{}, fmt.Errorf("encode changes: %w", err)
 	}
 	a := ActorFrom(ctx)
 	var userID pgtype.UUID
@@ -134,12 +146,9 @@ func recordEvent(ctx context.Context, q *queries.Queries, leadID uuid.UUID, acti
 	if len(name) > 300 {
 		name = name[:300]
 	}
-	if err := q.InsertLeadEvent(ctx, queries.InsertLeadEventParams{
+	return queries.InsertLeadEventParams{
 		LeadID: leadID, Action: action, Changes: b, ActorKind: a.Kind, ActorUserID: userID, ActorName: name,
-	}); err != nil {
-		return fmt.Errorf("record %s of lead %s: %w", action, leadID, err)
-	}
-	return nil
+	}, nil
 }
 
 // leadFields lists a lead's recorded fields with their values as text.
@@ -177,18 +186,16 @@ func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries
 	return recordEvent(ctx, q, after.ID, EventUpdate, changes)
 }
 
-// recordMove records a move: the stage when it changed and the position (from
-// 1, as people count cards); a move to where the card was is not recorded.
-func recordMove(ctx context.Context, q *queries.Queries, oldStatus string, oldPos int, after queries.Lead, newPos int) error {
+// moveChanges is what a move changed: the stage when it changed and the position
+// (from 1, as people count cards); none for a move to where the card was, which
+// is not recorded.
+func moveChanges(oldStatus string, oldPos int, newStatus string, newPos int) []FieldChange {
 	var changes []FieldChange
-	if oldStatus != after.Status {
-		changes = append(changes, FieldChange{Field: "status", Old: oldStatus, New: after.Status})
+	if oldStatus != newStatus {
+		changes = append(changes, FieldChange{Field: "status", Old: oldStatus, New: newStatus})
 	}
-	if oldStatus != after.Status || oldPos != newPos {
+	if oldStatus != newStatus || oldPos != newPos {
 		changes = append(changes, FieldChange{Field: "position", Old: strconv.Itoa(oldPos + 1), New: strconv.Itoa(newPos + 1)})
 	}
-	if len(changes) == 0 {
-		return nil
-	}
-	return recordEvent(ctx, q, after.ID, EventMove, changes)
+	return changes
 }

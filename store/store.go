@@ -21,18 +21,20 @@ type Store struct {
 	pool *pgxpool.Pool
 	q    *queries.Queries
 	// writeSlots admits write transactions a few at a time. A writer that waits
-	// inside PostgreSQL for a column's lock holds a connection and, when it already
-	// holds another column's lock, makes every writer of that column wait too: with
-	// many writers at once the waits chain into convoys (measured with 16 movers on
-	// 2 cores: 16 writers at once ~26 moves/s with a p99 of 3.7 s, 3 at once ~130/s
-	// with a p99 of 0.26 s, under the same load).
-	// Waiting here instead costs nothing and leaves the pool to readers.
+	// inside PostgreSQL for a column's exclusive lock holds a connection and, when
+	// it already holds another column's lock, makes every writer of that column
+	// wait too: with many such writers at once the waits chain into convoys
+	// (measured when every write locked its columns exclusively, 16 movers on 2
+	// cores: 16 at once ~26 moves/s, 3 at once ~130/s). Moves now lock their
+	// columns shared (store/leads.go), and with 1,000 leads 3 slots gave 557
+	// moves/s, 8 gave 746/s and 16 gave 837/s: the limit is a bound on pile-ups,
+	// eight writers per core. Waiting here instead costs nothing.
 	writeSlots chan struct{}
 }
 
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store {
-	n := max(2, runtime.NumCPU()+1)
+	n := 8 * runtime.NumCPU()
 	return &Store{pool: pool, q: queries.New(pool), writeSlots: make(chan struct{}, n)}
 }
 
@@ -71,8 +73,8 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 }
 
 // inTx runs fn in one transaction, committing when fn returns nil. A transaction
-// that found its lead moved under it (errStale), or that PostgreSQL aborted as a
-// deadlock or serialization failure, is rolled back, releasing its locks, and run
+// that found its lead moved under it (errStale), or that failed in a way running
+// it again can cure (isRetryable), is rolled back, releasing its locks, and run
 // again after a short random pause, a bounded number of times. fn must not start
 // another inTx: it would wait for a write slot while holding one.
 func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) error {
@@ -103,10 +105,14 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) err
 	return translate(err)
 }
 
+// isRetryable says whether err is a failure that running the transaction again
+// can cure: a serialization failure, a deadlock, or two moves that took the same
+// sort key in one column (see store/leads.go).
 func isRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+		return pgErr.Code == "40001" || pgErr.Code == "40P01" ||
+			(pgErr.Code == "23505" && pgErr.ConstraintName == "leads_status_card_order_key")
 	}
 	return false
 }
