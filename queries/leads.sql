@@ -27,16 +27,6 @@ SELECT coalesce(max(card_order) + @key_gap::bigint, 0)::bigint AS next_key, coun
 FROM leads
 WHERE status = @status AND id <> @id;
 
--- NeighbourKeys reads up to two sort keys of the column, the first after skipping
--- skip cards, not counting the lead id: the keys a card placed at position skip+1
--- goes between. The index on (status, card_order) serves it.
--- name: NeighbourKeys :many
-SELECT card_order
-FROM leads
-WHERE status = @status AND id <> @id
-ORDER BY card_order
-LIMIT 2 OFFSET @skip::integer;
-
 -- LeadPosition is the position in its column of the card with sort key card_order.
 -- name: LeadPosition :one
 SELECT count(*)::integer
@@ -62,38 +52,6 @@ FROM (SELECT c.id, row_number() OVER (ORDER BY c.card_order) - 1 AS position
       FROM leads c
       WHERE c.status = @status::text) ranked
 WHERE leads.id = ranked.id;
-
--- MoveContext reads, for a move of lead id to column new_status, the lead's
--- column, sort key and position, and up to two sort keys of new_status after
--- skipping skip cards, not counting the lead (as NeighbourKeys): one round trip.
--- name: MoveContext :one
-SELECT l.status, l.card_order,
-       (SELECT count(*) FROM leads o
-        WHERE o.status = l.status AND o.card_order < l.card_order)::integer AS position,
-       ARRAY(SELECT n.card_order FROM leads n
-             WHERE n.status = @new_status::text AND n.id <> l.id
-             ORDER BY n.card_order
-             LIMIT 2 OFFSET @skip::integer)::bigint[] AS neighbours
-FROM leads l
-WHERE l.id = @id;
-
--- MoveLead puts lead id in column new_status with sort key card_order, if it is
--- still in old_status (no row otherwise: it moved meanwhile), and records the
--- move in the audit trail when record is set, in one statement.
--- name: MoveLead :one
-WITH placed AS (
-    UPDATE leads
-    SET status = @new_status::text, card_order = @card_order::bigint, updated_at = now()
-    WHERE leads.id = @id AND leads.status = @old_status::text
-    RETURNING leads.*
-), event AS (
-    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name)
-    SELECT placed.id, 'move', @changes::jsonb, @actor_kind::text, @actor_user_id, @actor_name::text
-    FROM placed
-    WHERE @record::boolean
-)
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
-FROM placed;
 
 
 -- name: InsertLead :one
@@ -218,3 +176,13 @@ CROSS JOIN LATERAL (
 WHERE d.distance <= 2
 ORDER BY d.distance, leads.name, leads.id
 LIMIT @row_limit::integer;
+
+-- MoveLead moves a lead in one statement: see move_lead in migration 00006.
+-- name: MoveLead :one
+SELECT m.id::uuid AS id, m.name::text AS name, m.company::text AS company, m.email::text AS email,
+       m.phone::text AS phone, m.value::numeric AS value, m.notes::text AS notes,
+       m.status::text AS status, m.source::text AS source, m.card_order::bigint AS card_order,
+       m.created_at::timestamptz AS created_at, m.updated_at::timestamptz AS updated_at,
+       m.position::integer AS position
+FROM move_lead(@id::uuid, @target::text, @target_position::integer, @key_gap::bigint,
+               @actor_kind::text, sqlc.narg(actor_user_id)::uuid, @actor_name::text) m;

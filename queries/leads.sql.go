@@ -384,72 +384,24 @@ func (q *Queries) ListLeads(ctx context.Context, onlyStatus *string) ([]Lead, er
 	return items, nil
 }
 
-const moveContext = `-- name: MoveContext :one
-SELECT l.status, l.card_order,
-       (SELECT count(*) FROM leads o
-        WHERE o.status = l.status AND o.card_order < l.card_order)::integer AS position,
-       ARRAY(SELECT n.card_order FROM leads n
-             WHERE n.status = $1::text AND n.id <> l.id
-             ORDER BY n.card_order
-             LIMIT 2 OFFSET $2::integer)::bigint[] AS neighbours
-FROM leads l
-WHERE l.id = $3
-`
-
-type MoveContextParams struct {
-	NewStatus string
-	Skip      int32
-	ID        uuid.UUID
-}
-
-type MoveContextRow struct {
-	Status     string
-	CardOrder  int64
-	Position   int32
-	Neighbours []int64
-}
-
-// MoveContext reads, for a move of lead id to column new_status, the lead's
-// column, sort key and position, and up to two sort keys of new_status after
-// skipping skip cards, not counting the lead (as NeighbourKeys): one round trip.
-func (q *Queries) MoveContext(ctx context.Context, arg MoveContextParams) (MoveContextRow, error) {
-	row := q.db.QueryRow(ctx, moveContext, arg.NewStatus, arg.Skip, arg.ID)
-	var i MoveContextRow
-	err := row.Scan(
-		&i.Status,
-		&i.CardOrder,
-		&i.Position,
-		&i.Neighbours,
-	)
-	return i, err
-}
-
 const moveLead = `-- name: MoveLead :one
-WITH placed AS (
-    UPDATE leads
-    SET status = $1::text, card_order = $2::bigint, updated_at = now()
-    WHERE leads.id = $3 AND leads.status = $4::text
-    RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at
-), event AS (
-    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name)
-    SELECT placed.id, 'move', $5::jsonb, $6::text, $7, $8::text
-    FROM placed
-    WHERE $9::boolean
-)
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
-FROM placed
+SELECT m.id::uuid AS id, m.name::text AS name, m.company::text AS company, m.email::text AS email,
+       m.phone::text AS phone, m.value::numeric AS value, m.notes::text AS notes,
+       m.status::text AS status, m.source::text AS source, m.card_order::bigint AS card_order,
+       m.created_at::timestamptz AS created_at, m.updated_at::timestamptz AS updated_at,
+       m.position::integer AS position
+FROM move_lead($1::uuid, $2::text, $3::integer, $4::bigint,
+               $5::text, $6::uuid, $7::text) m
 `
 
 type MoveLeadParams struct {
-	NewStatus   string
-	CardOrder   int64
-	ID          uuid.UUID
-	OldStatus   string
-	Changes     []byte
-	ActorKind   string
-	ActorUserID pgtype.UUID
-	ActorName   string
-	Record      bool
+	ID             uuid.UUID
+	Target         string
+	TargetPosition int32
+	KeyGap         int64
+	ActorKind      string
+	ActorUserID    pgtype.UUID
+	ActorName      string
 }
 
 type MoveLeadRow struct {
@@ -465,22 +417,19 @@ type MoveLeadRow struct {
 	CardOrder int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Position  int32
 }
 
-// MoveLead puts lead id in column new_status with sort key card_order, if it is
-// still in old_status (no row otherwise: it moved meanwhile), and records the
-// move in the audit trail when record is set, in one statement.
+// MoveLead moves a lead in one statement: see move_lead in migration 00006.
 func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow, error) {
 	row := q.db.QueryRow(ctx, moveLead,
-		arg.NewStatus,
-		arg.CardOrder,
 		arg.ID,
-		arg.OldStatus,
-		arg.Changes,
+		arg.Target,
+		arg.TargetPosition,
+		arg.KeyGap,
 		arg.ActorKind,
 		arg.ActorUserID,
 		arg.ActorName,
-		arg.Record,
 	)
 	var i MoveLeadRow
 	err := row.Scan(
@@ -496,45 +445,9 @@ func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow
 		&i.CardOrder,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Position,
 	)
 	return i, err
-}
-
-const neighbourKeys = `-- name: NeighbourKeys :many
-SELECT card_order
-FROM leads
-WHERE status = $1 AND id <> $2
-ORDER BY card_order
-LIMIT 2 OFFSET $3::integer
-`
-
-type NeighbourKeysParams struct {
-	Status string
-	ID     uuid.UUID
-	Skip   int32
-}
-
-// NeighbourKeys reads up to two sort keys of the column, the first after skipping
-// skip cards, not counting the lead id: the keys a card placed at position skip+1
-// goes between. The index on (status, card_order) serves it.
-func (q *Queries) NeighbourKeys(ctx context.Context, arg NeighbourKeysParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, neighbourKeys, arg.Status, arg.ID, arg.Skip)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []int64{}
-	for rows.Next() {
-		var card_order int64
-		if err := rows.Scan(&card_order); err != nil {
-			return nil, err
-		}
-		items = append(items, card_order)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const renumberColumn = `-- name: RenumberColumn :execrows

@@ -7,8 +7,6 @@ package queries
 
 import (
 	"context"
-
-	"github.com/google/uuid"
 )
 
 const listStages = `-- name: ListStages :many
@@ -54,48 +52,10 @@ FOR UPDATE
 // LockStages takes the row lock of each named stage, in board order so that two
 // transactions locking overlapping sets can never deadlock. Every write that
 // changes which cards a column holds, or their order, holds the lock of that
-// column's stage until commit, exclusively (this query) or shared (ShareMoveStages;
-// see store/leads.go for who takes which).
+// column's stage until commit, exclusively (this query) or shared (a move: move_lead in
+// migration 00006; see store/leads.go).
 func (q *Queries) LockStages(ctx context.Context, names []string) ([]string, error) {
 	rows, err := q.db.Query(ctx, lockStages, names)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, err
-		}
-		items = append(items, name)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const shareMoveStages = `-- name: ShareMoveStages :many
-SELECT s.name
-FROM stages s
-WHERE s.name = (SELECT l.status FROM leads l WHERE l.id = $1)
-   OR lower(s.name) = lower($2::text)
-ORDER BY s.position
-FOR SHARE OF s
-`
-
-type ShareMoveStagesParams struct {
-	ID     uuid.UUID
-	Target string
-}
-
-// ShareMoveStages takes the shared row locks a move needs, in board order: the
-// stage of the column lead id is in and the target stage, named exactly or
-// without regard to case (the caller picks). The lead's column is read before
-// the locks are held; the caller reads it again under them.
-func (q *Queries) ShareMoveStages(ctx context.Context, arg ShareMoveStagesParams) ([]string, error) {
-	rows, err := q.db.Query(ctx, shareMoveStages, arg.ID, arg.Target)
 	if err != nil {
 		return nil, err
 	}

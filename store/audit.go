@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,18 +183,4 @@ func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries
 		return nil
 	}
 	return recordEvent(ctx, q, after.ID, EventUpdate, changes)
-}
-
-// moveChanges is what a move changed: the stage when it changed and the position
-// (from 1, as people count cards); none for a move to where the card was, which
-// is not recorded.
-func moveChanges(oldStatus string, oldPos int, newStatus string, newPos int) []FieldChange {
-	var changes []FieldChange
-	if oldStatus != newStatus {
-		changes = append(changes, FieldChange{Field: "status", Old: oldStatus, New: newStatus})
-	}
-	if oldStatus != newStatus || oldPos != newPos {
-		changes = append(changes, FieldChange{Field: "position", Old: strconv.Itoa(oldPos + 1), New: strconv.Itoa(newPos + 1)})
-	}
-	return changes
 }

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crmteam/crm/queries"
 )
@@ -17,27 +16,26 @@ import (
 // Concurrency design for the card order. A lead's position in its column (the
 // API's card_order, 0..n-1) is its rank by the sort key stored in card_order,
 // which has gaps (migration 00005): a move or a create writes one row, taking a
-// key between its new neighbours' keys (placeKey), and a delete writes none.
-// Positions, being ranks, have no gap; two leads of a column never share a key,
-// by the unique constraint on (status, card_order), so no position is taken
-// twice. That constraint is the whole guarantee; the locks below keep writers
-// from wasting work on collisions and renumbering safe:
+// key between its new neighbours' keys, and a delete writes none. Positions,
+// being ranks, have no gap; two leads of a column never share a key, by the
+// unique constraint on (status, card_order), so no position is taken twice.
+// That constraint is the whole guarantee; the locks below keep writers from
+// wasting work on collisions and make renumbering safe:
 //   - Each write that changes which leads a column holds or their order locks
 //     the stage rows of the columns it touches, in board order (so two writers
 //     never deadlock), until commit.
-//   - A move takes them shared (ShareMoveStages): moves in one column run side by
-//     side. Two moves that pick the same key at once collide on the unique
-//     constraint; the later one waits for the first to commit, fails, and its
-//     transaction is run again (inTx), then reading the new neighbours.
+//   - A move (move_lead, migration 00006) takes them shared: moves in one
+//     column run side by side. Two moves that pick the same key at once collide
+//     on the unique constraint; the later one waits for the first to commit,
+//     fails, and is run again (retry), reading the new neighbours.
 //   - Creates, edits, deletes and the assistant's turns take them exclusively
-//     (LockStages), and so does renumbering a column (placeKey), which rewrites
-//     every key of it: no move reads a column's keys while they are rewritten.
+//     (LockStages), and so does renumbering a column, which rewrites every key
+//     of it: no move reads a column's keys while they are rewritten.
 // Holding a column exclusively from the neighbours' read to the commit made
 // moves wait in line behind each other's commit (a disk flush, about 1.5 ms
 // here): 557 moves/s with 16 movers on two cores and 1,000 leads, against 912/s
-// shared (make bench).
-// TestConcurrentMoves checks the order under 16 concurrent writers, and
-// TestMovesFollowModel each move against a model.
+// shared (make bench). TestConcurrentMoves checks the order under 16 concurrent
+// writers, and TestMovesFollowModel each move against a model.
 
 // keyGap is the distance between neighbouring sort keys when a column is
 // numbered afresh, and between the last card and one added after it: twenty
@@ -162,141 +160,46 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 
 // MoveLead puts the lead at position order of the column status (within its own
 // column or across columns). order is clamped into 0..n where n is the number of
-// other leads in the target column.
+// other leads in the target column. The move is one statement, move_lead in
+// migration 00006, which takes its locks, reads, writes and records the move.
 func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order int) (Lead, error) {
 	status = strings.TrimSpace(status)
 	if status == "" {
 		return Lead{}, fieldError("status", "is required")
 	}
-	var lead Lead
-	err := s.inTx(ctx, func(q *queries.Queries) error {
-		var err error
-		lead, err = s.moveLead(ctx, q, id, status, order)
+	ev, err := eventParams(ctx, id, EventMove, nil)
+	if err != nil {
+		return Lead{}, err
+	}
+	var row queries.MoveLeadRow
+	err = s.retry(ctx, func() error {
+		row, err = s.q.MoveLead(ctx, queries.MoveLeadParams{
+			ID: id, Target: status, TargetPosition: int32(min(max(order, 0), math.MaxInt32)), KeyGap: keyGap,
+			ActorKind: ev.ActorKind, ActorUserID: ev.ActorUserID, ActorName: ev.ActorName,
+		})
 		return err
 	})
-	return lead, err
-}
-
-// moveLead is MoveLead's work inside the caller's transaction, in three round
-// trips: lock the lead's column and the target column shared, read the lead's
-// column and position and the target's neighbour keys under the locks, and write
-// the lead's new key with the audit event, re-checking that the lead is still in
-// the column it was read from (errStale when it moved meanwhile).
-func (s *Store) moveLead(ctx context.Context, q *queries.Queries, id uuid.UUID, status string, order int) (Lead, error) {
-	locked, err := q.ShareMoveStages(ctx, queries.ShareMoveStagesParams{ID: id, Target: status})
-	if err != nil {
-		return Lead{}, fmt.Errorf("share stages: %w", err)
-	}
-	target, ok := pickStage(locked, status)
-	if !ok {
-		// Not a stage: resolveStatus says so, with the stages there are. (It
-		// is one unless it was renamed meanwhile: run the move again.)
-		if _, err := s.resolveStatus(ctx, q, &status); err != nil {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "P0002" {
+		// Not a stage: resolveStatus says so, naming the stages there are.
+		if _, err := s.resolveStatus(ctx, s.q, &status); err != nil {
 			return Lead{}, err
 		}
-		return Lead{}, errStale
-	}
-	order = max(order, 0)
-	mc, err := q.MoveContext(ctx, queries.MoveContextParams{ID: id, NewStatus: target, Skip: int32(min(max(order-1, 0), math.MaxInt32))})
-	if err != nil {
-		return Lead{}, err
-	}
-	if !slices.Contains(locked, mc.Status) {
-		return Lead{}, errStale // it moved between the locks' read of its column and now
-	}
-	key, pos := mc.CardOrder, order // already there, unless:
-	if target != mc.Status || int(mc.Position) != order {
-		if key, pos, err = placeKey(ctx, q, target, id, order, mc.Neighbours); err != nil {
-			return Lead{}, err
-		}
-	}
-	changes := moveChanges(mc.Status, int(mc.Position), target, pos)
-	ev, err := eventParams(ctx, id, EventMove, changes)
-	if err != nil {
-		return Lead{}, err
-	}
-	row, err := q.MoveLead(ctx, queries.MoveLeadParams{
-		ID: id, OldStatus: mc.Status, NewStatus: target, CardOrder: key,
-		Record: len(changes) > 0, Changes: ev.Changes, ActorKind: ev.ActorKind, ActorUserID: ev.ActorUserID, ActorName: ev.ActorName,
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Lead{}, errStale
+		return Lead{}, fmt.Errorf("%w: stage %q was renamed meanwhile", ErrConflict, status)
 	}
 	if err != nil {
-		return Lead{}, fmt.Errorf("move lead %s: %w", id, err)
+		return Lead{}, translate(err)
 	}
-	return leadFromRow(queries.Lead(row), pos), nil
-}
-
-// pickStage returns the stage of names that status names, exactly or else
-// without regard to case.
-func pickStage(names []string, status string) (string, bool) {
-	if slices.Contains(names, status) {
-		return status, true
-	}
-	for _, n := range names {
-		if strings.EqualFold(n, status) {
-			return n, true
-		}
-	}
-	return "", false
-}
-
-// placeKey returns the sort key that puts a card at position pos of column status
-// (not counting the lead id, which may already be in it), and that position,
-// given the neighbour keys NeighbourKeys reads for it (nil: it reads them),
-// clamped to the column's end. Keys stay within half the int64 range, so the
-// sums below cannot overflow; when a key would leave it, or two neighbours' keys
-// have no room left between them, it renumbers the column first. The caller
-// holds the column's stage lock.
-func placeKey(ctx context.Context, q *queries.Queries, status string, id uuid.UUID, pos int, keys []int64) (int64, int, error) {
-	for attempt := range 2 {
-		if keys == nil || attempt > 0 {
-			var err error
-			keys, err = q.NeighbourKeys(ctx, queries.NeighbourKeysParams{Status: status, ID: id, Skip: int32(min(max(pos-1, 0), math.MaxInt32))})
-			if err != nil {
-				return 0, 0, fmt.Errorf("neighbours in %s: %w", status, err)
-			}
-		}
-		switch {
-		case pos == 0 && len(keys) == 0: // an empty column
-			return 0, 0, nil
-		case pos == 0: // before the first card
-			if keys[0] > math.MinInt64/2 {
-				return keys[0] - keyGap, 0, nil
-			}
-		case len(keys) == 2: // between the cards at pos-1 and pos
-			if gap := keys[1] - keys[0]; gap >= 2 {
-				return keys[0] + gap/2, pos, nil
-			}
-		case len(keys) == 1: // after the last card
-			if keys[0] < math.MaxInt64/2 {
-				return keys[0] + keyGap, pos, nil
-			}
-		default: // past the end: at the end
-			end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: id, KeyGap: keyGap})
-			if err != nil {
-				return 0, 0, fmt.Errorf("end of %s: %w", status, err)
-			}
-			if end.NextKey < math.MaxInt64/2 {
-				return end.NextKey, int(end.N), nil
-			}
-		}
-		// Renumbering needs the column to itself: a move holding it shared waits
-		// here for the other moves in it to finish (two such waits deadlock, and
-		// PostgreSQL breaks that by failing one, which inTx runs again).
-		if err := lockStages(ctx, q, status); err != nil {
-			return 0, 0, err
-		}
-		if _, err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
-			return 0, 0, fmt.Errorf("renumber %s: %w", status, err)
-		}
-	}
-	return 0, 0, fmt.Errorf("no room for a card in %s after renumbering it", status)
+	return leadFromRow(queries.Lead{
+		ID: row.ID, Name: row.Name, Company: row.Company, Email: row.Email, Phone: row.Phone, Value: row.Value,
+		Notes: row.Notes, Status: row.Status, Source: row.Source, CardOrder: row.CardOrder,
+		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+	}, int(row.Position)), nil
 }
 
 // endKey is the sort key and the position of a card added at the end of column
-// status. The caller holds the column's stage lock.
+// status. Keys stay below half the int64 range (as in move_lead), so the sums
+// cannot overflow. The caller holds the column's stage lock exclusively.
 func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int32, error) {
 	end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: uuid.Nil, KeyGap: keyGap})
 	if err != nil {
@@ -305,8 +208,14 @@ func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int3
 	if end.NextKey < math.MaxInt64/2 {
 		return end.NextKey, end.N, nil
 	}
-	key, pos, err := placeKey(ctx, q, status, uuid.Nil, math.MaxInt32, nil) // renumbers first
-	return key, int32(pos), err
+	// The keys ran up to the end of their range: number the column afresh.
+	if _, err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
+		return 0, 0, fmt.Errorf("renumber %s: %w", status, err)
+	}
+	if end, err = q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: uuid.Nil, KeyGap: keyGap}); err != nil {
+		return 0, 0, fmt.Errorf("end of %s: %w", status, err)
+	}
+	return end.NextKey, end.N, nil
 }
 
 // DeleteLead moves the lead to the trash (see RestoreLead); the positions after
@@ -386,7 +295,6 @@ func lockStages(ctx context.Context, q *queries.Queries, names ...string) error 
 	}
 	return nil
 }
-
 
 // resolveStatus returns the stage named by status (matched exactly, then without
 // regard to case, writing the stage's own spelling back), or the first stage when

@@ -72,12 +72,22 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// inTx runs fn in one transaction, committing when fn returns nil. A transaction
-// that found its lead moved under it (errStale), or that failed in a way running
-// it again can cure (isRetryable), is rolled back, releasing its locks, and run
-// again after a short random pause, a bounded number of times. fn must not start
-// another inTx: it would wait for a write slot while holding one.
+// inTx runs fn in one transaction, committing when fn returns nil; see retry
+// for when it runs again. fn must not start another inTx: it would wait for a
+// write slot while holding one.
 func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) error {
+	return s.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return fn(s.q.WithTx(tx))
+		})
+	})
+}
+
+// retry runs write, a transaction or one statement, in a write slot. A write
+// that found its lead moved under it (errStale), or that failed in a way running
+// it again can cure (isRetryable), has been rolled back, releasing its locks, and
+// runs again after a short random pause, a bounded number of times.
+func (s *Store) retry(ctx context.Context, write func() error) error {
 	select {
 	case s.writeSlots <- struct{}{}:
 		defer func() { <-s.writeSlots }()
@@ -95,9 +105,7 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) err
 			case <-time.After(pause):
 			}
 		}
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			return fn(s.q.WithTx(tx))
-		})
+		err = write()
 		if !isRetryable(err) && !errors.Is(err, errStale) {
 			break
 		}
@@ -105,9 +113,10 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries.Queries) error) err
 	return translate(err)
 }
 
-// isRetryable says whether err is a failure that running the transaction again
-// can cure: a serialization failure, a deadlock, or two moves that took the same
-// sort key in one column (see store/leads.go).
+// isRetryable says whether err is a failure that running the write again can
+// cure: a serialization failure (move_lead raises one when its lead moved under
+// it), a deadlock, or two moves that took the same sort key in one column (see
+// store/leads.go).
 func isRetryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -103,7 +103,9 @@ func TestFaultShutdownDrainsRequests(t *testing.T) {
 	}
 	var status string
 	var order int
-	if err := conn.QueryRow(ctx, "SELECT status, card_order FROM leads WHERE id = $1", id).Scan(&status, &order); err != nil {
+	// The position is the rank of the lead's sort key in its column (migration 00005).
+	if err := conn.QueryRow(ctx, `SELECT l.status, (SELECT count(*) FROM leads o WHERE o.status = l.status AND o.card_order < l.card_order)
+		FROM leads l WHERE l.id = $1`, id).Scan(&status, &order); err != nil {
 		t.Fatal(err)
 	}
 	if status != "Negotiation" || order != 0 {
