@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -19,6 +20,7 @@ import (
 // protection is always decided and tested.
 func (s *Server) Routes() http.Handler {
 	s.sec = newSecurity(s.Security, s.Log)
+	s.boardReads = make(chan struct{}, runtime.NumCPU())
 	if s.Sessions != nil {
 		// A failing session store is answered by the error adapters, with the
 		// request id, in the shape the route speaks (JSON or HTML).

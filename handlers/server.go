@@ -46,6 +46,9 @@ type Server struct {
 
 	// sec is the state Routes makes from Security: rate limiters and such.
 	sec *security
+	// boardReads admits unpaged reads of the whole board (GET /leads/ without a
+	// limit) a few at a time; see handleLeadList. Made by Routes.
+	boardReads chan struct{}
 }
 
 // Check is one dependency /readyz probes.
