@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/crmteam/crm/store"
 	"github.com/crmteam/crm/store/storetest"
 )
@@ -150,15 +153,16 @@ func benchServer(b *testing.B, bin string, nLeads int) {
 		req.Header.Set("Content-Type", "application/json")
 		return req, 200
 	}, client)
-	checkOrder(b, st)
-	post := load(b, 8, 2000, func(i int, rng *rand.Rand) (*http.Request, int) {
+	checkOrder(b, st, pool, nLeads)
+	const posts = 2000
+	post := load(b, 8, posts, func(i int, rng *rand.Rand) (*http.Request, int) {
 		body := fmt.Sprintf(`{"name":"Bench %d","company":"Acme","value":1200.5,"status":%q}`, i, stages[rng.IntN(6)])
 		req, _ := http.NewRequest("POST", base+"/leads/", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		return req, 201
 	}, client)
 	rss := peakRSS(b, cmd.Process.Pid)
-	checkOrder(b, st)
+	checkOrder(b, st, pool, nLeads+posts)
 
 	ratio := float64(getOne.p50) / float64(bare)
 	b.ReportMetric(ms(getOne.p50), "get_1client_p50_ms")
@@ -264,18 +268,53 @@ func leadIDs(b *testing.B, st *store.Store) []string {
 	return ids
 }
 
-// checkOrder fails unless every column is exactly 0..n-1.
-func checkOrder(b *testing.B, st *store.Store) {
-	board, err := st.ListBoard(context.Background(), store.BoardQuery{})
+// checkOrder fails unless the board holds want leads, no two leads of a column
+// share a sort key, and the API's card_order of every lead is its index in the
+// key order of its column, read from the table directly.
+func checkOrder(b *testing.B, st *store.Store, pool *pgxpool.Pool, want int) {
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT status, id, card_order FROM leads ORDER BY status, card_order, id`)
 	if err != nil {
 		b.Fatal(err)
 	}
+	type keyed struct {
+		id  uuid.UUID
+		key int64
+	}
+	table := map[string][]keyed{}
+	for rows.Next() {
+		var status string
+		var k keyed
+		if err := rows.Scan(&status, &k.id, &k.key); err != nil {
+			b.Fatal(err)
+		}
+		if col := table[status]; len(col) > 0 && col[len(col)-1].key == k.key {
+			b.Fatalf("column %s: two leads share the sort key %d", status, k.key)
+		}
+		table[status] = append(table[status], k)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	board, err := st.ListBoard(ctx, store.BoardQuery{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0
 	for _, c := range board.Columns {
+		total += len(c.Leads)
+		if len(c.Leads) != len(table[c.Stage.Name]) {
+			b.Fatalf("column %s: %d leads on the board, %d in the table", c.Stage.Name, len(c.Leads), len(table[c.Stage.Name]))
+		}
 		for i, l := range c.Leads {
-			if l.CardOrder != i {
-				b.Fatalf("column %s: card_order %d at index %d after the moves", c.Stage.Name, l.CardOrder, i)
+			if l.CardOrder != i || l.ID != table[c.Stage.Name][i].id {
+				b.Fatalf("column %s: lead %s with card_order %d at index %d; the table's key order has %s there",
+					c.Stage.Name, l.ID, l.CardOrder, i, table[c.Stage.Name][i].id)
 			}
 		}
+	}
+	if total != want {
+		b.Fatalf("got %d leads after the load, want %d", total, want)
 	}
 }
 
