@@ -5,15 +5,15 @@
 -- old and the new place: about 166 rows for a move on a 1,000-lead board, each
 -- writing new entries into every index of the table, which capped the board at
 -- about 50 moves a second on two cores. With gaps a move writes one row: the moved
--- lead takes a key between its new neighbours' keys (store/leads.go, placeLead).
+-- lead takes a key between its new neighbours' keys (move_lead, migration 00006).
 -- A delete writes none (the positions after it close up by themselves), and a
 -- new lead takes a key after the last one.
 --
 -- No duplicate position: the unique constraint below. No gap: a position is
 -- computed as a rank, count(*) of the column's smaller keys, so there is nothing
 -- to fall out of step. Writers still lock the stages of the columns they change
--- (LockStages), which is what lets a writer read its neighbours' keys and take
--- the key between them without another writer taking the same one.
+-- (see store/leads.go), so that a renumbering never runs beside a writer reading
+-- the column's keys.
 ALTER TABLE leads DROP CONSTRAINT leads_card_order_check;
 ALTER TABLE leads ALTER COLUMN card_order TYPE bigint;
 DROP INDEX leads_status_card_order_idx;
@@ -23,8 +23,9 @@ SET card_order = ranked.position * 1048576
 FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY card_order, id) - 1 AS position
       FROM leads) ranked
 WHERE leads.id = ranked.id;
--- Deferrable so that renumbering a column in one UPDATE (store/leads.go,
--- RenumberColumn) is checked once at the end of the statement, not row by row.
+-- Deferrable so that renumbering a column in one UPDATE (RenumberColumn in
+-- queries/leads.sql, and move_lead) is checked once at the end of the statement,
+-- not row by row.
 -- It is also the index that reads a column in order.
 ALTER TABLE leads ADD CONSTRAINT leads_status_card_order_key
     UNIQUE (status, card_order) DEFERRABLE INITIALLY IMMEDIATE;

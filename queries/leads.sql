@@ -20,12 +20,12 @@ WHERE id = @id;
 
 -- ColumnEnd returns the sort key a card added at the end of a column takes
 -- (key_gap after the last one, 0 in an empty column) and the number of its
--- cards, the position that card takes; the lead id is not counted. Keys stay
--- below half the bigint range (store.placeKey), so the sum cannot overflow.
+-- cards, the position that card takes. Keys stay below half the bigint range
+-- (store.endKey, move_lead), so the sum cannot overflow.
 -- name: ColumnEnd :one
 SELECT coalesce(max(card_order) + @key_gap::bigint, 0)::bigint AS next_key, count(*)::integer AS n
 FROM leads
-WHERE status = @status AND id <> @id;
+WHERE status = @status;
 
 -- LeadPosition is the position in its column of the card with sort key card_order.
 -- name: LeadPosition :one

@@ -16,13 +16,12 @@ import (
 const columnEnd = `-- name: ColumnEnd :one
 SELECT coalesce(max(card_order) + $1::bigint, 0)::bigint AS next_key, count(*)::integer AS n
 FROM leads
-WHERE status = $2 AND id <> $3
+WHERE status = $2
 `
 
 type ColumnEndParams struct {
 	KeyGap int64
 	Status string
-	ID     uuid.UUID
 }
 
 type ColumnEndRow struct {
@@ -32,10 +31,10 @@ type ColumnEndRow struct {
 
 // ColumnEnd returns the sort key a card added at the end of a column takes
 // (key_gap after the last one, 0 in an empty column) and the number of its
-// cards, the position that card takes; the lead id is not counted. Keys stay
-// below half the bigint range (store.placeKey), so the sum cannot overflow.
+// cards, the position that card takes. Keys stay below half the bigint range
+// (store.endKey, move_lead), so the sum cannot overflow.
 func (q *Queries) ColumnEnd(ctx context.Context, arg ColumnEndParams) (ColumnEndRow, error) {
-	row := q.db.QueryRow(ctx, columnEnd, arg.KeyGap, arg.Status, arg.ID)
+	row := q.db.QueryRow(ctx, columnEnd, arg.KeyGap, arg.Status)
 	var i ColumnEndRow
 	err := row.Scan(&i.NextKey, &i.N)
 	return i, err

@@ -201,7 +201,7 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 // status. Keys stay below half the int64 range (as in move_lead), so the sums
 // cannot overflow. The caller holds the column's stage lock exclusively.
 func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int32, error) {
-	end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: uuid.Nil, KeyGap: keyGap})
+	end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, KeyGap: keyGap})
 	if err != nil {
 		return 0, 0, fmt.Errorf("end of %s: %w", status, err)
 	}
@@ -212,7 +212,7 @@ func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int3
 	if _, err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
 		return 0, 0, fmt.Errorf("renumber %s: %w", status, err)
 	}
-	if end, err = q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, ID: uuid.Nil, KeyGap: keyGap}); err != nil {
+	if end, err = q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, KeyGap: keyGap}); err != nil {
 		return 0, 0, fmt.Errorf("end of %s: %w", status, err)
 	}
 	return end.NextKey, end.N, nil

@@ -246,8 +246,10 @@ func TestMoveLead(t *testing.T) {
 		t.Errorf("move of a missing lead: got %v, want ErrNotFound", err)
 	}
 	before := columns(t, pool)
-	if _, err := st.MoveLead(ctx, ids["A"], "Someday", 0); err == nil {
-		t.Error("move to an unknown stage: got nil, want an error")
+	var verr *store.ValidationError
+	if _, err := st.MoveLead(ctx, ids["A"], "Someday", 0); !errors.As(err, &verr) ||
+		verr.Fields["status"] != "must be one of: Interest, Meeting booked, Proposal sent, Negotiation, Closed won, Closed lost" {
+		t.Errorf("move to an unknown stage: got %v, want a validation error listing the stages", err)
 	}
 	if diff := cmp.Diff(before, columns(t, pool)); diff != "" {
 		t.Errorf("a refused move changed the board (-before +after):\n%s", diff)
