@@ -363,6 +363,8 @@ func TestBadInput(t *testing.T) {
 		{"move missing status", "PUT", move, "application/json", `{"card_order":1}`, 400, "status", "status"},
 		{"move unknown stage", "PUT", move, "application/json", `{"status":"Won-ish","card_order":0}`, 400, "must be one of", "status"},
 		{"move fractional order", "PUT", move, "application/json", `{"status":"Interest","card_order":1.5}`, 400, "integer", "card_order"},
+		{"move stage with NUL", "PUT", move, "application/json", `{"status":"Inter\u0000est","card_order":0}`, 400, "NUL", "status"},
+		{"move stage too long", "PUT", move, "application/json", `{"status":"` + strings.Repeat("x", 61) + `","card_order":0}`, 400, "at most 60", "status"},
 		{"move order string", "PUT", move, "application/json", `{"status":"Interest","card_order":"1"}`, 400, "integer", "card_order"},
 		{"move unknown field", "PUT", move, "application/json", `{"status":"Interest","name":"X"}`, 400, `unknown field "name"`, "name"},
 		{"move missing lead", "PUT", "/leads/00000000-0000-4000-8000-000000000000/status/", "application/json", `{"status":"Interest"}`, 404, "Lead not found", ""},

@@ -58,6 +58,8 @@ const (
 	MaxPhoneLen   = 50
 	MaxNotesLen   = 10000
 	MaxSourceLen  = 100
+	// maxStageLen is the longest stage name (the stages table's check).
+	maxStageLen = 60
 )
 
 // LeadInput is a create or a partial update of a lead: a nil field is left as it is
@@ -100,7 +102,7 @@ func (in *LeadInput) Validate(creating bool) *ValidationError {
 	checkText(errs, "phone", in.Phone, MaxPhoneLen)
 	checkText(errs, "notes", in.Notes, MaxNotesLen)
 	checkText(errs, "source", in.Source, MaxSourceLen)
-	checkText(errs, "status", in.Status, 60)
+	checkText(errs, "status", in.Status, maxStageLen)
 	if in.Email != nil && *in.Email != "" && errs["email"] == "" && !looksLikeEmail(*in.Email) {
 		errs["email"] = "must be an email address like name@example.com"
 	}
@@ -116,9 +118,11 @@ func (in *LeadInput) Validate(creating bool) *ValidationError {
 	return &ValidationError{Fields: errs}
 }
 
-func checkText(errs map[string]string, field string, p *string, maxLen int) {
+// checkText sets errs[field] when the text p points to is not valid UTF-8,
+// holds a NUL or is longer than maxLen characters, and says whether it did.
+func checkText(errs map[string]string, field string, p *string, maxLen int) bool {
 	if p == nil || errs[field] != "" {
-		return
+		return false
 	}
 	switch {
 	case !utf8.ValidString(*p):
@@ -127,7 +131,10 @@ func checkText(errs map[string]string, field string, p *string, maxLen int) {
 		errs[field] = "must not contain NUL characters"
 	case utf8.RuneCountInString(*p) > maxLen:
 		errs[field] = "must be at most " + strconv.Itoa(maxLen) + " characters"
+	default:
+		return false
 	}
+	return true
 }
 
 func looksLikeEmail(s string) bool {

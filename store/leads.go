@@ -167,6 +167,9 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 	if status == "" {
 		return Lead{}, fieldError("status", "is required")
 	}
+	if errs := map[string]string{}; checkText(errs, "status", &status, maxStageLen) {
+		return Lead{}, &ValidationError{Fields: errs}
+	}
 	ev, err := eventParams(ctx, id, EventMove, nil)
 	if err != nil {
 		return Lead{}, err
