@@ -470,6 +470,42 @@ func TestBoardPaging(t *testing.T) {
 	p.wantCount(t, more, 0)
 }
 
+// TestBoardPagingUnevenColumns re-renders a board whose columns the browser had
+// loaded to different lengths: each column's loader must ask for the cards after
+// its own last card, not after the longest column's.
+func TestBoardPagingUnevenColumns(t *testing.T) {
+	t.Parallel()
+	h, st := boardTestServer(t)
+	var meetings []string
+	for i := range 120 {
+		newLead(t, st, fmt.Sprintf("Interest %03d", i), "Acme", "Interest", 100_00)
+		name := fmt.Sprintf("Meeting %03d", i)
+		newLead(t, st, name, "Acme", "Meeting booked", 100_00)
+		meetings = append(meetings, name)
+	}
+	form := url.Values{"shown": {`{"Interest":100}`}}
+	p := send(t, h, http.MethodGet, "/?"+form.Encode(), nil, true)
+	p.wantCount(t, columnSel("Interest")+" .card", 100)
+	p.wantCount(t, columnSel("Meeting booked")+" .card", views.PageSize)
+	more := views.LoadMoreID("Meeting booked").Sel()
+	var got []string
+	next := p.attr(more, "hx-get")
+	for pages := 0; next != ""; pages++ {
+		if pages > 5 {
+			t.Fatalf("got more than 5 further pages, want 2")
+		}
+		frag := send(t, h, http.MethodGet, next, nil, true)
+		frag.wantStatus(t, http.StatusOK)
+		frag.doc.Find(".card .card-name").Each(func(_ int, s *goquery.Selection) {
+			got = append(got, strings.TrimSpace(s.Text()))
+		})
+		next = frag.attr(more, "hx-get")
+	}
+	if diff := cmp.Diff(meetings[views.PageSize:], got); diff != "" {
+		t.Errorf("the rest of Meeting booked, page by page (-want +got):\n%s", diff)
+	}
+}
+
 func TestBoardCardsBadInput(t *testing.T) {
 	t.Parallel()
 	h, _ := boardTestServer(t)

@@ -23,12 +23,12 @@ SET card_order = ranked.position * 1048576
 FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY card_order, id) - 1 AS position
       FROM leads) ranked
 WHERE leads.id = ranked.id;
--- Deferrable so that renumbering a column in one UPDATE (RenumberColumn in
--- queries/leads.sql, and move_lead) is checked once at the end of the statement,
--- not row by row.
--- It is also the index that reads a column in order.
-ALTER TABLE leads ADD CONSTRAINT leads_status_card_order_key
-    UNIQUE (status, card_order) DEFERRABLE INITIALLY IMMEDIATE;
+-- Not deferrable: with a deferred check, two moves that took the same key at
+-- once would each wait at the end of their statement for the other to finish,
+-- a deadlock; checked row by row, the later one waits for the first and fails.
+-- (Renumbering a column therefore moves its keys past the old ones; see
+-- RenumberColumn.) It is also the index that reads a column in order.
+ALTER TABLE leads ADD CONSTRAINT leads_status_card_order_key UNIQUE (status, card_order);
 
 -- +goose Down
 ALTER TABLE leads DROP CONSTRAINT leads_status_card_order_key;

@@ -20,8 +20,8 @@ WHERE id = @id;
 
 -- ColumnEnd returns the sort key a card added at the end of a column takes
 -- (key_gap after the last one, 0 in an empty column) and the number of its
--- cards, the position that card takes. Keys stay below half the bigint range
--- (store.endKey, move_lead), so the sum cannot overflow.
+-- cards, the position that card takes. Keys stay within about half the bigint
+-- range (store.endKey, move_lead), so the sum cannot overflow.
 -- name: ColumnEnd :one
 SELECT coalesce(max(card_order) + @key_gap::bigint, 0)::bigint AS next_key, count(*)::integer AS n
 FROM leads
@@ -41,17 +41,10 @@ SELECT l.id,
 FROM leads l
 WHERE l.id = ANY(@ids::uuid[]);
 
--- RenumberColumn spreads a column's sort keys out again, key_gap apart in card
--- order, when two neighbours' keys have no room left between them. The caller
--- holds the column's stage lock; the unique constraint is checked at the end of
--- the statement (it is deferrable), so the keys may pass each other meanwhile.
--- name: RenumberColumn :execrows
-UPDATE leads
-SET card_order = ranked.position * @key_gap::bigint
-FROM (SELECT c.id, row_number() OVER (ORDER BY c.card_order) - 1 AS position
-      FROM leads c
-      WHERE c.status = @status::text) ranked
-WHERE leads.id = ranked.id;
+-- RenumberColumn spreads a column's sort keys out again (renumber_column,
+-- migration 00006). The caller holds the column's stage lock exclusively.
+-- name: RenumberColumn :exec
+SELECT renumber_column(@status::text, @key_gap::bigint);
 
 
 -- name: InsertLead :one

@@ -31,8 +31,8 @@ type ColumnEndRow struct {
 
 // ColumnEnd returns the sort key a card added at the end of a column takes
 // (key_gap after the last one, 0 in an empty column) and the number of its
-// cards, the position that card takes. Keys stay below half the bigint range
-// (store.endKey, move_lead), so the sum cannot overflow.
+// cards, the position that card takes. Keys stay within about half the bigint
+// range (store.endKey, move_lead), so the sum cannot overflow.
 func (q *Queries) ColumnEnd(ctx context.Context, arg ColumnEndParams) (ColumnEndRow, error) {
 	row := q.db.QueryRow(ctx, columnEnd, arg.KeyGap, arg.Status)
 	var i ColumnEndRow
@@ -449,30 +449,20 @@ func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow
 	return i, err
 }
 
-const renumberColumn = `-- name: RenumberColumn :execrows
-UPDATE leads
-SET card_order = ranked.position * $1::bigint
-FROM (SELECT c.id, row_number() OVER (ORDER BY c.card_order) - 1 AS position
-      FROM leads c
-      WHERE c.status = $2::text) ranked
-WHERE leads.id = ranked.id
+const renumberColumn = `-- name: RenumberColumn :exec
+SELECT renumber_column($1::text, $2::bigint)
 `
 
 type RenumberColumnParams struct {
-	KeyGap int64
 	Status string
+	KeyGap int64
 }
 
-// RenumberColumn spreads a column's sort keys out again, key_gap apart in card
-// order, when two neighbours' keys have no room left between them. The caller
-// holds the column's stage lock; the unique constraint is checked at the end of
-// the statement (it is deferrable), so the keys may pass each other meanwhile.
-func (q *Queries) RenumberColumn(ctx context.Context, arg RenumberColumnParams) (int64, error) {
-	result, err := q.db.Exec(ctx, renumberColumn, arg.KeyGap, arg.Status)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+// RenumberColumn spreads a column's sort keys out again (renumber_column,
+// migration 00006). The caller holds the column's stage lock exclusively.
+func (q *Queries) RenumberColumn(ctx context.Context, arg RenumberColumnParams) error {
+	_, err := q.db.Exec(ctx, renumberColumn, arg.Status, arg.KeyGap)
+	return err
 }
 
 const searchColumns = `-- name: SearchColumns :many

@@ -55,15 +55,19 @@ type Column struct {
 	// (set when BoardQuery.WithTotals).
 	Count int
 	Total Money
-	// lastKey is the sort key of the last lead read.
-	lastKey int64
+	// keys are the sort keys of Leads, index for index (a caller may cut Leads
+	// short; NextAfter then follows the last lead left).
+	keys []int64
 }
 
 // NextAfter is the value to pass as BoardQuery.After for the next page: the sort
-// key of the last lead read (see migration 00005), which stays valid while cards
-// move, unlike a position.
+// key of the last lead of Leads (see migration 00005), which stays valid while
+// cards move, unlike a position.
 func (c Column) NextAfter() int64 {
-	return c.lastKey
+	if len(c.Leads) == 0 || len(c.keys) < len(c.Leads) {
+		return math.MinInt64 // from the start
+	}
+	return c.keys[len(c.Leads)-1]
 }
 
 // Board is the pipeline: every stage in order, each with its leads in card order.
@@ -99,18 +103,16 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 	for i, st := range stages {
 		col := cols[st.Name]
 		if col == nil {
-			col = &readColumn{}
+			col = &Column{}
 		}
 		col.Stage = st
 		if bq.Limit > 0 && len(col.Leads) > bq.Limit {
 			col.Leads, col.HasMore = col.Leads[:bq.Limit], true
 		}
-		if n := len(col.Leads); n > 0 {
-			col.lastKey = col.keys[n-1]
-		} else {
+		if col.Leads == nil {
 			col.Leads = []Lead{}
 		}
-		board.Columns[i] = col.Column
+		board.Columns[i] = *col
 	}
 	if bq.WithTotals {
 		totals, err := s.q.ColumnTotals(ctx, pattern)
@@ -129,22 +131,16 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 	return board, nil
 }
 
-// readColumn is a column as read, with the sort key of each lead.
-type readColumn struct {
-	Column
-	keys []int64
-}
-
 // readColumns reads the leads bq asks for, grouped by column, each with its
 // position: counted here for the whole unpaged board, computed by the query
 // otherwise. It reads one lead more than asked per column to know whether there
 // is a next page.
-func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, only *string) (map[string]*readColumn, error) {
-	cols := map[string]*readColumn{}
+func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, only *string) (map[string]*Column, error) {
+	cols := map[string]*Column{}
 	add := func(r queries.Lead, pos int) {
 		c := cols[r.Status]
 		if c == nil {
-			c = &readColumn{}
+			c = &Column{}
 			cols[r.Status] = c
 		}
 		c.Leads = append(c.Leads, leadFromRow(r, pos))

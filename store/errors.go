@@ -55,6 +55,9 @@ func translate(err error) error {
 		switch pgErr.Code {
 		case "23505":
 			return fmt.Errorf("%w: %s", ErrConflict, pgErr.ConstraintName)
+		case "40001", "40P01":
+			// Still failing after retry's attempts: busy writers in one column.
+			return fmt.Errorf("%w: concurrent changes, try again", ErrConflict)
 		case "23514", "22001", "22003", "22P02", "23502", "22021", "22P05":
 			return &ValidationError{Fields: map[string]string{fieldOfConstraint(pgErr): "is not valid"}}
 		case "23503":

@@ -19,13 +19,15 @@ import (
 // key between its new neighbours' keys, and a delete writes none. Positions,
 // being ranks, have no gap; two leads of a column never share a key, by the
 // unique constraint on (status, card_order), so no position is taken twice.
-// That constraint is the whole guarantee; the locks below keep writers from
-// wasting work on collisions and make renumbering safe:
+// The locks below make each write land where it was asked to, keep writers from
+// wasting work on collisions, and make renumbering safe:
 //   - Each write that changes which leads a column holds or their order locks
 //     the stage rows of the columns it touches, in board order (so two writers
 //     never deadlock), until commit.
-//   - A move (move_lead, migration 00006) takes them shared: moves in one
-//     column run side by side. Two moves that pick the same key at once collide
+//   - A move (move_lead, migration 00006) takes them shared, then the lead's
+//     row lock (a concurrent move of the same lead is waited for; if it took the
+//     lead to another column, the move is run again): moves in one column run
+//     side by side. Two moves that pick the same key at once collide
 //     on the unique constraint; the later one waits for the first to commit,
 //     fails, and is run again (retry), reading the new neighbours.
 //   - Creates, edits, deletes and the assistant's turns take them exclusively
@@ -34,8 +36,9 @@ import (
 // Holding a column exclusively from the neighbours' read to the commit made
 // moves wait in line behind each other's commit (a disk flush, about 1.5 ms
 // here): 557 moves/s with 16 movers on two cores and 1,000 leads, against 912/s
-// shared (make bench). TestConcurrentMoves checks the order under 16 concurrent
-// writers, and TestMovesFollowModel each move against a model.
+// shared (make bench). TestConcurrentMoves checks the table and the board after
+// 16 concurrent writers, TestMovesFollowModel each move against a model, and
+// TestMoveWaitsForConcurrentMoveOfSameLead two moves of one lead.
 
 // keyGap is the distance between neighbouring sort keys when a column is
 // numbered afresh, and between the last card and one added after it: twenty
@@ -212,7 +215,7 @@ func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int3
 		return end.NextKey, end.N, nil
 	}
 	// The keys ran up to the end of their range: number the column afresh.
-	if _, err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
+	if err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
 		return 0, 0, fmt.Errorf("renumber %s: %w", status, err)
 	}
 	if end, err = q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, KeyGap: keyGap}); err != nil {

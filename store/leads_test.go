@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -358,7 +359,8 @@ func TestListBoard(t *testing.T) {
 
 // TestConcurrentMoves runs 16 goroutines making 200 random moves each over 6
 // columns of 30 leads, with creates and deletes mixed in, then checks that every
-// column is a permutation of 0..n-1 and that no lead was lost or duplicated.
+// column is a permutation of 0..n-1 in the order of its sort keys, that no two
+// leads share a key, and that no lead was lost or duplicated.
 func TestConcurrentMoves(t *testing.T) {
 	t.Parallel()
 	st, pool := storetest.NewStore(t)
@@ -428,7 +430,7 @@ func TestConcurrentMoves(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	cols := columns(t, pool) // fails unless every column is 0..n-1
+	cols := columns(t, pool) // fails unless keys are unique and the board follows them
 	var got []uuid.UUID
 	rows, err := pool.Query(ctx, `SELECT id FROM leads`)
 	if err != nil {
@@ -540,4 +542,129 @@ func keyOf(t *testing.T, pool *pgxpool.Pool, id uuid.UUID) int64 {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// TestMoveWaitsForConcurrentMoveOfSameLead holds a move of lead X to Meeting
+// booked open in one transaction while another move takes X back to Interest:
+// the second must wait for the first and then move X out of Meeting booked (two
+// move events), not write X back over the first move as if it had never left.
+func TestMoveWaitsForConcurrentMoveOfSameLead(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	x := mustCreate(t, st, "X", "Interest")
+	mustCreate(t, st, "Y", "Meeting booked")
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT * FROM move_lead($1, 'Meeting booked', 0, 1048576, 'system', NULL, 'first mover')`, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var moved store.Lead
+	go func() {
+		var err error
+		moved, err = st.MoveLead(ctx, x.ID, "Interest", 0)
+		done <- err
+	}()
+	// Wait until the second move waits for a lock held by the first.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second move never waited for the first")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("second move: %v", err)
+	}
+	if moved.Status != "Interest" || moved.CardOrder != 0 {
+		t.Errorf("second move: got %s %d, want Interest 0", moved.Status, moved.CardOrder)
+	}
+	if diff := cmp.Diff(map[string][]string{"Interest": {"X"}, "Meeting booked": {"Y"}}, columns(t, pool)); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+	h, err := st.LeadHistory(ctx, x.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moves []string
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Action == store.EventMove {
+			moves = append(moves, h[i].Changes[0].Old+" -> "+h[i].Changes[0].New)
+		}
+	}
+	if diff := cmp.Diff([]string{"Interest -> Meeting booked", "Meeting booked -> Interest"}, moves); diff != "" {
+		t.Errorf("move events, oldest first (-want +got):\n%s", diff)
+	}
+}
+
+// TestKeysAtTheEndsOfTheirRange puts a column's sort keys at the top, then at
+// the bottom, of the range they may use: adding a card after the last, and
+// moving one before the first, must renumber the column and keep its order.
+func TestKeysAtTheEndsOfTheirRange(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	for _, n := range []string{"A", "B", "C"} {
+		mustCreate(t, st, n, "Interest")
+	}
+	const limit = int64(1) << 62
+	setKeys := func(base int64) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `UPDATE leads SET card_order = $1 + card_order / 1048576 * 1048576 * 2 WHERE status = 'Interest'`, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyRange := func() (lo, hi int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT min(card_order), max(card_order) FROM leads WHERE status = 'Interest'`).Scan(&lo, &hi); err != nil {
+			t.Fatal(err)
+		}
+		return lo, hi
+	}
+	setKeys(limit - 1) // the last key is past the limit
+	d := mustCreate(t, st, "D", "Interest")
+	if d.CardOrder != 3 {
+		t.Errorf("D: got card_order %d, want 3", d.CardOrder)
+	}
+	if diff := cmp.Diff(map[string][]string{"Interest": {"A", "B", "C", "D"}}, columns(t, pool)); diff != "" {
+		t.Fatalf("after adding at the top (-want +got):\n%s", diff)
+	}
+	if _, hi := keyRange(); hi >= limit {
+		t.Errorf("after adding at the top: last key %d, want the column renumbered below 2^62", hi)
+	}
+	lo, _ := keyRange()
+	if _, err := pool.Exec(ctx, `UPDATE leads SET card_order = card_order - $1 WHERE status = 'Interest'`, lo+limit); err != nil {
+		t.Fatal(err) // the first key is now -2^62: no room before it
+	}
+	if _, err := st.MoveLead(ctx, d.ID, "Interest", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MoveLead(ctx, d.ID, "Interest", 99); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MoveLead(ctx, d.ID, "Interest", 0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string][]string{"Interest": {"D", "A", "B", "C"}}, columns(t, pool)); diff != "" {
+		t.Fatalf("after moves at the bottom (-want +got):\n%s", diff)
+	}
+	if lo, hi := keyRange(); lo <= -limit || hi >= limit {
+		t.Errorf("keys %d..%d, want the column renumbered within ±2^62", lo, hi)
+	}
 }
