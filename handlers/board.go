@@ -292,7 +292,7 @@ func (s *Server) handleLeadDeleteForm(w http.ResponseWriter, r *http.Request) er
 
 // handleBoardMove answers POST /board/leads/{id}/move with status, order (the
 // card position; left out: the end of the column) and from (the column the card
-// was shown in). It runs the same store transaction as PUT /leads/{id}/status/.
+// was shown in). It makes the same store call as PUT /leads/{id}/status/.
 // A refused move (the lead is gone, the stage is not one, a conflict) answers
 // with its message and the whole board as the server has it, so the card goes
 // back where it really is.
