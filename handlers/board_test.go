@@ -432,20 +432,7 @@ func TestBoardPaging(t *testing.T) {
 	p.wantAttr(t, more, "hx-swap", "outerHTML")
 
 	// Scrolling loads the rest, page by page, until no loader is left.
-	var got []string
-	next := p.attr(more, "hx-get")
-	got = append(got, p.cardNames("Interest")...)
-	for pages := 0; next != ""; pages++ {
-		if pages > 5 {
-			t.Fatalf("got more than 5 further pages, want 2")
-		}
-		frag := send(t, h, http.MethodGet, next, nil, true)
-		frag.wantStatus(t, http.StatusOK)
-		frag.doc.Find(".card .card-name").Each(func(_ int, s *goquery.Selection) {
-			got = append(got, strings.TrimSpace(s.Text()))
-		})
-		next = frag.attr(more, "hx-get")
-	}
+	got := append(p.cardNames("Interest"), loadRest(t, h, p, more)...)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("all pages (-want +got):\n%s", diff)
 	}
@@ -488,11 +475,20 @@ func TestBoardPagingUnevenColumns(t *testing.T) {
 	p.wantCount(t, columnSel("Interest")+" .card", 100)
 	p.wantCount(t, columnSel("Meeting booked")+" .card", views.PageSize)
 	more := views.LoadMoreID("Meeting booked").Sel()
+	if diff := cmp.Diff(meetings[views.PageSize:], loadRest(t, h, p, more)); diff != "" {
+		t.Errorf("the rest of Meeting booked, page by page (-want +got):\n%s", diff)
+	}
+}
+
+// loadRest follows the loader more of page p, as scrolling does, page by page
+// until no loader is left, and returns the names of the cards loaded.
+func loadRest(t *testing.T, h http.Handler, p page, more string) []string {
+	t.Helper()
 	var got []string
 	next := p.attr(more, "hx-get")
 	for pages := 0; next != ""; pages++ {
 		if pages > 5 {
-			t.Fatalf("got more than 5 further pages, want 2")
+			t.Fatalf("got more than 5 further pages, want at most 2")
 		}
 		frag := send(t, h, http.MethodGet, next, nil, true)
 		frag.wantStatus(t, http.StatusOK)
@@ -501,9 +497,7 @@ func TestBoardPagingUnevenColumns(t *testing.T) {
 		})
 		next = frag.attr(more, "hx-get")
 	}
-	if diff := cmp.Diff(meetings[views.PageSize:], got); diff != "" {
-		t.Errorf("the rest of Meeting booked, page by page (-want +got):\n%s", diff)
-	}
+	return got
 }
 
 func TestBoardCardsBadInput(t *testing.T) {
