@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -60,7 +59,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case email == "" || password == "":
 		return refuse(http.StatusUnprocessableEntity, "Enter your email and your password.")
-	case !utf8.ValidString(email) || strings.ContainsRune(email, 0) || len(email) > store.MaxUserEmailLen:
+	case store.CheckText(email, store.MaxUserEmailLen) != "":
 		form.Email = ""
 		return refuse(http.StatusUnprocessableEntity, "The email is not valid.")
 	case len(password) > 4*store.MaxPasswordLen:

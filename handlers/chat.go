@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -104,10 +102,8 @@ func chatMessageText(raw string, present bool) (string, error) {
 	switch {
 	case !present || text == "":
 		return "", &httpError{status: http.StatusBadRequest, msg: "Message is required", fields: map[string]string{"message": "is required"}}
-	case !utf8.ValidString(text) || strings.ContainsRune(text, 0):
-		return "", &httpError{status: http.StatusBadRequest, msg: "message must be text without NUL characters", fields: map[string]string{"message": "must be text without NUL characters"}}
-	case utf8.RuneCountInString(text) > store.MaxChatMessageLen:
-		msg := fmt.Sprintf("must be at most %d characters", store.MaxChatMessageLen)
+	}
+	if msg := store.CheckText(text, store.MaxChatMessageLen); msg != "" {
 		return "", &httpError{status: http.StatusBadRequest, msg: "message " + msg, fields: map[string]string{"message": msg}}
 	}
 	return text, nil

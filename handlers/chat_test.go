@@ -493,7 +493,7 @@ func TestChatSendBadInput(t *testing.T) {
 		{"message not a string", "/chat/", "application/json", `{"message": 42}`, 400, "message must be a string"},
 		{"unknown field", "/chat/", "application/json", `{"message": "hi", "session_key": "x"}`, 400, `unknown field "session_key"`},
 		{"overlong message", "/chat/", "application/json", `{"message": "` + long + `"}`, 400, "message must be at most 4000 characters"},
-		{"NUL in message", "/chat/", "application/json", `{"message": "a\u0000b"}`, 400, "message must be text without NUL characters"},
+		{"NUL in message", "/chat/", "application/json", `{"message": "a\u0000b"}`, 400, "message must not contain NUL characters"},
 		{"body over 1 MiB", "/chat/", "application/json", `{"message": "` + strings.Repeat("a", 1<<20) + `"}`, 413, "request body is larger than 1 MiB"},
 	}
 	for _, tt := range tests {

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -130,15 +129,7 @@ const leadJSONSize = 360
 
 // checkSearch returns what is wrong with a search text, or "".
 func checkSearch(q string) string {
-	switch {
-	case utf8.RuneCountInString(q) > maxSearchLen:
-		return fmt.Sprintf("must be at most %d characters", maxSearchLen)
-	case !utf8.ValidString(q):
-		return "must be valid UTF-8 text"
-	case strings.ContainsRune(q, 0):
-		return "must not contain NUL characters"
-	}
-	return ""
+	return store.CheckText(q, maxSearchLen)
 }
 
 func encodeCursor(after int64) string {

@@ -118,23 +118,32 @@ func (in *LeadInput) Validate(creating bool) *ValidationError {
 	return &ValidationError{Fields: errs}
 }
 
-// checkText sets errs[field] when the text p points to is not valid UTF-8,
-// holds a NUL or is longer than maxLen characters, and says whether it did.
+// CheckText returns what is wrong with s as a text field of at most maxLen
+// characters (not valid UTF-8, a NUL character, too long), or "". Every text a
+// person or a client sends is checked with it.
+func CheckText(s string, maxLen int) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8 text"
+	case strings.ContainsRune(s, 0):
+		return "must not contain NUL characters"
+	case utf8.RuneCountInString(s) > maxLen:
+		return "must be at most " + strconv.Itoa(maxLen) + " characters"
+	}
+	return ""
+}
+
+// checkText sets errs[field] when the text p points to fails CheckText, and says
+// whether it did.
 func checkText(errs map[string]string, field string, p *string, maxLen int) bool {
 	if p == nil || errs[field] != "" {
 		return false
 	}
-	switch {
-	case !utf8.ValidString(*p):
-		errs[field] = "must be valid UTF-8 text"
-	case strings.ContainsRune(*p, 0):
-		errs[field] = "must not contain NUL characters"
-	case utf8.RuneCountInString(*p) > maxLen:
-		errs[field] = "must be at most " + strconv.Itoa(maxLen) + " characters"
-	default:
-		return false
+	if msg := CheckText(*p, maxLen); msg != "" {
+		errs[field] = msg
+		return true
 	}
-	return true
+	return false
 }
 
 func looksLikeEmail(s string) bool {

@@ -65,14 +65,12 @@ func IsCommonPassword(p string) bool {
 // CheckPassword returns what is wrong with p as a new password for the account
 // with email, or "".
 func CheckPassword(p, email string) string {
-	n := utf8.RuneCountInString(p)
+	if msg := CheckText(p, MaxPasswordLen); msg != "" {
+		return msg
+	}
 	switch {
-	case !utf8.ValidString(p) || strings.ContainsRune(p, 0):
-		return "must be text without NUL characters"
-	case n < MinPasswordLen:
+	case utf8.RuneCountInString(p) < MinPasswordLen:
 		return fmt.Sprintf("must be at least %d characters", MinPasswordLen)
-	case n > MaxPasswordLen:
-		return fmt.Sprintf("must be at most %d characters", MaxPasswordLen)
 	case IsCommonPassword(p):
 		return "is one of the most common passwords; choose another"
 	case email != "" && strings.EqualFold(strings.TrimSpace(p), strings.TrimSpace(email)):

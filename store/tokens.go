@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -56,15 +55,10 @@ func HashToken(token string) []byte {
 
 // CheckTokenName returns what is wrong with a token name, or "".
 func CheckTokenName(name string) string {
-	switch {
-	case name == "":
+	if name == "" {
 		return "is required"
-	case !utf8.ValidString(name) || strings.ContainsRune(name, 0):
-		return "must be text without NUL characters"
-	case utf8.RuneCountInString(name) > MaxTokenNameLen:
-		return fmt.Sprintf("must be at most %d characters", MaxTokenNameLen)
 	}
-	return ""
+	return CheckText(name, MaxTokenNameLen)
 }
 
 // CreateAPIToken makes a token named name for the user and returns it with its

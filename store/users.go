@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -83,20 +82,14 @@ func (in *NewUser) Validate() *ValidationError {
 	switch {
 	case in.Email == "":
 		errs["email"] = "is required"
-	case !utf8.ValidString(in.Email) || strings.ContainsRune(in.Email, 0):
-		errs["email"] = "must be text without NUL characters"
-	case utf8.RuneCountInString(in.Email) > MaxUserEmailLen:
-		errs["email"] = fmt.Sprintf("must be at most %d characters", MaxUserEmailLen)
+	case checkText(errs, "email", &in.Email, MaxUserEmailLen):
 	case !looksLikeEmail(in.Email):
 		errs["email"] = "must be an email address like name@example.com"
 	}
-	switch {
-	case in.Name == "":
+	if in.Name == "" {
 		errs["name"] = "is required"
-	case !utf8.ValidString(in.Name) || strings.ContainsRune(in.Name, 0):
-		errs["name"] = "must be text without NUL characters"
-	case utf8.RuneCountInString(in.Name) > MaxUserNameLen:
-		errs["name"] = fmt.Sprintf("must be at most %d characters", MaxUserNameLen)
+	} else {
+		checkText(errs, "name", &in.Name, MaxUserNameLen)
 	}
 	if msg := CheckPassword(in.Password, in.Email); msg != "" {
 		errs["password"] = msg

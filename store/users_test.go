@@ -42,8 +42,8 @@ func TestCheckPassword(t *testing.T) {
 		{"common in other case", "QwertyUiop", "is one of the most common passwords; choose another"},
 		{"common digits", "1234567890", "is one of the most common passwords; choose another"},
 		{"the email", "ann.lee@example.com", "must not be the email address"},
-		{"NUL", "abcdefghij\x00", "must be text without NUL characters"},
-		{"invalid UTF-8", "abcdefghij\xff", "must be text without NUL characters"},
+		{"NUL", "abcdefghij\x00", "must not contain NUL characters"},
+		{"invalid UTF-8", "abcdefghij\xff", "must be valid UTF-8 text"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := store.CheckPassword(tc.password, "ann.lee@example.com"); got != tc.want {
