@@ -60,6 +60,14 @@ func (offline) respond(ctx context.Context, t *turn, job store.ChatJob) (reply, 
 		return reply{}, err
 	}
 	cmd := parseCommand(job.Message, stages)
+	if isPronoun(cmd.ref) {
+		// "move her to won": the lead the person spoke of last.
+		ref := lastRef(job.History, stages)
+		if ref == "" {
+			return reply{text: fmt.Sprintf("Who do you mean by %q? Please name the lead.", cmd.ref)}, nil
+		}
+		cmd.ref = ref
+	}
 	if t.choice != nil && (cmd.kind == cmdUnknown || cmd.kind == cmdYes) {
 		if rep, ok, err := choose(ctx, t, job.Message, *t.choice); err != nil || ok {
 			return rep, err
@@ -284,13 +292,46 @@ func choose(ctx context.Context, t *turn, message string, p pending) (reply, boo
 var (
 	politeRE = regexp.MustCompile(`(?i)^(?:(?:hey|hi|hello|ok|okay|so|please|pls|plz|kindly|could you|can you|would you|will you|could u|can u|i want to|i wanna|i'd like to|i would like to|i need to|we need to|let's|lets|go ahead and|just|now|and|then|also|assistant)\b[\s,:]*)+`)
 	tailRE   = regexp.MustCompile(`(?i)[\s,]*(?:please|pls|plz|thanks|thank you|thx|now|asap|for me)$`)
+	// possessiveRE finds "his email", "her phone", "their value".
+	possessiveRE = regexp.MustCompile(`(?i)\b(his|her|their|its)\s+` + fieldPattern + `\b`)
 )
 
+// pronouns stand for the lead the person spoke of last.
+var pronouns = map[string]bool{
+	"he": true, "him": true, "his": true, "she": true, "her": true, "hers": true, "they": true, "them": true,
+	"their": true, "it": true, "its": true, "this one": true, "that one": true, "this lead": true, "that lead": true,
+	"this deal": true, "that deal": true, "the same lead": true, "same lead": true,
+}
+
+func isPronoun(ref string) bool { return pronouns[strings.ToLower(strings.TrimSpace(ref))] }
+
+// lastRef is the lead the person named last in history (a message that named
+// one, or added one), in their words; "" when there is none.
+func lastRef(history []store.ChatMessage, stages []store.Stage) string {
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].Role != store.RoleUser {
+			continue
+		}
+		cmd := parseCommand(history[i].Content, stages)
+		ref := cmd.ref
+		if cmd.kind == cmdCreate {
+			ref = cmd.args.Name
+		}
+		if ref != "" && !isPronoun(ref) {
+			return ref
+		}
+	}
+	return ""
+}
+
 // clean normalizes a message: one space between words, plain quotes, no
-// trailing punctuation, no "please" or "can you" around the command.
+// trailing punctuation, no "please" or "can you" around the command, and a
+// possessive pronoun before a field written like a name's ("her email" reads as
+// "her's email", so the lead forms below take it).
 func clean(s string) string {
 	s = strings.NewReplacer("’", "'", "‘", "'", "“", `"`, "”", `"`, "\u00a0", " ").Replace(s)
 	s = strings.Join(strings.Fields(s), " ")
+	s = possessiveRE.ReplaceAllString(s, "${1}'s ${2}")
 	for range 3 {
 		s = strings.TrimRight(s, ".!?;, ")
 		s = tailRE.ReplaceAllString(s, "")

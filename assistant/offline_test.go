@@ -49,6 +49,15 @@ func TestOffline(t *testing.T) {
 		{says: []string{"move zebulon to won"}, reply: []string{"couldn't find"}},
 		{says: []string{"move Lukas Novak to negotiation"}, reply: []string{"already in Negotiation"}},
 
+		// Pronouns stand for the lead named last.
+		{says: []string{"what's Bob Martin's email?", "move him to negotiation"}, changes: []change{moved("Bob Martin", "Negotiation")}},
+		{says: []string{"find Priya", "what's her phone?"}, reply: []string{"Priya Raman"}},
+		{says: []string{"where is Emily Chen?", "set her email to emily@new.test", "mark her as won"},
+			changes: []change{set("Emily Chen", func(l *leadState) { l.Email = "emily@new.test"; l.Status = "Closed won" })}},
+		{says: []string{"add Zed Zhou from Zeta, 5k", "move them to proposal sent"},
+			changes: []change{created("Zed Zhou", leadState{Company: "Zeta", Value: "5000.00", Status: "Proposal sent"})}},
+		{says: []string{"move her to won"}, reply: []string{"Who do you mean", "name the lead"}},
+
 		// Adding a lead.
 		{says: []string{"add Jane Roe from Initech, value 20k, email jane@initech.com, phone +1 555 0100, source LinkedIn"},
 			changes: []change{created("Jane Roe", leadState{Company: "Initech", Value: "20000.00", Email: "jane@initech.com", Phone: "+1 555 0100", Source: "LinkedIn"})},
