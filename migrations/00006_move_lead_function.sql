@@ -1,25 +1,4 @@
 -- +goose Up
--- move_lead moves a lead in one round trip: the whole move of store.MoveLead
--- (locks, reads, the new sort key, the write and its audit event) as one
--- statement. Run from Go as a transaction of three statements it took five round
--- trips to the database, six with the API token's check, and the round trips,
--- not the work, were most of a move's cost (make bench, 1,000 leads, 16 movers on
--- 2 cores: 912 moves/s that way, 1,050 to 1,200/s with this function). Inside a
--- function each statement still reads what is committed when it starts, so
--- everything after the lock sees the settled column.
---
--- It puts lead p_id at position p_order (clamped to 0..n) of the stage named
--- p_target (exactly, else without regard to case) and returns the lead with its
--- new position; no row when there is no such lead. It raises P0002 when
--- p_target names no stage, and 40001 when the lead moved to another column
--- between its first read and the locks (the caller runs it again).
---
--- Concurrency (see store/leads.go): the stages of both columns are locked shared,
--- in board order, then the lead's row; the lead's new key is drawn between its
--- new neighbours' keys; the unique constraint on (status, card_order) makes a
--- concurrent move that took the same key fail (23505, run again). A column whose
--- neighbours have no room left between them is renumbered under its exclusive
--- lock.
 -- renumber_column spreads the sort keys of column p_status out again, p_key_gap
 -- apart in card order, when they have run out of room (between two neighbours,
 -- or at an end of their range). The caller holds the column's stage lock
@@ -59,6 +38,27 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- move_lead moves a lead in one round trip: the whole move of store.MoveLead
+-- (locks, reads, the new sort key, the write and its audit event) as one
+-- statement. Run from Go as a transaction of three statements it took five round
+-- trips to the database, six with the API token's check, and the round trips,
+-- not the work, were most of a move's cost (make bench, 1,000 leads, 16 movers on
+-- 2 cores: 912 moves/s that way, 1,050 to 1,200/s with this function). Inside a
+-- function each statement still reads what is committed when it starts, so
+-- everything after the lock sees the settled column.
+--
+-- It puts lead p_id at position p_order (clamped to 0..n) of the stage named
+-- p_target (exactly, else without regard to case) and returns the lead with its
+-- new position; no row when there is no such lead. It raises P0002 when
+-- p_target names no stage, and 40001 when the lead moved to another column
+-- between its first read and the locks (the caller runs it again).
+--
+-- Concurrency (see store/leads.go): the stages of both columns are locked shared,
+-- in board order, then the lead's row; the lead's new key is drawn between its
+-- new neighbours' keys; the unique constraint on (status, card_order) makes a
+-- concurrent move that took the same key fail (23505, run again). A column whose
+-- neighbours have no room left between them is renumbered under its exclusive
+-- lock.
 -- +goose StatementBegin
 CREATE FUNCTION move_lead(p_id uuid, p_target text, p_order integer, p_key_gap bigint,
                           p_actor_kind text, p_actor_user_id uuid, p_actor_name text)
@@ -85,42 +85,56 @@ DECLARE
     want integer := greatest(p_order, 0);
     moved leads%ROWTYPE;
     changes jsonb := '[]';
+    locked text[] := '{}';
+    stage record;
 BEGIN
-    SELECT l.status INTO old_status FROM leads l WHERE l.id = p_id;
+    -- The stages of the lead's column and of the target (named exactly, else
+    -- without regard to case), locked shared in board order in one statement.
+    -- That statement reads the lead's column before it holds the locks: it is
+    -- read again below, under them.
+    FOR stage IN SELECT s.name
+                 FROM stages s
+                 WHERE s.name = (SELECT l.status FROM leads l WHERE l.id = p_id)
+                    OR s.name = p_target OR lower(s.name) = lower(p_target)
+                 ORDER BY s.position
+                 FOR SHARE OF s
+    LOOP
+        locked := locked || stage.name;
+        IF stage.name = p_target OR (target IS NULL AND lower(stage.name) = lower(p_target)) THEN
+            target := stage.name;
+        END IF;
+    END LOOP;
+    -- The lead's row lock: a concurrent move of the same lead (which may hold
+    -- other columns' locks than these) is waited for, and then this reads where
+    -- that move put it.
+    SELECT l.status, l.card_order INTO old_status, old_key FROM leads l WHERE l.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN;
+        RETURN; -- no such lead (or deleted meanwhile)
     END IF;
-    SELECT s.name INTO target
-    FROM stages s
-    WHERE s.name = p_target OR lower(s.name) = lower(p_target)
-    ORDER BY s.name = p_target DESC
-    LIMIT 1;
-    IF NOT FOUND THEN
+    IF NOT old_status = ANY (locked) THEN
+        RAISE EXCEPTION 'lead % moved meanwhile', p_id USING ERRCODE = '40001';
+    END IF;
+    IF target IS NULL THEN
         RAISE EXCEPTION 'no stage is named %', p_target USING ERRCODE = 'P0002';
     END IF;
-    PERFORM 1 FROM stages s WHERE s.name IN (old_status, target) ORDER BY s.position FOR SHARE;
-
-    -- The lead's row lock: a concurrent move of the same lead (which may hold
-    -- other columns' locks than these) is waited for, and then this finds the
-    -- lead gone from old_status instead of writing it back there.
-    SELECT l.card_order INTO old_key FROM leads l WHERE l.id = p_id AND l.status = old_status FOR UPDATE;
-    IF NOT FOUND THEN
-        IF EXISTS (SELECT 1 FROM leads l WHERE l.id = p_id) THEN
-            RAISE EXCEPTION 'lead % moved meanwhile', p_id USING ERRCODE = '40001';
-        END IF;
-        RETURN; -- deleted meanwhile
-    END IF;
-    SELECT count(*) INTO old_pos FROM leads o WHERE o.status = old_status AND o.card_order < old_key;
+    SELECT (SELECT count(*) FROM leads o WHERE o.status = old_status AND o.card_order < old_key),
+           ARRAY(SELECT n.card_order FROM leads n
+                 WHERE n.status = target AND n.id <> p_id
+                 ORDER BY n.card_order
+                 LIMIT 2 OFFSET greatest(want - 1, 0))
+    INTO old_pos, keys;
 
     IF target = old_status AND old_pos = want THEN
         new_key := old_key; -- already there
         new_pos := want;
     ELSE
         FOR attempt IN 1..2 LOOP
-            keys := ARRAY(SELECT n.card_order FROM leads n
-                          WHERE n.status = target AND n.id <> p_id
-                          ORDER BY n.card_order
-                          LIMIT 2 OFFSET greatest(want - 1, 0));
+            IF attempt > 1 THEN
+                keys := ARRAY(SELECT n.card_order FROM leads n
+                              WHERE n.status = target AND n.id <> p_id
+                              ORDER BY n.card_order
+                              LIMIT 2 OFFSET greatest(want - 1, 0));
+            END IF;
             -- The key is drawn at random from the middle of the room it has, so
             -- that two moves to the same place at once rarely take the same key
             -- (the later of two that do fails on the unique constraint and is
