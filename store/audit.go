@@ -117,25 +117,30 @@ func (s *Store) LeadHistory(ctx context.Context, leadID uuid.UUID, limit int) ([
 
 // recordEvent writes one event in the caller's transaction.
 func recordEvent(ctx context.Context, q *queries.Queries, leadID uuid.UUID, action string, changes []FieldChange) error {
-	p, err := eventParams(ctx, leadID, action, changes)
-	if err != nil {
-		return err
-	}
-	if err := q.InsertLeadEvent(ctx, p); err != nil {
-		return fmt.Errorf("record %s of lead %s: %w", action, leadID, err)
-	}
-	return nil
-}
-
-// eventParams is the event of action on the lead by the actor of ctx.
-func eventParams(ctx context.Context, leadID uuid.UUID, action string, changes []FieldChange) (queries.InsertLeadEventParams, error) {
 	if changes == nil {
 		changes = []FieldChange{}
 	}
 	b, err := json.Marshal(changes)
 	if err != nil {
-		return queries.InsertLeadEventParams{}, fmt.Errorf("encode changes: %w", err)
+		return fmt.Errorf("encode changes: %w", err)
 	}
+	a := eventActor(ctx)
+	if err := q.InsertLeadEvent(ctx, queries.InsertLeadEventParams{
+		LeadID: leadID, Action: action, Changes: b, ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name,
+	}); err != nil {
+		return fmt.Errorf("record %s of lead %s: %w", action, leadID, err)
+	}
+	return nil
+}
+
+// actorColumns is the actor of ctx as lead_events records it.
+type actorColumns struct {
+	kind   string
+	userID pgtype.UUID
+	name   string
+}
+
+func eventActor(ctx context.Context) actorColumns {
 	a := ActorFrom(ctx)
 	var userID pgtype.UUID
 	if a.UserID != uuid.Nil {
@@ -145,9 +150,7 @@ func eventParams(ctx context.Context, leadID uuid.UUID, action string, changes [
 	if len(name) > 300 {
 		name = name[:300]
 	}
-	return queries.InsertLeadEventParams{
-		LeadID: leadID, Action: action, Changes: b, ActorKind: a.Kind, ActorUserID: userID, ActorName: name,
-	}, nil
+	return actorColumns{kind: a.Kind, userID: userID, name: name}
 }
 
 // leadFields lists a lead's recorded fields with their values as text.

@@ -173,15 +173,13 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 	if errs := map[string]string{}; checkText(errs, "status", &status, maxStageLen) {
 		return Lead{}, &ValidationError{Fields: errs}
 	}
-	ev, err := eventParams(ctx, id, EventMove, nil)
-	if err != nil {
-		return Lead{}, err
-	}
+	a := eventActor(ctx)
 	var row queries.MoveLeadRow
-	err = s.retry(ctx, func() error {
+	err := s.retry(ctx, func() error {
+		var err error
 		row, err = s.q.MoveLead(ctx, queries.MoveLeadParams{
 			ID: id, Target: status, TargetPosition: int32(min(max(order, 0), math.MaxInt32)), KeyGap: keyGap,
-			ActorKind: ev.ActorKind, ActorUserID: ev.ActorUserID, ActorName: ev.ActorName,
+			ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name,
 		})
 		return err
 	})
