@@ -269,7 +269,24 @@ func TestAPITokens(t *testing.T) {
 	}
 	list, _ := st.ListAPITokens(ctx, ann.ID)
 	if len(list) != 1 || list[0].LastUsedAt == nil {
-		t.Errorf("ann's tokens after a use: got %+v, want one with a last-used time", list)
+		t.Fatalf("ann's tokens after a use: got %+v, want one with a last-used time", list)
+	}
+	// The use is recorded at most once a minute.
+	first := *list[0].LastUsedAt
+	if _, err := st.TokenUser(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ = st.ListAPITokens(ctx, ann.ID); !list[0].LastUsedAt.Equal(first) {
+		t.Errorf("last use after a second use within the minute: got %v, want %v kept", list[0].LastUsedAt, first)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = now() - interval '2 minutes' WHERE id = $1`, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TokenUser(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ = st.ListAPITokens(ctx, ann.ID); time.Since(*list[0].LastUsedAt) > 30*time.Second {
+		t.Errorf("last use after a use two minutes on: got %v, want about now", list[0].LastUsedAt)
 	}
 	for _, bad := range []string{"", "crm_", secret + "x", "Bearer " + secret, strings.TrimPrefix(secret, store.TokenPrefix)} {
 		if _, err := st.TokenUser(ctx, bad); !errors.Is(err, store.ErrNotFound) {
