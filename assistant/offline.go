@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/crmteam/crm/store"
 )
 
@@ -60,7 +62,7 @@ func (offline) respond(ctx context.Context, t *turn, job store.ChatJob) (reply, 
 		return reply{}, err
 	}
 	cmd := parseCommand(job.Message, stages)
-	if isPronoun(cmd.ref) {
+	if isPronoun(cmd.ref) && !quoted(job.Message, cmd.ref) {
 		// "move her to won": the lead the person spoke of last.
 		ref := lastRef(job.History, stages)
 		if ref == "" {
@@ -292,46 +294,64 @@ func choose(ctx context.Context, t *turn, message string, p pending) (reply, boo
 var (
 	politeRE = regexp.MustCompile(`(?i)^(?:(?:hey|hi|hello|ok|okay|so|please|pls|plz|kindly|could you|can you|would you|will you|could u|can u|i want to|i wanna|i'd like to|i would like to|i need to|we need to|let's|lets|go ahead and|just|now|and|then|also|assistant)\b[\s,:]*)+`)
 	tailRE   = regexp.MustCompile(`(?i)[\s,]*(?:please|pls|plz|thanks|thank you|thx|now|asap|for me)$`)
-	// possessiveRE finds "his email", "her phone", "their value".
-	possessiveRE = regexp.MustCompile(`(?i)\b(his|her|their|its)\s+` + fieldPattern + `\b`)
 )
 
 // pronouns stand for the lead the person spoke of last.
 var pronouns = map[string]bool{
 	"he": true, "him": true, "his": true, "she": true, "her": true, "hers": true, "they": true, "them": true,
-	"their": true, "it": true, "its": true, "this one": true, "that one": true, "this lead": true, "that lead": true,
+	"their": true, "it": true, "its": true, "it's": true, "this one": true, "that one": true, "this lead": true, "that lead": true,
 	"this deal": true, "that deal": true, "the same lead": true, "same lead": true,
 }
 
 func isPronoun(ref string) bool { return pronouns[strings.ToLower(strings.TrimSpace(ref))] }
 
-// lastRef is the lead the person named last in history (a message that named
-// one, or added one), in their words; "" when there is none.
+// quoted says whether message holds ref in quotes: move "He" to won means a lead
+// named He.
+func quoted(message, ref string) bool {
+	m := clean(message)
+	return strings.Contains(m, `"`+ref+`"`) || strings.Contains(m, `'`+ref+`'`)
+}
+
+// lastRef is the lead the last exchange was about, for a pronoun: the one lead
+// the last reply changed (by id, so a rename or a choice between namesakes is
+// followed), else the lead the person's last message named, in their words; ""
+// when the last exchange was about no single lead.
 func lastRef(history []store.ChatMessage, stages []store.Stage) string {
 	for i := len(history) - 1; i >= 0; i-- {
 		if history[i].Role != store.RoleUser {
 			continue
+		}
+		if i+1 < len(history) {
+			ids := map[uuid.UUID]bool{}
+			for _, op := range history[i+1].Operations {
+				if op.LeadID != uuid.Nil && op.Status == store.OpDone && op.Action != toolDelete {
+					ids[op.LeadID] = true
+				}
+			}
+			if len(ids) == 1 {
+				for id := range ids {
+					return id.String()
+				}
+			}
 		}
 		cmd := parseCommand(history[i].Content, stages)
 		ref := cmd.ref
 		if cmd.kind == cmdCreate {
 			ref = cmd.args.Name
 		}
-		if ref != "" && !isPronoun(ref) {
-			return ref
+		if isPronoun(ref) {
+			return ""
 		}
+		return ref
 	}
 	return ""
 }
 
 // clean normalizes a message: one space between words, plain quotes, no
-// trailing punctuation, no "please" or "can you" around the command, and a
-// possessive pronoun before a field written like a name's ("her email" reads as
-// "her's email", so the lead forms below take it).
+// trailing punctuation, no "please" or "can you" around the command.
 func clean(s string) string {
 	s = strings.NewReplacer("’", "'", "‘", "'", "“", `"`, "”", `"`, "\u00a0", " ").Replace(s)
 	s = strings.Join(strings.Fields(s), " ")
-	s = possessiveRE.ReplaceAllString(s, "${1}'s ${2}")
 	for range 3 {
 		s = strings.TrimRight(s, ".!?;, ")
 		s = tailRE.ReplaceAllString(s, "")
@@ -420,7 +440,11 @@ var (
 		re(`` + fieldPattern + `\s+(?:of|for)\s+(.+)`),
 		re(`(.+?)(?:'s|s'|')\s+` + fieldPattern),
 	}
-	stageAskRE = []*regexp.Regexp{
+	// possessiveFieldRE is "her email", "his phone" in a new lead's details.
+	possessiveFieldRE = regexp.MustCompile(`(?i)\b(?:his|her|their|its)\s+` + fieldPattern + `\b`)
+	// pronounAskRE is "what's her email?": a field of the lead spoken of last.
+	pronounAskRE = re(`(?:what(?:'s| is| are)|whats|what|tell me|give me|show me|get me|get|show|find)\s+(his|her|their|its)\s+` + fieldPattern)
+	stageAskRE   = []*regexp.Regexp{
 		re(`(?:what|which)\s+(?:stage|status|column)\s+(?:is|'s)\s+(.+?)(?:\s+(?:in|at|on|now|currently))*`),
 		re(`(?:where(?:'s| is)|wheres)\s+(.+?)(?:\s+(?:at|in|now|currently))*`),
 		re(`(?:what(?:'s| is)|whats)\s+(?:the\s+)?(?:status|stage)\s+(?:of|for)\s+(.+)`),
@@ -507,6 +531,9 @@ func parseCommand(message string, stages []store.Stage) command {
 	}
 	if m := renameRE.FindStringSubmatch(s); m != nil {
 		return command{kind: cmdSet, ref: cleanRef(m[1]), field: "name", value: trimQuotes(m[2])}
+	}
+	if m := pronounAskRE.FindStringSubmatch(s); m != nil {
+		return command{kind: cmdAsk, ref: m[1], field: fieldOf(m[2])}
 	}
 	for i, r := range askREs {
 		m := r.FindStringSubmatch(s)
@@ -624,7 +651,7 @@ func splitBareMove(s string, stages []store.Stage) (command, bool) {
 var (
 	emailRE  = regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+`)
 	phoneRE  = regexp.MustCompile(`^\+?[\d(][\d\s().\-]{5,}\d$`)
-	kwRE     = regexp.MustCompile(`(?i)(?:^|\s+)(?:and\s+|with\s+|,\s*)?(?:(company|from|at|of|works at|working at|who works at|employed at|with company)|(value|worth|valued at|value of|deal size|deal value|deal of|amount|budget|for)|(phone number|phone|tel|telephone|mobile|cell|number)|(source|via|lead source|came from|through|found via|found through|referred by|origin)|(status|stage|in stage|in|into|to|as)|(email|e-mail|mail)|(notes|note|saying|comment))\s*[:=]?\s+`)
+	kwRE     = regexp.MustCompile(`(?i)(?:^|\s+)(?:and\s+|with\s+|,\s*)?(?:(company|from|at|of|works at|working at|who works at|employed at|with company)|(value|worth|valued at|value of|deal size|deal value|deal of|amount|budget|for)|(phone number|phone|tel|telephone|mobile|cell|number)|(source|via|lead source|came from|through|found via|found through|referred by|origin)|(status|stage|in stage|in|into|to|as)|(email|e-mail|mail)|(notes|note|saying|comment))(?:\s*[:=]|\s+is)?\s+`)
 	parenRE  = regexp.MustCompile(`\(([^)]+)\)`)
 	namedRE  = regexp.MustCompile(`(?i)^(?:named|called|name|name is|for)\s*[:=]?\s+`)
 	amountIn = regexp.MustCompile(`(?i)(?:^|\s)((?:usd|eur|gbp|[$€£])\s?\d[\d,]*(?:\.\d+)?\s*(?:k|m|mm|thousand|million|grand)?|\d[\d,]*(?:\.\d+)?\s*(?:k|m|mm|thousand|million|grand)\b|\d[\d,]*(?:\.\d+)?\s*(?:usd|eur|gbp|dollars|bucks|[$€£]))(?:\s|$)`)
@@ -651,12 +678,14 @@ func parseCreate(text string, stages []store.Stage) createArgs {
 	if m := emailRE.FindString(text); m != "" {
 		a.Email = m
 		text = strings.Replace(text, m, " ", 1)
-		text = regexp.MustCompile(`(?i)(?:,\s*|\s+)(?:and\s+|with\s+)?(?:an?\s+)?(?:email|e-mail|mail)(?:\s+address)?(?:\s+(?:is|of))?\s*[:=]?\s*(?:,|$|\s+(?:and|,))`).ReplaceAllString(text, " , ")
+		text = regexp.MustCompile(`(?i)(?:,\s*|\s+)(?:and\s+|with\s+)?(?:an?\s+|his\s+|her\s+|their\s+|its\s+)?(?:email|e-mail|mail)(?:\s+address)?(?:\s+(?:is|of))?\s*[:=]?\s*(?:,|$|\s+(?:and|,))`).ReplaceAllString(text, " , ")
 	}
 	if m := regexp.MustCompile(`(?i)(?:^|[\s,]+)(?:notes?|saying|comment)\s*[:=]\s*(.+)$`).FindStringSubmatchIndex(text); m != nil {
 		a.Notes = strings.TrimSpace(text[m[2]:m[3]])
 		text = text[:m[0]]
 	}
+	// "her phone is …" gives the phone: the pronoun is not a word of any field.
+	text = possessiveFieldRE.ReplaceAllString(text, "$1")
 	if m := parenRE.FindStringSubmatch(text); m != nil {
 		a.Company = strings.TrimSpace(m[1])
 		text = strings.Replace(text, m[0], " ", 1)

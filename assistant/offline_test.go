@@ -57,6 +57,19 @@ func TestOffline(t *testing.T) {
 		{says: []string{"add Zed Zhou from Zeta, 5k", "move them to proposal sent"},
 			changes: []change{created("Zed Zhou", leadState{Company: "Zeta", Value: "5000.00", Status: "Proposal sent"})}},
 		{says: []string{"move her to won"}, reply: []string{"Who do you mean", "name the lead"}},
+		{says: []string{"what's Bob Martin's email?", "show leads in negotiation", "move him to won"},
+			reply: []string{"Who do you mean"}},
+		{says: []string{"move jane to won", "Jane Smith", "set her phone to +1 555 0199"},
+			changes: []change{set("Jane Smith", func(l *leadState) { l.Status = "Closed won"; l.Phone = "+1 555 0199" })}},
+		{says: []string{"rename Bob Martin to Robert Martin", "move him to negotiation"},
+			changes: []change{renamed("Bob Martin", "Robert Martin"), moved("Robert Martin", "Negotiation")}},
+		// A pronoun in a new lead's details or in a note is text, not a reference.
+		{says: []string{"add Jane Roe from Initech, her email is jane@initech.com"},
+			changes: []change{created("Jane Roe", leadState{Company: "Initech", Email: "jane@initech.com"})}},
+		{says: []string{"add a note to Bob Martin: called her mobile"},
+			changes: []change{set("Bob Martin", func(l *leadState) { l.Notes += "\ncalled her mobile" })}},
+		{says: []string{"add Bob Stone from Acme, his phone is +1 555 0100"},
+			changes: []change{created("Bob Stone", leadState{Company: "Acme", Phone: "+1 555 0100"})}},
 
 		// Adding a lead.
 		{says: []string{"add Jane Roe from Initech, value 20k, email jane@initech.com, phone +1 555 0100, source LinkedIn"},

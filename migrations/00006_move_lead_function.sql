@@ -162,7 +162,9 @@ BEGIN
                 SELECT max(n.card_order), count(*) INTO last_key, new_pos
                 FROM leads n
                 WHERE n.status = target AND n.id <> p_id;
-                IF last_key IS NULL THEN
+                IF target = old_status AND old_pos = new_pos THEN
+                    new_key := old_key; -- already the last card
+                ELSIF last_key IS NULL THEN
                     new_key := floor(random() * half_gap)::bigint;
                 ELSIF last_key < key_limit THEN
                     new_key := last_key + half_gap + floor(random() * half_gap)::bigint;
@@ -180,10 +182,15 @@ BEGIN
         END IF;
     END IF;
 
-    UPDATE leads l
-    SET status = target, card_order = new_key, updated_at = now()
-    WHERE l.id = p_id
-    RETURNING l.* INTO moved;
+    IF target = old_status AND new_key = old_key THEN
+        -- A move to where the card is: nothing to write, updated_at included.
+        SELECT l.* INTO moved FROM leads l WHERE l.id = p_id;
+    ELSE
+        UPDATE leads l
+        SET status = target, card_order = new_key, updated_at = now()
+        WHERE l.id = p_id
+        RETURNING l.* INTO moved;
+    END IF;
 
     -- The audit trail (store/audit.go): the stage when it changed and the
     -- position from 1, as people count cards; a move to where the card was is

@@ -247,6 +247,22 @@ func TestMoveLead(t *testing.T) {
 		t.Errorf("move of a missing lead: got %v, want ErrNotFound", err)
 	}
 	before := columns(t, pool)
+	// A move to where the card is changes nothing: not even updated_at.
+	last := ids["X"] // alone in Closed won's last place
+	was, err := st.GetLead(ctx, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []int{was.CardOrder, 99} {
+		after, err := st.MoveLead(ctx, last, was.Status, order)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !after.UpdatedAt.Equal(was.UpdatedAt) || after.CardOrder != was.CardOrder {
+			t.Errorf("move of the last card to %d: got card_order %d updated %v, want %d and %v kept",
+				order, after.CardOrder, after.UpdatedAt, was.CardOrder, was.UpdatedAt)
+		}
+	}
 	var verr *store.ValidationError
 	if _, err := st.MoveLead(ctx, ids["A"], "Someday", 0); !errors.As(err, &verr) ||
 		verr.Fields["status"] != "must be one of: Interest, Meeting booked, Proposal sent, Negotiation, Closed won, Closed lost" {
