@@ -63,6 +63,8 @@ func TestOffline(t *testing.T) {
 			changes: []change{set("Jane Smith", func(l *leadState) { l.Status = "Closed won"; l.Phone = "+1 555 0199" })}},
 		{says: []string{"rename Bob Martin to Robert Martin", "move him to negotiation"},
 			changes: []change{renamed("Bob Martin", "Robert Martin"), moved("Robert Martin", "Negotiation")}},
+		{says: []string{"add He from Acme Labs", "what's Bob Martin's email?", `move "He" to negotiation`},
+			changes: []change{created("He", leadState{Company: "Acme Labs", Status: "Negotiation"})}},
 		// A pronoun in a new lead's details or in a note is text, not a reference.
 		{says: []string{"add Jane Roe from Initech, her email is jane@initech.com"},
 			changes: []change{created("Jane Roe", leadState{Company: "Initech", Email: "jane@initech.com"})}},
