@@ -177,6 +177,37 @@ func (tb *tab) waitFor(what, cond string) {
 	}
 }
 
+// click clicks the element sel once htmx has wired it (or the element of its
+// request: the form of a submit button), as a person can only click what the
+// page shows: a click in the moment between a swap and htmx processing the new
+// content would be a plain link or form post, a full page load.
+func (tb *tab) click(what, sel string) {
+	tb.t.Helper()
+	tb.waitWired(what, sel)
+	tb.do(what, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// pressEnter focuses the element sel once htmx has wired it (see click) and
+// presses Enter, as a keyboard user does.
+func (tb *tab) pressEnter(what, sel string) {
+	tb.t.Helper()
+	tb.waitWired(what, sel)
+	tb.do(what, chromedp.Focus(chromedp.CSS(sel)), chromedp.KeyEvent(kb.Enter))
+}
+
+// waitWired waits until the element sel is on the page and htmx has processed
+// it, or the element that makes its request. htmx wires new content when it
+// settles, a moment after the swap.
+func (tb *tab) waitWired(what, sel string) {
+	tb.t.Helper()
+	tb.waitFor(what+": htmx has wired it", fmt.Sprintf(`(() => {
+		const el = document.querySelector(%s);
+		if (!el) return false;
+		const req = el.closest('[hx-get],[hx-post],[hx-put],[hx-patch],[hx-delete]') || (el.form && el.form.matches('[hx-post]') ? el.form : null);
+		return !req || !!(req['htmx-internal-data'] && req['htmx-internal-data'].initHash);
+	})()`, js(sel)))
+}
+
 // pageState describes the page for a failure message.
 const pageState = `JSON.stringify({url: location.href, focus: document.activeElement && document.activeElement.id,
 	dialogOpen: !!(document.getElementById('lead-dialog') || {}).open,
@@ -357,7 +388,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("board scrolls sideways in a narrow window: got false, want true")
 		}
 		tb.screenshot("board-narrow.png")
-		tb.do("open the assistant", chromedp.Click(chromedp.CSS("[data-chat-toggle]")))
+		tb.click("open the assistant", "[data-chat-toggle]")
 		tb.waitFor("the chat panel shows", `getComputedStyle(document.getElementById('chat-panel')).display !== 'none' && document.querySelector('[data-chat-toggle]').getAttribute('aria-expanded') === 'true'`)
 	})
 
@@ -366,7 +397,7 @@ func TestBrowser(t *testing.T) {
 		tb := newTab(t, browser)
 		seedDemo(t, tb.st)
 		tb.open("/")
-		tb.do("open the form", chromedp.Click(chromedp.CSS(columnSel("Meeting booked")+" .column-head a.icon-btn")))
+		tb.click("open the form", columnSel("Meeting booked")+" .column-head a.icon-btn")
 		tb.waitFor("the dialog is open with the form", `document.getElementById('lead-dialog').open && document.activeElement.id === 'lead-name'`)
 		if got := tb.evalString(`document.getElementById('lead-status').value`); got != "Meeting booked" {
 			t.Errorf("stage preselected got %q, want %q", got, "Meeting booked")
@@ -380,7 +411,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#lead-notes"), "Wants a demo."),
 		)
 		tb.screenshot("lead-form.png")
-		tb.do("submit", chromedp.Click(chromedp.CSS("#lead-form button[type=submit]")))
+		tb.click("submit", "#lead-form button[type=submit]")
 		tb.waitFor("the dialog closes", `!document.getElementById('lead-dialog').open`)
 		tb.waitHeader("Meeting booked", "3")
 		tb.wantHeader("Meeting booked", "3", "$73,000")
@@ -392,7 +423,7 @@ func TestBrowser(t *testing.T) {
 		}
 
 		// A bad one: the field errors show, the dialog stays, the input is kept.
-		tb.do("open the form again", chromedp.Click(chromedp.CSS(columnSel("Interest")+" .column-head a.icon-btn")))
+		tb.click("open the form again", columnSel("Interest")+" .column-head a.icon-btn")
 		tb.waitFor("the dialog is open", `document.getElementById('lead-dialog').open && document.activeElement.id === 'lead-name'`)
 		tb.do("fill in bad values",
 			chromedp.SendKeys(chromedp.CSS("#lead-email"), "not-an-email"),
@@ -523,13 +554,13 @@ func TestBrowser(t *testing.T) {
 		tb.waitFor("focus stays on the card's Move button", fmt.Sprintf(`document.activeElement.id === %s`, js(views.MoveGoID(jane.ID).String())))
 
 		// Down, with the keyboard: Jane goes below Emily.
-		tb.do("down", chromedp.Focus(chromedp.CSS(views.MoveDownID(jane.ID).Sel())), chromedp.KeyEvent(kb.Enter))
+		tb.pressEnter("down", views.MoveDownID(jane.ID).Sel())
 		tb.waitFor("Jane is second", fmt.Sprintf(`document.querySelectorAll(%s + ' .card')[1].id === %s && !document.querySelector('.card-saving')`,
 			js(views.CardListID("Proposal sent").Sel()), js(views.CardID(jane.ID).String())))
 		tb.wantDB("Proposal sent", []string{"Emily Chen", "Jane Doe", "Tom Becker"})
 		tb.waitFor("the move is announced", `document.getElementById('flash').innerText.includes('Jane Doe is now number 2 in Proposal sent.')`)
 		// And up again.
-		tb.do("up", chromedp.Focus(chromedp.CSS(views.MoveUpID(jane.ID).Sel())), chromedp.KeyEvent(kb.Enter))
+		tb.pressEnter("up", views.MoveUpID(jane.ID).Sel())
 		tb.waitFor("Jane is first", fmt.Sprintf(`document.querySelectorAll(%s + ' .card')[0].id === %s`,
 			js(views.CardListID("Proposal sent").Sel()), js(views.CardID(jane.ID).String())))
 		tb.wantDB("Proposal sent", []string{"Jane Doe", "Emily Chen", "Tom Becker"})
@@ -586,7 +617,7 @@ func TestBrowser(t *testing.T) {
 		seedDemo(t, tb.st)
 		tb.open("/")
 		emily := leadNamed(t, tb.st, "Emily Chen")
-		tb.do("open the card", chromedp.Click(chromedp.CSS(views.CardOpenID(emily.ID).Sel())))
+		tb.click("open the card", views.CardOpenID(emily.ID).Sel())
 		tb.waitFor("the detail is open", `document.getElementById('lead-dialog').open && document.getElementById('lead-dialog-title').innerText === 'Emily Chen'`)
 		if got := tb.evalString(`document.getElementById('lead-notes').value`); got != "Needs HIPAA paperwork before signing." {
 			t.Errorf("notes got %q, want them in full", got)
@@ -626,14 +657,14 @@ func TestBrowser(t *testing.T) {
 		seedDemo(t, tb.st)
 		tb.open("/")
 		tom := leadNamed(t, tb.st, "Tom Becker")
-		tb.do("open the card", chromedp.Click(chromedp.CSS(views.CardOpenID(tom.ID).Sel())))
+		tb.click("open the card", views.CardOpenID(tom.ID).Sel())
 		tb.waitFor("the detail is open", `document.getElementById('lead-dialog').open && !!document.querySelector('#lead-form a.btn-danger')`)
-		tb.do("delete…", chromedp.Click(chromedp.CSS("#lead-form a.btn-danger")))
+		tb.click("delete…", "#lead-form a.btn-danger")
 		tb.waitFor("the confirmation shows", `document.getElementById('lead-dialog-title').innerText === 'Delete Tom Becker?'`)
 		if _, err := tb.st.GetLead(context.Background(), tom.ID); err != nil {
 			t.Errorf("lead before confirming: got err %v, want it still there", err)
 		}
-		tb.do("confirm", chromedp.Click(chromedp.CSS("#lead-dialog-body button.btn-danger-solid")))
+		tb.click("confirm", "#lead-dialog-body button.btn-danger-solid")
 		tb.waitFor("the dialog closes", `!document.getElementById('lead-dialog').open`)
 		tb.waitHeader("Proposal sent", "1")
 		tb.wantHeader("Proposal sent", "1", "$120,000")
