@@ -325,11 +325,9 @@ func (s *Server) requireSignIn(kind routeKind, next http.Handler) http.Handler {
 			writeJSON(w, http.StatusUnauthorized, errorBody{Error: "sign in, or send Authorization: Bearer <API token>"})
 			return
 		}
-		target := views.SignInPath
-		if !s.accountsExist(r.Context()) {
-			target = views.SetupPath
-		} else if next := returnPath(r); next != "" && next != views.BoardPath {
-			target += "?" + url.Values{"next": {next}}.Encode()
+		target := views.SetupPath
+		if s.accountsExist(r.Context()) {
+			target = views.SignInURL(returnPath(r))
 		}
 		if r.Header.Get("HX-Request") == "true" {
 			// htmx would swap a redirected sign-in page into the target; send the
