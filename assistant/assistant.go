@@ -91,9 +91,6 @@ func New(st *store.Store, log *slog.Logger, cfg Config) *Assistant {
 	return a
 }
 
-// Mode is "llm" or "offline".
-func (a *Assistant) Mode() string { return a.mode }
-
 // RunTurn answers the reply with id: it claims it for lease, runs the turn, and
 // writes the turn's changes and the reply in one transaction. It returns nil when
 // there is nothing (left) to do: the reply is finished, held by another worker,
