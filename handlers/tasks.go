@@ -163,6 +163,24 @@ func (t *Tasks) Sweep(ctx context.Context, now time.Time) error {
 
 // RunSweeper sweeps every interval until ctx ends.
 func (t *Tasks) RunSweeper(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, false, t.Log, "chat sweep", t.Sweep)
+}
+
+// every runs do at each tick of interval (and once at the start when atStart)
+// until ctx ends, giving each run interval to finish and logging a failure as
+// what.
+func every(ctx context.Context, interval time.Duration, atStart bool, log *slog.Logger, what string,
+	do func(ctx context.Context, now time.Time) error) {
+	run := func(now time.Time) {
+		rctx, cancel := context.WithTimeout(ctx, interval)
+		defer cancel()
+		if err := do(rctx, now); err != nil && ctx.Err() == nil {
+			log.Warn(what, "err", err)
+		}
+	}
+	if atStart {
+		run(time.Now())
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -170,11 +188,7 @@ func (t *Tasks) RunSweeper(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			sctx, cancel := context.WithTimeout(ctx, interval)
-			if err := t.Sweep(sctx, now); err != nil && ctx.Err() == nil {
-				t.Log.Warn("chat sweep", "err", err)
-			}
-			cancel()
+			run(now)
 		}
 	}
 }

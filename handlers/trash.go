@@ -113,24 +113,9 @@ func Housekeep(ctx context.Context, st *store.Store, log *slog.Logger, now time.
 // Each step is one idempotent statement, so several workers doing it at once
 // is fine.
 func RunHousekeeping(ctx context.Context, st *store.Store, log *slog.Logger, interval time.Duration) {
-	run := func(now time.Time) {
-		hctx, cancel := context.WithTimeout(ctx, interval)
-		defer cancel()
-		if err := Housekeep(hctx, st, log, now); err != nil && ctx.Err() == nil {
-			log.Warn("housekeeping", "err", err)
-		}
-	}
-	run(time.Now())
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			run(now)
-		}
-	}
+	every(ctx, interval, true, log, "housekeeping", func(ctx context.Context, now time.Time) error {
+		return Housekeep(ctx, st, log, now)
+	})
 }
 
 // leadHistoryShown is how many events of its history a lead's dialog shows.
