@@ -112,14 +112,19 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return int(n), nil
 }
 
+// prepare normalizes and validates a new account and hashes its password.
+func (in *NewUser) prepare() (string, error) {
+	in.Normalize()
+	if verr := in.Validate(); verr != nil {
+		return "", verr
+	}
+	return HashPassword(in.Password)
+}
+
 // CreateUser validates in, hashes the password and adds the account. An email
 // in use (without regard to case) is a validation error on email.
 func (s *Store) CreateUser(ctx context.Context, in NewUser) (User, error) {
-	in.Normalize()
-	if verr := in.Validate(); verr != nil {
-		return User{}, verr
-	}
-	hash, err := HashPassword(in.Password)
+	hash, err := in.prepare()
 	if err != nil {
 		return User{}, err
 	}
@@ -135,11 +140,7 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (User, error) {
 // advisory lock held to commit makes two setups at once create one account.
 func (s *Store) CreateFirstAdmin(ctx context.Context, in NewUser) (User, error) {
 	in.Role = RoleAdmin
-	in.Normalize()
-	if verr := in.Validate(); verr != nil {
-		return User{}, verr
-	}
-	hash, err := HashPassword(in.Password)
+	hash, err := in.prepare()
 	if err != nil {
 		return User{}, err
 	}
