@@ -64,6 +64,34 @@ type LLM struct {
 	tools  []openai.Tool
 }
 
+// ProbeLLM checks the model's API at baseURL (OpenAI's when empty) with GET
+// {base}/models, which costs no tokens: nil when it answers, an error on no
+// answer, a 5xx, or a refused key. Any other answer counts as up: not every
+// OpenAI-compatible server lists its models.
+func ProbeLLM(ctx context.Context, client *http.Client, baseURL, apiKey string) error {
+	base := strings.TrimRight(baseURL, "/")
+	if base == "" {
+		base = openai.DefaultConfig(apiKey).BaseURL
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/models", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("no answer from %s: %w", base, errors.Unwrap(err))
+	}
+	res.Body.Close()
+	switch {
+	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("the API refused the key (HTTP %d)", res.StatusCode)
+	case res.StatusCode >= 500:
+		return fmt.Errorf("the API answered HTTP %d", res.StatusCode)
+	}
+	return nil
+}
+
 // NewLLM returns an LLM for cfg.
 func NewLLM(cfg LLMConfig, log *slog.Logger) *LLM {
 	if cfg.Timeout <= 0 {

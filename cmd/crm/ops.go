@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/crmteam/crm/assistant"
 	"github.com/crmteam/crm/handlers"
 	"github.com/crmteam/crm/store"
 )
@@ -51,45 +51,22 @@ func redisCheck(rdb redis.UniversalClient) handlers.Check {
 // frequent readiness probes do not turn into a stream of API calls.
 const llmCheckTTL = 30 * time.Second
 
-// llmCheck probes the model's API with GET {base}/models, which costs no
-// tokens: up when it answers, down on no answer, a 5xx, or a refused key.
+// llmCheck is the readiness probe of the model's API (assistant.ProbeLLM),
+// its answer reused for llmCheckTTL.
 func llmCheck(cfg config) handlers.Check {
-	base := strings.TrimRight(cfg.OpenAIBaseURL, "/")
-	if base == "" {
-		base = "https://api.openai.com/v1"
-	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	var (
 		mu      sync.Mutex
 		last    error
 		checked time.Time
 	)
-	probe := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/models", nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+cfg.OpenAIKey)
-		res, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("no answer from %s: %w", base, errors.Unwrap(err))
-		}
-		res.Body.Close()
-		switch {
-		case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("the API refused the key (HTTP %d)", res.StatusCode)
-		case res.StatusCode >= 500:
-			return fmt.Errorf("the API answered HTTP %d", res.StatusCode)
-		}
-		return nil
-	}
 	return handlers.Check{Name: "llm", Optional: true, Ping: func(ctx context.Context) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if !checked.IsZero() && time.Since(checked) < llmCheckTTL {
 			return last
 		}
-		last, checked = probe(ctx), time.Now()
+		last, checked = assistant.ProbeLLM(ctx, client, cfg.OpenAIBaseURL, cfg.OpenAIKey), time.Now()
 		return last
 	}}
 }
