@@ -19,9 +19,16 @@ type Stage struct {
 
 // Stages returns the pipeline's stages in board order.
 func (s *Store) Stages(ctx context.Context) ([]Stage, error) {
-	rows, err := s.q.ListStages(ctx)
+	stages, err := listStages(ctx, s.q)
+	return stages, translate(err)
+}
+
+// listStages reads the stages in board order through q (a transaction's, or
+// the pool's).
+func listStages(ctx context.Context, q *queries.Queries) ([]Stage, error) {
+	rows, err := q.ListStages(ctx)
 	if err != nil {
-		return nil, translate(fmt.Errorf("list stages: %w", err))
+		return nil, fmt.Errorf("list stages: %w", err)
 	}
 	out := make([]Stage, len(rows))
 	for i, r := range rows {

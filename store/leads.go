@@ -304,19 +304,15 @@ func lockStages(ctx context.Context, q *queries.Queries, names ...string) error 
 // regard to case, writing the stage's own spelling back), or the first stage when
 // status is nil.
 func (s *Store) resolveStatus(ctx context.Context, q *queries.Queries, status *string) (string, error) {
-	rows, err := q.ListStages(ctx)
+	stages, err := listStages(ctx, q)
 	if err != nil {
-		return "", fmt.Errorf("list stages: %w", err)
+		return "", err
 	}
-	if len(rows) == 0 {
+	if len(stages) == 0 {
 		return "", errors.New("no stages are defined")
 	}
 	if status == nil {
-		return rows[0].Name, nil
-	}
-	stages := make([]Stage, len(rows))
-	for i, r := range rows {
-		stages[i] = Stage{Name: r.Name, Position: int(r.Position), Kind: r.Kind}
+		return stages[0].Name, nil
 	}
 	st, ok := findStage(stages, *status)
 	if !ok {
