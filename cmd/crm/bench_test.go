@@ -109,7 +109,7 @@ func benchServer(b *testing.B, bin string, nLeads int) {
 	}
 	addr := freeAddr(b)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+serverURL, "REDIS_URL="+storetest.RedisURL(), "LISTEN_ADDR="+addr,
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+serverURL, "REDIS_URL="+storetest.NewRedisURL(b), "LISTEN_ADDR="+addr,
 		"WORKER=false", "LOG_LEVEL=error", "RATE_LIMIT_API=off")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {

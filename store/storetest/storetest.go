@@ -1,7 +1,8 @@
-// Package storetest gives tests a PostgreSQL database and a Redis database of
-// their own, on the real servers, so tests can run in parallel without seeing each
-// other's rows. A test that cannot reach a server skips, unless REQUIRE_TEST_DB=1
-// (set by CI), where it fails.
+// Package storetest gives tests a PostgreSQL database of their own on the real
+// server, and a Redis database of their own on a redis-server the test process
+// starts for itself, so tests can run in parallel without seeing each other's
+// rows and never write to the machine's Redis. A test that cannot reach a server
+// skips, unless REQUIRE_TEST_DB=1 (set by CI), where it fails.
 package storetest
 
 import (
@@ -13,9 +14,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"strconv"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,14 +39,6 @@ func AdminURL() string {
 		return u
 	}
 	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// RedisURL is the Redis server tests use: TEST_REDIS_URL, or the local Redis.
-func RedisURL() string {
-	if u := os.Getenv("TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
 }
 
 func unavailable(t testing.TB, what string, err error) {
@@ -175,65 +172,137 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// NewRedisURL returns the URL of a Redis database that the test holds alone,
-// emptied before and after it. Redis has 16 numbered databases; 0 is left to a
-// running app, and tests lease 1-15 through a lock key in database 0, so tests in
-// parallel packages never share one. It waits while all 15 are leased.
+// The tests' Redis is a redis-server of this test process's own, started on a
+// free loopback port the first time a test asks for one, without persistence,
+// and killed with the process (Pdeathsig). Tests never write to the machine's
+// Redis: on a user's machine it holds data. Its 16 numbered databases are leased
+// to the process's tests one each, emptied before and after.
+type privateRedis struct {
+	once sync.Once
+	addr string
+	err  error
+
+	mu     sync.Mutex
+	leased [16]bool
+	free   *sync.Cond
+}
+
+var testRedis privateRedis // one per test binary; tests only
+
+func (r *privateRedis) start() {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		r.err = fmt.Errorf("redis-server not installed: %w", err)
+		return
+	}
+	r.free = sync.NewCond(&r.mu)
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			r.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "crm-test-redis-")
+		if err != nil {
+			r.err = err
+			return
+		}
+		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir, "--logfile", "")
+		cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			r.err = fmt.Errorf("start redis-server: %w", err)
+			return
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); _ = os.RemoveAll(dir); close(exited) }()
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err = rdb.Ping(ctx).Err()
+			cancel()
+			if err == nil {
+				break
+			}
+			select {
+			case <-exited: // the port was taken meanwhile: try another
+			case <-time.After(50 * time.Millisecond):
+				if time.Now().Before(deadline) {
+					continue
+				}
+			}
+			break
+		}
+		rdb.Close()
+		if err == nil {
+			r.addr = addr
+			return
+		}
+		_ = cmd.Process.Kill()
+		r.err = fmt.Errorf("private redis-server on %s: %w", addr, err)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// RedisAddr returns host:port of the test process's private redis-server,
+// starting it on first use.
+func RedisAddr(t testing.TB) string {
+	t.Helper()
+	testRedis.once.Do(testRedis.start)
+	if testRedis.err != nil {
+		unavailable(t, "Redis", testRedis.err)
+	}
+	return testRedis.addr
+}
+
+// NewRedisURL returns the URL of a Redis database that the test holds alone, on
+// the test process's private redis-server, emptied before and after the test.
+// It waits while all 16 databases are leased.
 func NewRedisURL(t testing.TB) string {
 	t.Helper()
-	u, err := url.Parse(RedisURL())
-	if err != nil {
-		t.Fatalf("parse redis url: %v", err)
-	}
-	opt, err := redis.ParseURL(u.String())
-	if err != nil {
-		t.Fatalf("parse redis url: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	lockClient := redis.NewClient(opt)
-	defer lockClient.Close()
-	if err := lockClient.Ping(ctx).Err(); err != nil {
-		unavailable(t, "Redis", err)
-	}
-	token := randomHex(8)
-	db := 0
-	for db == 0 {
-		for n := 1; n <= 15; n++ {
-			ok, err := lockClient.SetNX(ctx, "crm-test-lease:"+strconv.Itoa(n), token, 10*time.Minute).Result()
-			if err != nil {
-				t.Fatalf("lease redis database: %v", err)
-			}
-			if ok {
+	addr := RedisAddr(t)
+	r := &testRedis
+	r.mu.Lock()
+	db := -1
+	for db < 0 {
+		for n := range r.leased {
+			if !r.leased[n] {
 				db = n
+				r.leased[n] = true
 				break
 			}
 		}
-		if db == 0 {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("no free redis test database within 2 minutes")
-			case <-time.After(50 * time.Millisecond):
-			}
+		if db < 0 {
+			r.free.Wait()
 		}
 	}
-	u.Path = "/" + strconv.Itoa(db)
-	dbOpt := *opt
-	dbOpt.DB = db
-	rdb := redis.NewClient(&dbOpt)
+	r.mu.Unlock()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if err := rdb.FlushDB(ctx).Err(); err != nil {
-		t.Fatalf("flush redis database %d: %v", db, err)
+		t.Fatalf("flush private redis database %d: %v", db, err)
 	}
 	t.Cleanup(func() {
-		ctx := context.Background()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		rdb.FlushDB(ctx)
 		rdb.Close()
-		release := redis.NewClient(opt)
-		defer release.Close()
-		// Release only our own lease.
-		if v, _ := release.Get(ctx, "crm-test-lease:"+strconv.Itoa(db)).Result(); v == token {
-			release.Del(ctx, "crm-test-lease:"+strconv.Itoa(db))
-		}
+		r.mu.Lock()
+		r.leased[db] = false
+		r.free.Signal()
+		r.mu.Unlock()
 	})
-	return u.String()
+	return fmt.Sprintf("redis://%s/%d", addr, db)
 }
