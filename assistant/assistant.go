@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -226,47 +224,29 @@ type pendingIn struct {
 	expired bool
 }
 
-// yesRE is an explicit yes, the only answer that runs a delete. "ok" or "sure"
-// are not: people say them in passing ("ok thanks").
-var yesRE = regexp.MustCompile(`^(?:yes|y|yep|yeah|yup|confirm|confirmed|i confirm)(?:\s+(?:please|delete|remove|it|that|do it|go ahead|delete it|remove it|i am sure|i'm sure|im sure|confirm|confirmed|the lead))*$`)
-
-var noRE = regexp.MustCompile(`^(?:no|n|nope|nah|cancel|stop|don't|dont|do not|never ?mind|abort|keep it)(?:\s+(?:thanks|thank you|please|don't delete|dont delete|do not delete|keep it|cancel|it))*$`)
-
-func normalizeAnswer(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.Map(func(r rune) rune {
-		if strings.ContainsRune(".,!?;:\"“”", r) {
-			return ' '
-		}
-		if r == '’' {
-			return '\''
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
-
-func isYes(s string) bool { return yesRE.MatchString(normalizeAnswer(s)) }
-func isNo(s string) bool  { return noRE.MatchString(normalizeAnswer(s)) }
-
 // answer runs the turn: a yes to a pending delete is handled here, by the app and
 // never by the model; everything else goes to the responder.
 func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *pendingIn) (reply, error) {
 	if in != nil && in.Kind == pendingConfirmDelete {
 		switch {
-		case isYes(job.Message) && in.expired:
+		case confirms(job.Message, in.Label) && in.expired:
 			return reply{text: fmt.Sprintf("That delete request for %s expired, so nothing was deleted. Ask again if you still want it deleted.", in.Label)}, nil
-		case isYes(job.Message):
+		case confirms(job.Message, in.Label):
 			return a.confirmDelete(ctx, t, in.LeadID)
 		case isNo(job.Message):
 			return reply{text: fmt.Sprintf("OK, I won't delete %s.", in.Label)}, nil
+		}
+		if !in.expired && affirms(job.Message) {
+			// A model that asks to delete the same lead again right after the
+			// person's not-quite-plain yes ("yes I'm sure, bin him") confirms it.
+			t.repeatDelete = in.LeadID
 		}
 		rep, err := a.responder.respond(ctx, t, job)
 		if err != nil {
 			return rep, err
 		}
-		if !in.expired {
-			rep.text = fmt.Sprintf("(I did not delete %s.) ", in.Label) + rep.text
+		if !in.expired && !t.deleted(in.LeadID) {
+			rep.text = fmt.Sprintf("(I did not delete %s: your message was not a yes, so that delete is cancelled.) ", in.Label) + rep.text
 		}
 		return rep, nil
 	}
@@ -279,18 +259,6 @@ func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *
 // confirmDelete plans the delete the person just confirmed: exactly the lead the
 // question named.
 func (a *Assistant) confirmDelete(ctx context.Context, t *turn, id uuid.UUID) (reply, error) {
-	lead, err := a.store.GetLead(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return reply{text: "That lead is already gone; nothing was deleted."}, nil
-	}
-	if err != nil {
-		return reply{}, err
-	}
-	summary := "Deleted " + leadLabel(lead)
-	snapshot := lead
-	t.ops = append(t.ops, store.ChatOperation{
-		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
-		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
-	})
-	return reply{text: summary + "."}, nil
+	res, err := t.planDelete(ctx, id)
+	return reply{text: res.Message}, err
 }

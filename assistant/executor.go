@@ -68,6 +68,9 @@ type turn struct {
 	choice *pending
 	// stop says a tool ended the turn: a delete waits for the person's yes.
 	stop bool
+	// repeatDelete is the lead whose delete waited for a yes when the person
+	// answered with something yes-like: a delete_lead of it now confirms it.
+	repeatDelete uuid.UUID
 }
 
 func newTurn(st *store.Store, now time.Time) *turn {
@@ -604,6 +607,9 @@ func (t *turn) requestDelete(ctx context.Context, a deleteArgs, rawArgs []byte) 
 	if t.created[lead.ID] {
 		return failed("%s is being added in this same message; it cannot be deleted before it exists.", leadLabel(lead)), nil
 	}
+	if lead.ID == t.repeatDelete && !t.deleted(lead.ID) {
+		return t.planDelete(ctx, lead.ID)
+	}
 	if t.pendingOut != nil && t.pendingOut.Kind == pendingConfirmDelete {
 		return failed("One delete at a time: %s is already waiting for confirmation.", t.pendingOut.Label), nil
 	}
@@ -616,6 +622,35 @@ func (t *turn) requestDelete(ctx context.Context, a deleteArgs, rawArgs []byte) 
 	})
 	t.stop = true
 	return toolResult{OK: true, Message: confirmQuestion(label)}, nil
+}
+
+// planDelete plans the delete the person confirmed: exactly the lead the
+// question named, as it is now.
+func (t *turn) planDelete(ctx context.Context, id uuid.UUID) (toolResult, error) {
+	lead, err := t.store.GetLead(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return toolResult{OK: true, Message: "That lead is already gone; nothing was deleted."}, nil
+	}
+	if err != nil {
+		return toolResult{}, err
+	}
+	summary := "Deleted " + leadLabel(lead)
+	snapshot := lead
+	t.ops = append(t.ops, store.ChatOperation{
+		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
+		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
+	})
+	return toolResult{OK: true, Message: summary + "."}, nil
+}
+
+// deleted says whether the turn deletes the lead with id.
+func (t *turn) deleted(id uuid.UUID) bool {
+	for _, op := range t.ops {
+		if op.Change != nil && op.Change.Kind == store.ChangeDelete && op.LeadID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func confirmQuestion(label string) string {
