@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,6 +137,9 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 		PromptTokens: rep.promptTokens, CompletionTokens: rep.completionTokens,
 	}
 	next := t.pendingOut
+	if next == nil && t.guard != nil && len(t.guard.held) > 0 {
+		next = &pending{Kind: pendingConfirmWrites, Writes: t.guard.held}
+	}
 	if next == nil && a.mode == "offline" {
 		next = t.ambiguous
 	}
@@ -250,10 +254,46 @@ func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *
 		}
 		return rep, nil
 	}
+	if in != nil && in.Kind == pendingConfirmWrites {
+		labels := make([]string, len(in.Writes))
+		for i, w := range in.Writes {
+			labels[i] = w.Summary
+		}
+		switch {
+		case confirms(job.Message, strings.Join(labels, " ")) && in.expired:
+			return reply{text: "Those changes waited too long for your yes, so nothing was changed. Ask again if you still want them."}, nil
+		case confirms(job.Message, strings.Join(labels, " ")):
+			return a.runHeld(ctx, t, in.Writes)
+		case isNo(job.Message):
+			return reply{text: "OK, I did not make those changes."}, nil
+		}
+		rep, err := a.responder.respond(ctx, t, job)
+		if err != nil {
+			return rep, err
+		}
+		if !in.expired {
+			rep.text = "(I did not make the changes I asked you about: your message was not a yes, so they are cancelled.) " + rep.text
+		}
+		return rep, nil
+	}
 	if in != nil && in.Kind == pendingChooseLead && !in.expired {
 		t.choice = &in.pending
 	}
 	return a.responder.respond(ctx, t, job)
+}
+
+// runHeld plans the writes the person just confirmed, as the model asked for
+// them, without the guard (the person's yes is the permission).
+func (a *Assistant) runHeld(ctx context.Context, t *turn, writes []heldWrite) (reply, error) {
+	var lines []string
+	for _, w := range writes {
+		res, err := t.run(ctx, w.Tool, w.Args)
+		if err != nil {
+			return reply{}, err
+		}
+		lines = append(lines, res.Message)
+	}
+	return reply{text: strings.Join(lines, "\n")}, nil
 }
 
 // confirmDelete plans the delete the person just confirmed: exactly the lead the

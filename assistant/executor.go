@@ -19,6 +19,7 @@ import (
 const (
 	pendingConfirmDelete = "confirm_delete"
 	pendingChooseLead    = "choose_lead"
+	pendingConfirmWrites = "confirm_writes"
 )
 
 // pending is what the next message may answer: a delete waiting for an explicit
@@ -33,6 +34,8 @@ type pending struct {
 	Tool       string          `json:"tool,omitempty"`
 	Args       json.RawMessage `json:"args,omitempty"`
 	Candidates []candidate     `json:"candidates,omitempty"`
+	// Writes are the model's writes a confirm_writes runs after a yes (guard.go).
+	Writes []heldWrite `json:"writes,omitempty"`
 }
 
 type candidate struct {
@@ -68,6 +71,9 @@ type turn struct {
 	choice *pending
 	// stop says a tool ended the turn: a delete waits for the person's yes.
 	stop bool
+	// guard holds the model's writes that the person did not clearly ask for;
+	// nil for the offline assistant, which reads only the person's words.
+	guard *guard
 	// repeatDelete is the lead whose delete waited for a yes when the person
 	// answered with something yes-like: a delete_lead of it now confirms it.
 	repeatDelete uuid.UUID
@@ -79,8 +85,17 @@ func newTurn(st *store.Store, now time.Time) *turn {
 
 // call runs one tool with its JSON arguments. A mistake of the caller (unknown
 // tool, bad arguments, no such lead) is a toolResult that says so; an error is a
-// failure of the system (the database is down) that ends the turn.
+// failure of the system (the database is down) that ends the turn. A turn with
+// a guard (the model's) runs writes through it (guard.go).
 func (t *turn) call(ctx context.Context, name string, rawArgs []byte) (toolResult, error) {
+	if t.guard != nil && (name == toolStatus || name == toolData || name == toolCreate) {
+		return t.guarded(ctx, name, rawArgs)
+	}
+	return t.run(ctx, name, rawArgs)
+}
+
+// run runs one tool, unguarded.
+func (t *turn) run(ctx context.Context, name string, rawArgs []byte) (toolResult, error) {
 	switch name {
 	case toolSearch:
 		var a searchArgs
