@@ -2,8 +2,12 @@ package handlers_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -192,5 +196,38 @@ func TestFailedSignInLogsNoRawEmail(t *testing.T) {
 		if strings.Contains(out, leak) {
 			t.Fatalf("log holds %q of the email field; got:\n%s", leak, out)
 		}
+	}
+}
+
+// TestReadyzShowsNoDetails: /readyz (no sign-in) says which dependency is up or
+// down, never an error's text, which can hold URLs and credentials; the log
+// has the details.
+func TestReadyzShowsNoDetails(t *testing.T) {
+	t.Parallel()
+	logs := &syncLog{}
+	srv := &handlers.Server{Log: slog.New(slog.NewTextHandler(logs, nil)), Checks: []handlers.Check{
+		{Name: "postgres", Ping: func(context.Context) error { return nil }},
+		{Name: "llm", Optional: true, Ping: func(context.Context) error {
+			return errors.New("no answer from https://user:s3cret@llm.internal/v1: dial tcp: lookup llm.internal: no such host")
+		}},
+	}}
+	ts := httptest.NewServer(srv.Routes())
+	t.Cleanup(ts.Close)
+	res, err := http.Get(ts.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"status":"degraded"`) {
+		t.Fatalf("GET /readyz with the model down: got %d %s, want 200 degraded", res.StatusCode, body)
+	}
+	for _, leak := range []string{"s3cret", "llm.internal", "http", "no such host"} {
+		if strings.Contains(string(body), leak) {
+			t.Errorf("GET /readyz: got %s, want no %q in it", body, leak)
+		}
+	}
+	if !strings.Contains(logs.String(), "no such host") {
+		t.Errorf("log: got %q, want the llm check's error", logs.String())
 	}
 }
