@@ -84,6 +84,8 @@ var routeSpecs = map[string]routeSpec{
 	"POST /board/leads/{id}":            {access: page, owner: team, body: "name=Refused"},
 	"POST /board/leads/{id}/move":       {access: page, owner: team, body: "status=Closed+won&order=0"},
 	"POST /board/leads/{id}/delete":     {access: page, owner: team},
+	"POST /board/leads/{id}/restore":    {access: page, owner: team},
+	"POST /board/demo":                  {access: page, owner: team},
 	"POST /signout":                     {access: page, owner: owned},
 	"GET /settings":                     {access: page, owner: owned},
 	"POST /settings/tokens":             {access: page, owner: owned, body: "name=refused"},

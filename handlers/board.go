@@ -287,7 +287,52 @@ func (s *Server) handleLeadDeleteForm(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return s.changed(w, r, "Deleted "+lead.Name+".", true, lead.Status)
+	return s.changedUndo(w, r, "Deleted "+lead.Name+".", views.DeleteUndo(lead.ID), true, lead.Status)
+}
+
+// handleLeadRestoreForm answers POST /board/leads/{id}/restore, the Undo of a
+// delete: the lead comes back from the trash, at the end of its column.
+func (s *Server) handleLeadRestoreForm(w http.ResponseWriter, r *http.Request) error {
+	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	lead, err := s.Store.RestoreLead(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errStatus(http.StatusNotFound, "That lead is no longer in the trash; it may have been restored already.")
+	}
+	if err != nil {
+		return err
+	}
+	return s.changed(w, r, "Restored "+lead.Name+" to "+lead.Status+".", false, lead.Status)
+}
+
+// handleDemoLoad answers POST /board/demo, the empty board's offer: a dozen
+// demo leads, only while the board has none (a second click adds nothing).
+func (s *Server) handleDemoLoad(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	n, err := s.Store.CountLeads(r.Context())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return errStatus(http.StatusConflict, "The board has leads already; demo leads are only loaded into an empty board.")
+	}
+	added, err := s.Store.SeedDemo(r.Context())
+	if err != nil {
+		return err
+	}
+	q, _ := searchParam(r)
+	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.ChangedAll(d, "Loaded "+strconv.Itoa(added)+" demo leads."))
 }
 
 // handleBoardMove answers POST /board/leads/{id}/move with status, order (the
@@ -313,6 +358,8 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 		}
 		order = n
 	}
+	// The position the card had, for the message's Undo (sent by app.js).
+	fromOrder, ferr := strconv.Atoi(r.PostFormValue("from_order"))
 	lead, err := s.Store.MoveLead(r.Context(), id, status, order)
 	if err != nil {
 		if st, _, _ := htmlError(err); st < 500 && isHTMX(r) {
@@ -328,7 +375,11 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 	if from == lead.Status {
 		msg = lead.Name + " is now number " + strconv.Itoa(lead.CardOrder+1) + " in " + lead.Status + "."
 	}
-	return s.changed(w, r, msg, false, from, lead.Status)
+	var undo *views.Undo
+	if r.PostFormValue("undo") == "" && ferr == nil && from != "" && (from != lead.Status || fromOrder != lead.CardOrder) {
+		undo = views.MoveUndo(lead.ID, from, fromOrder, lead.Status)
+	}
+	return s.changedUndo(w, r, msg, undo, false, from, lead.Status)
 }
 
 // changed answers a successful change. htmx gets the message and the columns of
@@ -336,6 +387,11 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 // empty main response that closes the dialog); a plain browser goes back to the
 // board.
 func (s *Server) changed(w http.ResponseWriter, r *http.Request, msg string, flashOOB bool, stages ...string) error {
+	return s.changedUndo(w, r, msg, nil, flashOOB, stages...)
+}
+
+// changedUndo is changed with an Undo in the message (none when undo is nil).
+func (s *Server) changedUndo(w http.ResponseWriter, r *http.Request, msg string, undo *views.Undo, flashOOB bool, stages ...string) error {
 	q, err := searchParam(r)
 	if err != nil {
 		q = ""
@@ -350,5 +406,5 @@ func (s *Server) changed(w http.ResponseWriter, r *http.Request, msg string, fla
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, views.Changed(d, msg, flashOOB, stages))
+	return s.render(w, r, http.StatusOK, views.ChangedUndo(d, msg, undo, flashOOB, stages))
 }

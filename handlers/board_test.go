@@ -246,25 +246,24 @@ func TestBoardPage(t *testing.T) {
 	p.wantAttr(t, card, "data-order", "0")
 	p.wantAttr(t, card, "data-move-url", "/board/leads/"+jane.ID.String()+"/move")
 	p.wantAttr(t, card+" .card-name", "href", "/board/leads/"+jane.ID.String())
-	p.wantAttr(t, card+" .card-name", "hx-target", views.DialogBodyID.Sel())
+	p.wantAttr(t, card+" .card-name", "data-open-lead", "")
 
-	// The keyboard controls: labelled, with the card's stage chosen.
-	p.wantAttr(t, views.MoveUpID(jane.ID).Sel(), "aria-label", "Move Jane Doe up")
-	p.wantAttr(t, views.MoveDownID(jane.ID).Sel(), "aria-label", "Move Jane Doe down")
-	p.wantText(t, "label[for="+views.MoveStageID(jane.ID).String()+"]", "Stage of Jane Doe")
-	p.wantText(t, views.MoveStageID(jane.ID).Sel()+" option[selected]", "Interest")
-	p.wantCount(t, views.MoveStageID(jane.ID).Sel()+" option", 6)
+	// The card's button for the board's one move menu, which lists every stage.
+	p.wantAttr(t, card+" .card-menu-btn", "aria-label", "Move Jane Doe")
+	p.wantAttr(t, card+" .card-menu-btn", "aria-controls", views.MoveMenuID.String())
+	p.wantCount(t, views.MoveMenuID.Sel()+" [data-move-to]", 6)
+	p.wantCount(t, "select", 0)
 
 	// Each column has a new-lead button for its stage; the empty state is rendered.
-	p.wantAttr(t, columnSel("Negotiation")+" .column-head a.icon-btn", "hx-get", "/board/leads/new?status=Negotiation")
-	p.wantAttr(t, columnSel("Negotiation")+" .column-head a.icon-btn", "aria-label", "New lead in Negotiation")
+	p.wantAttr(t, columnSel("Negotiation")+" .column-head a.column-add", "hx-get", "/board/leads/new?status=Negotiation")
+	p.wantAttr(t, columnSel("Negotiation")+" .column-head a.column-add", "aria-label", "New lead in Negotiation")
 	p.wantText(t, columnSel("Closed lost")+" .column-empty", "No leads yet. Drag a card here or add one.")
 
 	// The search box, the assistant's panel and the dialog.
 	p.wantAttr(t, "input#board-search", "name", "q")
 	p.wantAttr(t, "input#board-search", "hx-get", "/")
 	p.wantAttr(t, "input#board-search", "hx-target", "#board")
-	p.wantText(t, "label[for=board-search]", "Search leads by name, company, email or notes")
+	p.wantText(t, "label[for=board-search]", "Search leads by name, company, email, phone or notes")
 	p.wantAttr(t, "aside#chat-panel", "hx-get", "/chat/panel")
 	p.wantAttr(t, "aside#chat-panel", "hx-trigger", "load")
 	p.wantAttr(t, "aside#chat-panel", "hx-swap", "innerHTML scroll:#chat-messages:bottom")
@@ -364,7 +363,9 @@ func TestBoardSearch(t *testing.T) {
 		t.Errorf("Interest cards (-want +got):\n%s", diff)
 	}
 	p.wantCount(t, ".card", 1)
-	p.wantText(t, columnSel("Negotiation")+" .column-empty", "No matching leads")
+	// Columns the search leaves empty say nothing; an empty result says so once.
+	p.wantCount(t, ".column-empty", 0)
+	p.wantCount(t, ".board-empty", 0)
 	p.wantText(t, "#board-summary", "1 lead match · $20k open")
 
 	// Notes and email match too, case-insensitively.
@@ -376,6 +377,10 @@ func TestBoardSearch(t *testing.T) {
 	if diff := cmp.Diff([]string{"Aisha Okafor"}, p.cardNames("Negotiation")); diff != "" {
 		t.Errorf("search in email (-want +got):\n%s", diff)
 	}
+	p = send(t, h, http.MethodGet, "/?q=zzzz-nobody", nil, false)
+	p.wantCount(t, ".card", 0)
+	p.wantCount(t, ".board-empty", 1)
+	p.wantText(t, ".board-empty a[data-clear-search]", "Clear the search")
 
 	// The search box's own request replaces the URL, so a filtered board can be
 	// bookmarked; an empty search goes back to /.

@@ -16,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -94,6 +96,10 @@ type tab struct {
 	exceptions []string
 	// violations are the Content-Security-Policy violations chromium reported.
 	violations []string
+	// confirms are the messages of the confirm() dialogs the page asked,
+	// answered with confirmAnswer (OK unless a test says otherwise).
+	confirms      []string
+	confirmCancel bool
 }
 
 // newTab starts a server over a fresh database and opens a tab for it, signed
@@ -131,6 +137,18 @@ func newSignedOutTab(t *testing.T, browser context.Context) *tab {
 			tb.exceptions = append(tb.exceptions, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber+1))
 			tb.mu.Unlock()
 		}
+		if e, ok := ev.(*cdppage.EventJavascriptDialogOpening); ok {
+			tb.mu.Lock()
+			tb.confirms = append(tb.confirms, e.Message)
+			accept := !tb.confirmCancel
+			tb.mu.Unlock()
+			go func() {
+				_ = chromedp.Do(tabCtx, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+					_, err := cdp.Call(ctx, target, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: accept})
+					return err
+				}))
+			}()
+		}
 		if e, ok := ev.(*cdplog.EventEntryAdded); ok && e.Entry != nil &&
 			(e.Entry.Source == cdplog.EntrySourceSecurity || strings.Contains(e.Entry.Text, "Content Security Policy")) {
 			tb.mu.Lock()
@@ -154,6 +172,15 @@ func newSignedOutTab(t *testing.T, browser context.Context) *tab {
 		}
 	})
 	return tb
+}
+
+// takeConfirms returns the confirm() messages asked so far and forgets them.
+func (tb *tab) takeConfirms() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	c := tb.confirms
+	tb.confirms = nil
+	return c
 }
 
 func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -458,8 +485,13 @@ func TestBrowser(t *testing.T) {
 		if n, err := tb.st.CountLeads(context.Background()); err != nil || n != 13 {
 			t.Errorf("leads stored got %d (err %v), want 13", n, err)
 		}
-		// Escape closes the dialog and empties it.
+		// Escape asks before the typed values are lost, then closes the dialog
+		// and empties it.
 		tb.do("escape", chromedp.KeyEvent(kb.Escape))
+		tb.waitFor("the dialog closes", `!document.getElementById('lead-dialog').open`)
+		if got := tb.takeConfirms(); len(got) != 1 || got[0] != "Discard your unsaved changes to this lead?" {
+			t.Errorf("questions on Escape with unsaved changes: got %q, want one asking to discard them", got)
+		}
 		tb.waitFor("the dialog closes", `!document.getElementById('lead-dialog').open && document.getElementById('lead-dialog-body').children.length === 0`)
 	})
 
@@ -519,60 +551,70 @@ func TestBrowser(t *testing.T) {
 		seedDemo(t, tb.st)
 		tb.open("/")
 		jane := leadNamed(t, tb.st, "Jane Doe")
-		// Tab from the card's link through its controls.
+		bob := leadNamed(t, tb.st, "Bob Martin")
+		carlos := leadNamed(t, tb.st, "Carlos Mendes")
+		// The board is one Tab stop: one card's link, the first card's at first.
+		var stops []string
+		tb.eval(`[...document.querySelectorAll('#board .card a, #board .card button')].filter(e => e.tabIndex >= 0).map(e => e.id || e.className)`, &stops)
+		if diff := cmp.Diff([]string{views.CardOpenID(jane.ID).String()}, stops); diff != "" {
+			t.Errorf("Tab stops among the cards (-want +got):\n%s", diff)
+		}
+		// Arrow keys go down a column, across to the next, and back.
 		tb.do("focus the card", chromedp.Focus(chromedp.CSS(views.CardOpenID(jane.ID).Sel())))
-		var order []string
-		for range 4 {
-			tb.do("tab", chromedp.KeyEvent(kb.Tab))
-			order = append(order, tb.evalString(`document.activeElement.id`))
+		var path []string
+		for _, k := range []string{kb.ArrowDown, kb.ArrowRight, kb.ArrowLeft, kb.ArrowUp} {
+			tb.do("arrow", chromedp.KeyEvent(k))
+			path = append(path, tb.evalString(`document.activeElement.id`))
 		}
-		wantOrder := []string{views.MoveUpID(jane.ID).String(), views.MoveDownID(jane.ID).String(), views.MoveStageID(jane.ID).String(), views.MoveGoID(jane.ID).String()}
-		if diff := cmp.Diff(wantOrder, order); diff != "" {
-			t.Errorf("tab order (-want +got):\n%s", diff)
+		wantPath := []string{views.CardOpenID(bob.ID).String(), views.CardOpenID(carlos.ID).String(), views.CardOpenID(bob.ID).String(), views.CardOpenID(jane.ID).String()}
+		if diff := cmp.Diff(wantPath, path); diff != "" {
+			t.Errorf("focus along the arrow keys (-want +got):\n%s", diff)
 		}
-		// The focused control has a visible ring and is shown.
-		tb.waitFor("the controls show", `getComputedStyle(document.activeElement.closest('.card-controls')).opacity === '1'`)
-		var ring struct {
-			Style   string
-			Width   string
-			Opacity string
+		tb.eval(`[...document.querySelectorAll('#board .card-name')].filter(e => e.tabIndex === 0).map(e => e.id)`, &stops)
+		if diff := cmp.Diff([]string{views.CardOpenID(jane.ID).String()}, stops); diff != "" {
+			t.Errorf("Tab stops after moving the focus (-want +got):\n%s", diff)
 		}
-		tb.eval(`(() => { const s = getComputedStyle(document.activeElement); return {Style: s.outlineStyle, Width: s.outlineWidth, Opacity: getComputedStyle(document.activeElement.closest('.card-controls')).opacity} })()`, &ring)
-		if ring.Style != "solid" || ring.Width != "2px" || ring.Opacity != "1" {
-			t.Errorf("focused Move button got outline %s %s, controls opacity %s; want solid 2px, 1", ring.Style, ring.Width, ring.Opacity)
+		var ring struct{ Style, Width string }
+		tb.eval(`(() => { const s = getComputedStyle(document.activeElement, '::after'); return {Style: s.outlineStyle, Width: s.outlineWidth} })()`, &ring)
+		if ring.Style != "solid" || ring.Width != "2px" {
+			t.Errorf("focused card got outline %s %s; want solid 2px", ring.Style, ring.Width)
 		}
 		tb.screenshot("keyboard-focus.png")
 
-		// Shift+Tab back to the select, pick Proposal sent with the arrow keys,
-		// Tab to Move and press Enter.
-		tb.do("choose a stage",
-			chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(chromedp.ModifierShift)),
-			chromedp.KeyEvent(kb.ArrowDown),
-			chromedp.KeyEvent(kb.ArrowDown),
-		)
-		if got := tb.evalString(`document.activeElement.value`); got != "Proposal sent" {
-			t.Fatalf("stage select after two arrow keys got %q, want %q", got, "Proposal sent")
+		// M opens the move menu on the card; its first item is "Move down"
+		// (Jane is first, so "Move up" is disabled), then the other stages.
+		tb.do("open the move menu", chromedp.KeyEvent("m"))
+		tb.waitFor("the menu is open", `document.getElementById('move-menu').matches(':popover-open') && document.activeElement.dataset.move === 'down'`)
+		if got := tb.evalString(`document.getElementById('move-menu-title').innerText`); got != "Move Jane Doe" {
+			t.Errorf("menu title got %q, want %q", got, "Move Jane Doe")
 		}
-		tb.do("move", chromedp.KeyEvent(kb.Tab), chromedp.KeyEvent(kb.Enter))
+		tb.screenshot("move-menu.png")
+		tb.do("choose Proposal sent", chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown))
+		if got := tb.evalString(`document.activeElement.innerText`); got != "To Proposal sent" {
+			t.Fatalf("menu item after two arrow keys got %q, want %q", got, "To Proposal sent")
+		}
+		tb.do("move", chromedp.KeyEvent(kb.Enter))
 		tb.waitHeader("Proposal sent", "3")
-		tb.wantDB("Proposal sent", []string{"Jane Doe", "Emily Chen", "Tom Becker"})
-		tb.wantCards("Proposal sent", []string{"Jane Doe", "Emily Chen", "Tom Becker"})
+		// A move that names no position puts the card at the end, as the API does.
+		tb.wantDB("Proposal sent", []string{"Emily Chen", "Tom Becker", "Jane Doe"})
+		tb.wantCards("Proposal sent", []string{"Emily Chen", "Tom Becker", "Jane Doe"})
 		tb.wantHeader("Interest", "2", "$25,000")
 		tb.wantHeader("Proposal sent", "3", "$204,500")
 		// Focus follows the card to its new column.
-		tb.waitFor("focus stays on the card's Move button", fmt.Sprintf(`document.activeElement.id === %s`, js(views.MoveGoID(jane.ID).String())))
+		tb.waitFor("focus stays on the card", fmt.Sprintf(`document.activeElement.id === %s`, js(views.CardOpenID(jane.ID).String())))
 
-		// Down, with the keyboard: Jane goes below Emily.
-		tb.pressEnter("down", views.MoveDownID(jane.ID).Sel())
+		// Alt+Up moves it one place up.
+		tb.do("alt+up", chromedp.KeyEvent(kb.ArrowUp, chromedp.KeyModifiers(chromedp.ModifierAlt)))
 		tb.waitFor("Jane is second", fmt.Sprintf(`document.querySelectorAll(%s + ' .card')[1].id === %s && !document.querySelector('.card-saving')`,
 			js(views.CardListID("Proposal sent").Sel()), js(views.CardID(jane.ID).String())))
 		tb.wantDB("Proposal sent", []string{"Emily Chen", "Jane Doe", "Tom Becker"})
 		tb.waitFor("the move is announced", `document.getElementById('flash').innerText.includes('Jane Doe is now number 2 in Proposal sent.')`)
-		// And up again.
-		tb.pressEnter("up", views.MoveUpID(jane.ID).Sel())
-		tb.waitFor("Jane is first", fmt.Sprintf(`document.querySelectorAll(%s + ' .card')[0].id === %s`,
+
+		// Undo in the message takes the last move back.
+		tb.click("undo", "#flash .toast-undo")
+		tb.waitFor("Jane is last again", fmt.Sprintf(`document.querySelectorAll(%s + ' .card')[2].id === %s && !document.querySelector('.card-saving')`,
 			js(views.CardListID("Proposal sent").Sel()), js(views.CardID(jane.ID).String())))
-		tb.wantDB("Proposal sent", []string{"Jane Doe", "Emily Chen", "Tom Becker"})
+		tb.wantDB("Proposal sent", []string{"Emily Chen", "Tom Becker", "Jane Doe"})
 	})
 
 	t.Run("a refused move puts the card back and says why", func(t *testing.T) {

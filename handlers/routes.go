@@ -115,6 +115,8 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/board/leads/{id}", s.html(s.handleLeadUpdateForm))
 		r.Post("/board/leads/{id}/move", s.html(s.handleBoardMove))
 		r.Post("/board/leads/{id}/delete", s.html(s.handleLeadDeleteForm))
+		r.Post("/board/leads/{id}/restore", s.html(s.handleLeadRestoreForm))
+		r.Post(views.DemoPath, s.html(s.handleDemoLoad))
 
 		r.Post(views.SignOutPath, s.html(s.handleSignOut))
 		r.Get(views.SettingsPath, s.html(s.handleSettings))

@@ -94,14 +94,16 @@ JOIN leads ON leads.id = page.id
 WHERE sqlc.narg(only_status)::text IS NULL OR s.name = sqlc.narg(only_status)::text
 ORDER BY s.position, leads.card_order;
 
--- SearchColumns is ListColumns for the leads matching a search pattern (name,
--- company, email and notes, ILIKE), each with its position in the whole column,
--- not among the matches: the board's move buttons and drops work on positions.
+-- SearchColumns is ListColumns for the leads matching a search: the pattern
+-- (name, company, email and notes, ILIKE), the digits of a phone number (the
+-- phone's digits contain them; '' for none), or one of ids (the typo-tolerant
+-- matches, see store.ListBoard). Each lead comes with its position in the whole
+-- column, not among the matches: the board's moves and drops work on positions.
 -- Numbering the columns reads all of them, as the search itself does (notes has
 -- no index).
 -- name: SearchColumns :many
 WITH numbered AS (
-    SELECT c.id, c.status, c.card_order, c.name, c.company, c.email, c.notes,
+    SELECT c.id, c.status, c.card_order, c.name, c.company, c.email, c.notes, c.phone,
            row_number() OVER (PARTITION BY c.status ORDER BY c.card_order) - 1 AS position
     FROM leads c
     WHERE sqlc.narg(only_status)::text IS NULL OR c.status = sqlc.narg(only_status)::text
@@ -111,7 +113,9 @@ WITH numbered AS (
     FROM numbered n
     WHERE n.card_order > @after_key::bigint
       AND (n.name ILIKE @pattern::text OR n.company ILIKE @pattern::text
-           OR n.email ILIKE @pattern::text OR n.notes ILIKE @pattern::text)
+           OR n.email ILIKE @pattern::text OR n.notes ILIKE @pattern::text
+           OR (@digits::text <> '' AND regexp_replace(n.phone, '[^0-9]', '', 'g') LIKE '%' || @digits::text || '%')
+           OR n.id = ANY(@ids::uuid[]))
 )
 SELECT sqlc.embed(leads), matched.position::integer AS position
 FROM matched
@@ -120,8 +124,9 @@ JOIN stages ON stages.name = leads.status
 WHERE matched.nth <= @row_limit::integer
 ORDER BY stages.position, leads.card_order;
 
--- ColumnTotals counts every lead of each column (matching the search pattern when
--- one is given) and sums their value, whatever part of the column is loaded.
+-- ColumnTotals counts every lead of each column (matching the search when one
+-- is given, as SearchColumns does) and sums their value, whatever part of the
+-- column is loaded.
 -- name: ColumnTotals :many
 SELECT s.name, count(l.id)::integer AS lead_count,
        coalesce(sum(l.value), 0)::numeric AS total_value
@@ -129,7 +134,9 @@ FROM stages s
 LEFT JOIN leads l ON l.status = s.name
      AND (@pattern::text = ''
           OR l.name ILIKE @pattern OR l.company ILIKE @pattern
-          OR l.email ILIKE @pattern OR l.notes ILIKE @pattern)
+          OR l.email ILIKE @pattern OR l.notes ILIKE @pattern
+          OR (@digits::text <> '' AND regexp_replace(l.phone, '[^0-9]', '', 'g') LIKE '%' || @digits::text || '%')
+          OR l.id = ANY(@ids::uuid[]))
 GROUP BY s.name, s.position
 ORDER BY s.position;
 

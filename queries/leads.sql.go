@@ -47,10 +47,18 @@ FROM stages s
 LEFT JOIN leads l ON l.status = s.name
      AND ($1::text = ''
           OR l.name ILIKE $1 OR l.company ILIKE $1
-          OR l.email ILIKE $1 OR l.notes ILIKE $1)
+          OR l.email ILIKE $1 OR l.notes ILIKE $1
+          OR ($2::text <> '' AND regexp_replace(l.phone, '[^0-9]', '', 'g') LIKE '%' || $2::text || '%')
+          OR l.id = ANY($3::uuid[]))
 GROUP BY s.name, s.position
 ORDER BY s.position
 `
+
+type ColumnTotalsParams struct {
+	Pattern string
+	Digits  string
+	Ids     []uuid.UUID
+}
 
 type ColumnTotalsRow struct {
 	Name       string
@@ -58,10 +66,11 @@ type ColumnTotalsRow struct {
 	TotalValue pgtype.Numeric
 }
 
-// ColumnTotals counts every lead of each column (matching the search pattern when
-// one is given) and sums their value, whatever part of the column is loaded.
-func (q *Queries) ColumnTotals(ctx context.Context, pattern string) ([]ColumnTotalsRow, error) {
-	rows, err := q.db.Query(ctx, columnTotals, pattern)
+// ColumnTotals counts every lead of each column (matching the search when one
+// is given, as SearchColumns does) and sums their value, whatever part of the
+// column is loaded.
+func (q *Queries) ColumnTotals(ctx context.Context, arg ColumnTotalsParams) ([]ColumnTotalsRow, error) {
+	rows, err := q.db.Query(ctx, columnTotals, arg.Pattern, arg.Digits, arg.Ids)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +476,7 @@ func (q *Queries) RenumberColumn(ctx context.Context, arg RenumberColumnParams) 
 
 const searchColumns = `-- name: SearchColumns :many
 WITH numbered AS (
-    SELECT c.id, c.status, c.card_order, c.name, c.company, c.email, c.notes,
+    SELECT c.id, c.status, c.card_order, c.name, c.company, c.email, c.notes, c.phone,
            row_number() OVER (PARTITION BY c.status ORDER BY c.card_order) - 1 AS position
     FROM leads c
     WHERE $2::text IS NULL OR c.status = $2::text
@@ -477,7 +486,9 @@ WITH numbered AS (
     FROM numbered n
     WHERE n.card_order > $3::bigint
       AND (n.name ILIKE $4::text OR n.company ILIKE $4::text
-           OR n.email ILIKE $4::text OR n.notes ILIKE $4::text)
+           OR n.email ILIKE $4::text OR n.notes ILIKE $4::text
+           OR ($5::text <> '' AND regexp_replace(n.phone, '[^0-9]', '', 'g') LIKE '%' || $5::text || '%')
+           OR n.id = ANY($6::uuid[]))
 )
 SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, matched.position::integer AS position
 FROM matched
@@ -492,6 +503,8 @@ type SearchColumnsParams struct {
 	OnlyStatus *string
 	AfterKey   int64
 	Pattern    string
+	Digits     string
+	Ids        []uuid.UUID
 }
 
 type SearchColumnsRow struct {
@@ -499,9 +512,11 @@ type SearchColumnsRow struct {
 	Position int32
 }
 
-// SearchColumns is ListColumns for the leads matching a search pattern (name,
-// company, email and notes, ILIKE), each with its position in the whole column,
-// not among the matches: the board's move buttons and drops work on positions.
+// SearchColumns is ListColumns for the leads matching a search: the pattern
+// (name, company, email and notes, ILIKE), the digits of a phone number (the
+// phone's digits contain them; ” for none), or one of ids (the typo-tolerant
+// matches, see store.ListBoard). Each lead comes with its position in the whole
+// column, not among the matches: the board's moves and drops work on positions.
 // Numbering the columns reads all of them, as the search itself does (notes has
 // no index).
 func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([]SearchColumnsRow, error) {
@@ -510,6 +525,8 @@ func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([
 		arg.OnlyStatus,
 		arg.AfterKey,
 		arg.Pattern,
+		arg.Digits,
+		arg.Ids,
 	)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
 // app.js: the board's behaviour that htmx attributes cannot express on their own.
-// The server renders every piece of HTML; this file only wires SortableJS to the
-// move endpoint, opens and closes the lead dialog, shows error messages for
-// responses that carry none, and keeps scroll positions across re-renders.
+// The server renders every piece of HTML; this file wires SortableJS and the
+// move menu to the move endpoint, moves the keyboard focus around the board
+// (one Tab stop, arrow keys), opens and closes the lead dialog (with its URL in
+// the address bar), collapses columns, shows error messages for responses that
+// carry none, and keeps scroll positions across re-renders.
 // No inline script or style anywhere, so a strict Content-Security-Policy can be
 // turned on without touching the pages.
 (function () {
@@ -39,8 +41,10 @@
 
   // Success messages fade after a few seconds; errors stay until dismissed.
   function scheduleDismiss(box) {
-    if (!box.classList.contains('toast-ok')) return;
-    setTimeout(function () { box.remove(); }, 5000);
+    if (!box.classList.contains('toast-ok') || box.dataset.dismissing) return;
+    box.dataset.dismissing = 'on';
+    // A message with Undo stays long enough to reach its button.
+    setTimeout(function () { box.remove(); }, box.hasAttribute('data-undo') ? 12000 : 5000);
   }
 
   document.addEventListener('click', function (e) {
@@ -127,6 +131,10 @@
       }
     });
     scope.querySelectorAll('.toast-ok').forEach(scheduleDismiss);
+    applyCollapsed(scope);
+    ensureRoving();
+    refocus();
+    scheduleMore();
   });
 
   // ---- Drag and drop ----------------------------------------------------------
@@ -137,8 +145,8 @@
     Sortable.create(list, {
       group: 'board',
       draggable: '.card',
-      // Pressing a control inside a card must not start a drag.
-      filter: '.card-controls',
+      // Pressing the card's menu button must not start a drag.
+      filter: '.card-menu-btn',
       preventOnFilter: false,
       // Pointer-event based dragging: the same code path for mouse, pen and touch,
       // and drop targets that can be styled.
@@ -153,10 +161,26 @@
       ghostClass: 'card-ghost',
       chosenClass: 'card-chosen',
       dragClass: 'card-dragging',
-      onStart: function () { document.body.classList.add('is-dragging'); },
+      onStart: function () {
+        dragging = true;
+        document.body.classList.add('is-dragging');
+      },
       onEnd: onDrop
     });
   }
+
+  // Escape during a drag puts the card back: the drop is ended at once
+  // (SortableJS listens for the pointer's release) and onDrop, told it was
+  // cancelled, returns the card to where it was and saves nothing.
+  var dragging = false, dragCancelled = false;
+  document.addEventListener('keydown', function (e) {
+    if (e.key !== 'Escape' || !dragging) return;
+    e.preventDefault();
+    e.stopPropagation();
+    dragCancelled = true;
+    document.dispatchEvent(new PointerEvent('pointerup', { bubbles: true }));
+    if (dragging) document.dispatchEvent(new MouseEvent('mouseup', { bubbles: true }));
+  }, true);
 
   function cardOrder(el) { return parseInt(el.dataset.order, 10); }
 
@@ -189,8 +213,15 @@
   }
 
   function onDrop(evt) {
+    dragging = false;
     document.body.classList.remove('is-dragging');
     var item = evt.item, from = evt.from, to = evt.to;
+    if (dragCancelled) {
+      dragCancelled = false;
+      item.remove();
+      from.insertBefore(item, from.children[evt.oldIndex] || null);
+      return;
+    }
     if (from === to && evt.oldDraggableIndex === evt.newDraggableIndex) return;
     var order = targetOrder(item, from, to);
     var oldIndex = evt.oldIndex;
@@ -208,9 +239,268 @@
       source: item,
       target: '#' + FLASH_ID,
       swap: 'innerHTML',
-      values: { status: to.dataset.status, from: from.dataset.status, order: String(order) }
+      values: { status: to.dataset.status, from: from.dataset.status, order: String(order), from_order: item.dataset.order }
     });
   }
+
+  // ---- Moves without a drag: the move menu and the keyboard -----------------------
+
+  // postMove moves a card to stage status at position order; order undefined
+  // puts it at the end of the column, as the API, the assistant and the lead
+  // form do. from_order lets the server offer Undo.
+  function postMove(card, status, order) {
+    var list = card.closest('.cards');
+    var values = { status: status, from: list ? list.dataset.status : '', from_order: card.dataset.order };
+    if (order !== undefined) values.order = String(order);
+    var link = card.querySelector('.card-name');
+    if (link) focusAfterSwap = link.id;
+    card.classList.add('card-saving');
+    htmx.ajax('POST', card.dataset.moveUrl, { source: card, target: '#' + FLASH_ID, swap: 'innerHTML', values: values });
+  }
+
+  function columnOf(card) { return card.closest('.column'); }
+  function columns() { return Array.prototype.slice.call(document.querySelectorAll('#board > .column')); }
+  function cardsOf(col) { return Array.prototype.slice.call(col.querySelectorAll('.cards > .card')); }
+
+  // moveStep moves a card one place up (-1) or down (1) its column.
+  function moveStep(card, dir) {
+    var order = parseInt(card.dataset.order, 10) + dir;
+    if (order < 0) return;
+    postMove(card, columnOf(card).dataset.status, order);
+  }
+
+  // moveColumn moves a card to the end of the stage before (-1) or after (1).
+  function moveColumn(card, dir) {
+    var cols = columns(), i = cols.indexOf(columnOf(card)) + dir;
+    if (i < 0 || i >= cols.length) return;
+    postMove(card, cols[i].dataset.status);
+  }
+
+  // The board's one move menu (views.MoveMenu), for the card it was opened on.
+  var menuCard = null;
+  function openMoveMenu(card, anchor) {
+    var menu = byId('move-menu');
+    if (!menu || !menu.showPopover) return;
+    menuCard = card.id;
+    var name = card.querySelector('.card-name').textContent.trim();
+    byId('move-menu-title').textContent = 'Move ' + name;
+    var status = columnOf(card).dataset.status;
+    menu.querySelectorAll('[data-move-to]').forEach(function (b) { b.hidden = b.dataset.moveTo === status; });
+    var up = menu.querySelector('[data-move="up"]');
+    if (up) up.disabled = card.dataset.order === '0';
+    if (!menu.matches(':popover-open')) menu.showPopover();
+    var r = (anchor || card).getBoundingClientRect();
+    var w = menu.offsetWidth, h = menu.offsetHeight;
+    var left = Math.max(8, Math.min(r.left, innerWidth - w - 8));
+    var top = r.bottom + 4 + h > innerHeight - 8 ? Math.max(8, r.top - h - 4) : r.bottom + 4;
+    menu.style.setProperty('left', left + 'px');
+    menu.style.setProperty('top', top + 'px');
+    var first = menuItems()[0];
+    if (first) first.focus();
+  }
+
+  function menuItems() {
+    var menu = byId('move-menu');
+    return menu ? Array.prototype.slice.call(menu.querySelectorAll('[role=menuitem]')).filter(function (b) { return !b.hidden && !b.disabled; }) : [];
+  }
+
+  function closeMoveMenu(refocusCard) {
+    var menu = byId('move-menu');
+    if (menu && menu.matches(':popover-open')) menu.hidePopover();
+    var card = menuCard && byId(menuCard);
+    if (refocusCard && card) setRoving(card.querySelector('.card-name'), true);
+  }
+
+  document.addEventListener('click', function (e) {
+    var btn = e.target.closest('.card-menu-btn');
+    if (btn) {
+      e.preventDefault();
+      openMoveMenu(btn.closest('.card'), btn);
+      return;
+    }
+    var item = e.target.closest('#move-menu [role=menuitem]');
+    if (!item) return;
+    var card = menuCard && byId(menuCard);
+    closeMoveMenu(true);
+    if (!card) return;
+    if (item.dataset.move === 'up') moveStep(card, -1);
+    else if (item.dataset.move === 'down') moveStep(card, 1);
+    else if (item.dataset.moveTo) postMove(card, item.dataset.moveTo);
+  });
+
+  document.addEventListener('keydown', function (e) {
+    if (!e.target.closest || !e.target.closest('#move-menu')) return;
+    var items = menuItems(), i = items.indexOf(document.activeElement), next = null;
+    if (e.key === 'ArrowDown') next = items[(i + 1) % items.length];
+    else if (e.key === 'ArrowUp') next = items[(i - 1 + items.length) % items.length];
+    else if (e.key === 'Home') next = items[0];
+    else if (e.key === 'End') next = items[items.length - 1];
+    else if (e.key === 'Escape' || e.key === 'Tab') { e.preventDefault(); closeMoveMenu(true); return; }
+    else return;
+    e.preventDefault();
+    if (next) next.focus();
+  });
+
+  // ---- Keyboard on the board: one Tab stop, arrow keys --------------------------
+
+  // The board is one Tab stop: the link of one card has tabindex 0, every other
+  // card's -1 (a roving tabindex). Arrow keys move it between cards (up, down)
+  // and columns (left, right), Home and End to a column's first and last card;
+  // Enter opens the lead; M (or the context-menu key, or Shift+F10) opens the
+  // move menu; Alt with the arrow keys moves the card itself.
+  var currentCard = null, focusAfterSwap = null;
+
+  function setRoving(link, focus) {
+    if (!link) return;
+    document.querySelectorAll('#board .card-name[tabindex="0"]').forEach(function (a) { if (a !== link) a.tabIndex = -1; });
+    link.tabIndex = 0;
+    currentCard = link.id;
+    if (focus) {
+      link.focus();
+      link.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    }
+  }
+
+  function ensureRoving() {
+    var board = byId('board');
+    if (!board) return;
+    var cur = currentCard && byId(currentCard);
+    if (cur && board.contains(cur)) {
+      if (cur.tabIndex !== 0) setRoving(cur, false);
+      return;
+    }
+    setRoving(board.querySelector('.column:not(.collapsed) .card-name') || board.querySelector('.card-name'), false);
+  }
+
+  // refocus puts the focus back on the card it was on before a swap replaced
+  // it (a move re-renders the columns): focus follows the card.
+  function refocus() {
+    if (!focusAfterSwap) return;
+    var a = document.activeElement;
+    if (a && a !== document.body && a.isConnected && a.id !== focusAfterSwap) return;
+    var link = byId(focusAfterSwap);
+    if (link && link !== a) setRoving(link, true);
+    if (link) focusAfterSwap = null;
+  }
+
+  document.addEventListener('focusin', function (e) {
+    if (e.target.matches && e.target.matches('#board .card-name')) setRoving(e.target, false);
+  });
+
+  function cardAcross(card, dir) {
+    var cols = columns().filter(function (c) { return !c.classList.contains('collapsed') && cardsOf(c).length > 0; });
+    var col = columnOf(card), i = cols.indexOf(col);
+    var idx = cardsOf(col).indexOf(card);
+    for (var j = i + dir; j >= 0 && j < cols.length; j += dir) {
+      var list = cardsOf(cols[j]);
+      if (list.length) return list[Math.min(idx, list.length - 1)];
+    }
+    return null;
+  }
+
+  document.addEventListener('keydown', function (e) {
+    var link = e.target.closest && e.target.closest('#board .card-name');
+    if (!link || e.ctrlKey || e.metaKey) return;
+    var card = link.closest('.card'), k = e.key, target = null;
+    if (e.altKey) {
+      if (k === 'ArrowUp' || k === 'ArrowDown') moveStep(card, k === 'ArrowUp' ? -1 : 1);
+      else if (k === 'ArrowLeft' || k === 'ArrowRight') moveColumn(card, k === 'ArrowLeft' ? -1 : 1);
+      else return;
+      e.preventDefault();
+      return;
+    }
+    if (k === 'm' || k === 'M' || k === 'ContextMenu' || (k === 'F10' && e.shiftKey)) {
+      e.preventDefault();
+      openMoveMenu(card, link);
+      return;
+    }
+    var list = cardsOf(columnOf(card));
+    if (k === 'ArrowDown') target = siblingCard(card, 1);
+    else if (k === 'ArrowUp') target = siblingCard(card, -1);
+    else if (k === 'Home') target = list[0];
+    else if (k === 'End') target = list[list.length - 1];
+    else if (k === 'ArrowRight') target = cardAcross(card, 1);
+    else if (k === 'ArrowLeft') target = cardAcross(card, -1);
+    else return;
+    e.preventDefault();
+    if (target) setRoving(target.querySelector('.card-name'), true);
+  });
+
+  // ---- Columns: collapse, and the ones off-screen ------------------------------
+
+  // Collapsed columns are remembered in this browser's localStorage, per
+  // signed-in person (the key holds their email), not on the server: it is a
+  // preference of one screen, and a phone and a desktop may want different ones.
+  function collapseKey() {
+    var b = byId('board');
+    return 'crm.collapsed.' + (b && b.dataset.user ? b.dataset.user : '');
+  }
+  function collapsedStages() {
+    try { return JSON.parse(localStorage.getItem(collapseKey()) || '[]'); } catch (err) { return []; }
+  }
+  function setCollapsed(col, on) {
+    col.classList.toggle('collapsed', on);
+    var btn = col.querySelector('[data-collapse]');
+    if (!btn) return;
+    var label = (on ? 'Expand ' : 'Collapse ') + col.dataset.status;
+    btn.setAttribute('aria-expanded', String(!on));
+    btn.setAttribute('aria-label', label);
+    btn.title = label;
+    btn.textContent = on ? '\u203a' : '\u2039';
+  }
+  function applyCollapsed(scope) {
+    var stages = collapsedStages();
+    var cols = [];
+    if (scope.matches && scope.matches('.column')) cols.push(scope);
+    scope.querySelectorAll('.column').forEach(function (c) { cols.push(c); });
+    cols.forEach(function (c) { setCollapsed(c, stages.indexOf(c.dataset.status) >= 0); });
+  }
+
+  document.addEventListener('click', function (e) {
+    var btn = e.target.closest('[data-collapse]');
+    if (!btn) return;
+    var col = btn.closest('.column'), stages = collapsedStages();
+    var on = !col.classList.contains('collapsed');
+    stages = stages.filter(function (s) { return s !== col.dataset.status; });
+    if (on) stages.push(col.dataset.status);
+    try { localStorage.setItem(collapseKey(), JSON.stringify(stages)); } catch (err) { /* private mode: not remembered */ }
+    setCollapsed(col, on);
+    ensureRoving();
+    scheduleMore();
+  });
+
+  // The buttons at the board's edges say how many stages are off-screen on
+  // each side, and scroll to them.
+  var moreQueued = false;
+  function scheduleMore() {
+    if (moreQueued) return;
+    moreQueued = true;
+    requestAnimationFrame(function () { moreQueued = false; updateMore(); });
+  }
+  function updateMore() {
+    var board = byId('board');
+    if (!board) return;
+    var br = board.getBoundingClientRect(), left = 0, right = 0;
+    columns().forEach(function (c) {
+      var r = c.getBoundingClientRect(), mid = r.left + r.width / 2;
+      if (mid > br.right) right++;
+      else if (mid < br.left) left++;
+    });
+    document.querySelectorAll('[data-board-more]').forEach(function (b) {
+      var n = b.dataset.boardMore === '1' ? right : left;
+      b.hidden = n === 0;
+      var words = n + (n === 1 ? ' more stage' : ' more stages');
+      b.textContent = b.dataset.boardMore === '1' ? words + ' \u2192' : '\u2190 ' + words;
+    });
+  }
+  document.addEventListener('click', function (e) {
+    var b = e.target.closest('[data-board-more]');
+    var board = byId('board');
+    if (!b || !board) return;
+    board.scrollBy({ left: parseInt(b.dataset.boardMore, 10) * board.clientWidth * 0.8, behavior: 'smooth' });
+  });
+  document.addEventListener('scroll', function (e) { if (e.target.id === 'board') scheduleMore(); }, true);
+  window.addEventListener('resize', scheduleMore);
 
   // ---- Lead dialog ------------------------------------------------------------
 
@@ -234,10 +524,50 @@
     flashHome = null;
   }
 
+  // What the lead form held when it was shown, to tell unsaved changes.
+  var formSnapshot = null;
+  function formState() {
+    var form = byId('lead-form');
+    return form ? new URLSearchParams(new FormData(form)).toString() : null;
+  }
+  function hasUnsaved() {
+    var now = formState();
+    return now !== null && formSnapshot !== null && now !== formSnapshot;
+  }
+  // mayClose asks before unsaved changes are thrown away.
+  function mayClose() {
+    return !hasUnsaved() || window.confirm('Discard your unsaved changes to this lead?');
+  }
+
+  // A lead's dialog puts the lead's URL in the address bar (a history entry of
+  // its own), so the link can be copied; Back closes the dialog.
+  function pushLeadURL() {
+    var form = byId('lead-form');
+    var url = form && form.dataset.url;
+    if (!url || location.pathname === url) return;
+    history.pushState({ leadDialog: true }, '', url + location.search);
+  }
+
+  window.addEventListener('popstate', function () {
+    var dlg = byId(DIALOG_ID);
+    if (!dlg || !dlg.open) return;
+    var form = byId('lead-form');
+    if (form && form.dataset.url === location.pathname) return;
+    if (!mayClose()) {
+      history.pushState({ leadDialog: true }, '', form.dataset.url + location.search);
+      return;
+    }
+    formSnapshot = null;
+    dlg.close();
+  });
+
   function syncDialog() {
     var dlg = byId(DIALOG_ID), body = byId(DIALOG_BODY_ID);
     if (!dlg || !body) return;
     var hasContent = body.children.length > 0;
+    // A form re-rendered with its errors keeps what was typed, still unsaved.
+    if (!dlg.open || !body.querySelector('.form-alert')) formSnapshot = formState();
+    if (hasContent) pushLeadURL();
     if (hasContent && !dlg.open) {
       var active = document.activeElement;
       dialogOpener = active && active.id ? active.id : null;
@@ -262,16 +592,20 @@
   document.addEventListener('click', function (e) {
     if (e.target.closest('[data-dialog-close]')) {
       var dlg = byId(DIALOG_ID);
-      if (dlg && dlg.open) dlg.close();
+      if (dlg && dlg.open && mayClose()) dlg.close();
     }
   });
 
   function onDialogClose() {
     var body = byId(DIALOG_BODY_ID);
     if (body) body.replaceChildren();
+    formSnapshot = null;
     flashBack();
-    // A lead opened from its own URL leaves that URL when its dialog closes.
-    if (location.pathname !== '/') {
+    // The dialog's own history entry is left the way Back would; a lead opened
+    // from its own URL replaces that URL with the board's.
+    if (history.state && history.state.leadDialog) {
+      history.back();
+    } else if (location.pathname !== '/') {
       var search = byId(SEARCH_ID);
       var q = search ? search.value.trim() : '';
       history.replaceState(null, '', q ? '/?q=' + encodeURIComponent(q) : '/');
@@ -313,11 +647,40 @@
     }
   });
 
+  // "Clear the search" of an empty result empties the search box, and the board
+  // searches again, for everything, as when the box is cleared by hand.
+  document.addEventListener('click', function (e) {
+    var link = e.target.closest('[data-clear-search]');
+    var search = byId(SEARCH_ID);
+    if (!link || !search) return;
+    e.preventDefault();
+    search.value = '';
+    htmx.trigger(search, 'search');
+    search.focus();
+  });
+
+  // A card's link opens the lead in the dialog. One listener serves every card,
+  // so htmx does not wire 300 links on a large board; a click with a modifier
+  // key (a new tab or window) stays an ordinary link.
+  document.addEventListener('click', function (e) {
+    var link = e.target.closest('a[data-open-lead]');
+    if (!link || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    htmx.ajax('GET', link.getAttribute('href'), { source: link, target: '#' + DIALOG_BODY_ID, swap: 'innerHTML' });
+  });
+
   // ---- Start --------------------------------------------------------------------
 
   function start() {
     var dlg = byId(DIALOG_ID);
-    if (dlg) dlg.addEventListener('close', onDialogClose);
+    if (dlg) {
+      dlg.addEventListener('close', onDialogClose);
+      // Escape asks too before unsaved changes are lost.
+      dlg.addEventListener('cancel', function (e) { if (!mayClose()) e.preventDefault(); });
+    }
+    applyCollapsed(document);
+    ensureRoving();
+    scheduleMore();
     // A full page for /board/leads/... arrives with the dialog already filled.
     syncDialog();
     var btn = document.querySelector('[data-chat-toggle]');

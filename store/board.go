@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/crmteam/crm/queries"
 )
 
@@ -101,10 +103,30 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		only = &st.Name
 		stages = []Stage{st}
 	}
-	pattern := likePattern(bq.Search)
-	cols, err := s.readColumns(ctx, bq, pattern, only)
+	f := boardFilter{pattern: likePattern(bq.Search), digits: phoneDigits(bq.Search)}
+	cols, err := s.readColumns(ctx, bq, f, only)
 	if err != nil {
 		return Board{}, translate(fmt.Errorf("list leads: %w", err))
+	}
+	// A search of the whole board that finds nothing as typed tolerates typos,
+	// as the assistant does: it shows the leads MatchLeads finds close enough
+	// ("jnae doe", "acmee"). Pages after the first and single columns do not
+	// fall back, so a column's next page never changes what the search means.
+	if f.pattern != "" && len(cols) == 0 && only == nil && bq.After == nil {
+		matches, err := s.MatchLeads(ctx, bq.Search, typoMatchLimit)
+		if err != nil {
+			return Board{}, err
+		}
+		for _, m := range matches {
+			if m.Score >= typoMatchScore {
+				f.ids = append(f.ids, m.Lead.ID)
+			}
+		}
+		if len(f.ids) > 0 {
+			if cols, err = s.readColumns(ctx, bq, f, only); err != nil {
+				return Board{}, translate(fmt.Errorf("list leads: %w", err))
+			}
+		}
 	}
 	board := Board{Columns: make([]Column, len(stages))}
 	for i, st := range stages {
@@ -122,7 +144,7 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		board.Columns[i] = *col
 	}
 	if bq.WithTotals {
-		totals, err := s.q.ColumnTotals(ctx, pattern)
+		totals, err := s.q.ColumnTotals(ctx, queries.ColumnTotalsParams{Pattern: f.pattern, Digits: f.digits, Ids: f.ids})
 		if err != nil {
 			return Board{}, translate(fmt.Errorf("column totals: %w", err))
 		}
@@ -142,7 +164,7 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 // position: counted here for the whole unpaged board, computed by the query
 // otherwise. It reads one lead more than asked per column to know whether there
 // is a next page.
-func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, only *string) (map[string]*Column, error) {
+func (s *Store) readColumns(ctx context.Context, bq BoardQuery, f boardFilter, only *string) (map[string]*Column, error) {
 	cols := map[string]*Column{}
 	add := func(r queries.Lead, pos int) {
 		c := cols[r.Status]
@@ -162,8 +184,8 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, 
 		rowLimit = int32(bq.Limit) + 1 // one more to know whether there is a next page
 	}
 	switch {
-	case pattern != "":
-		rows, err := s.q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: pattern, RowLimit: rowLimit, OnlyStatus: only})
+	case f.pattern != "":
+		rows, err := s.q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: f.pattern, Digits: f.digits, Ids: f.ids, RowLimit: rowLimit, OnlyStatus: only})
 		if err != nil {
 			return nil, err
 		}
@@ -214,6 +236,40 @@ func stageNames(stages []Stage) string {
 		names[i] = st.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// The board's typo-tolerant fallback: at most this many leads, each matching at
+// least this well (store.MatchLeads scores; ScoreWeak is 0.35).
+const (
+	typoMatchLimit = 20
+	typoMatchScore = 0.5
+)
+
+// boardFilter is what a board search matches: the ILIKE pattern of the text,
+// the digits of a phone number typed, and the ids of typo-tolerant matches.
+type boardFilter struct {
+	pattern, digits string
+	ids             []uuid.UUID
+}
+
+// phoneDigits returns the digits of a search that looks like a phone number
+// (digits with spaces, +, -, ., parentheses; at least 3 digits), so "555 0175"
+// and "(555) 0175" find +1-555-0175; "" for any other search.
+func phoneDigits(search string) string {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(search) {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case strings.ContainsRune(" +-.()/", r):
+		default:
+			return ""
+		}
+	}
+	if b.Len() < 3 {
+		return ""
+	}
+	return b.String()
 }
 
 // likePattern turns a search text into an ILIKE pattern matching it anywhere, with

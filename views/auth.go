@@ -2,6 +2,7 @@ package views
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -229,19 +230,19 @@ func tokenLastUsed(t store.APIToken, now time.Time) string {
 	return "last used " + Ago(*t.LastUsedAt, now)
 }
 
-// purgeIn says when a trashed lead is purged: "in 29 days".
+// purgeIn says when a trashed lead is purged: "in 30 days". It rounds up, so
+// a lead deleted a moment ago is purged "in 30 days", as the page says, not
+// "in 29 days".
 func purgeIn(t store.TrashedLead, now time.Time) string {
 	d := t.PurgeAt().Sub(now)
 	switch {
 	case d <= 0:
 		return "at the next purge"
-	case d < 48*time.Hour:
-		h := int(d.Hours())
-		if h <= 1 {
-			return "within the hour"
-		}
-		return "in " + strconv.Itoa(h) + " hours"
+	case d <= time.Hour:
+		return "within the hour"
+	case d <= 48*time.Hour:
+		return "in " + strconv.Itoa(int(math.Ceil(d.Hours()))) + " hours"
 	default:
-		return "in " + strconv.Itoa(int(d.Hours()/24)) + " days"
+		return "in " + strconv.Itoa(int(math.Ceil(d.Hours()/24))) + " days"
 	}
 }

@@ -73,6 +73,7 @@ var Sources = []string{"Website", "Referral", "LinkedIn", "Trade show", "Cold em
 // Paths of the board's pages and fragments. handlers/routes.go mounts the same.
 const (
 	BoardPath    = "/"
+	DemoPath     = "/board/demo"
 	CardsPath    = "/board/cards"
 	NewLeadPath  = "/board/leads/new"
 	LeadsPath    = "/board/leads"
@@ -112,12 +113,6 @@ func CardsURL(stage string, after int64, q string) string {
 		v.Set("q", q)
 	}
 	return CardsPath + "?" + v.Encode()
-}
-
-// moveVals is the hx-vals JSON of a card's up or down button.
-func moveVals(l store.Lead, order int) string {
-	b, _ := json.Marshal(map[string]string{"status": l.Status, "from": l.Status, "order": strconv.Itoa(order)})
-	return string(b)
 }
 
 // htmxConfig configures htmx from a <meta> tag (no inline script): 422
@@ -161,3 +156,21 @@ func (f LeadForm) invalid(field string) templ.Attributes {
 	}
 	return templ.Attributes{"aria-invalid": "true", "aria-describedby": FieldErrorID(field).String()}
 }
+
+// Undo is what the Undo button of a message posts: to URL, with the form
+// values Vals (JSON, for hx-vals).
+type Undo struct {
+	URL, Vals string
+}
+
+// MoveUndo takes a move back: the lead goes back to stage from, at position order.
+func MoveUndo(id uuid.UUID, from string, order int, now string) *Undo {
+	b, _ := json.Marshal(map[string]string{"status": from, "order": strconv.Itoa(order), "from": now, "undo": "1"})
+	return &Undo{URL: MovePath(id), Vals: string(b)}
+}
+
+// RestorePathBoard restores a deleted lead from the board (the Undo of a delete).
+func RestorePathBoard(id uuid.UUID) string { return LeadPath(id) + "/restore" }
+
+// DeleteUndo takes a delete back: the lead comes back from the trash.
+func DeleteUndo(id uuid.UUID) *Undo { return &Undo{URL: RestorePathBoard(id), Vals: "{}"} }

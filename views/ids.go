@@ -82,16 +82,15 @@ func CardID(id uuid.UUID) ID { return ID("lead-" + id.String()) }
 // CardOpenID is the link on a card that opens the lead.
 func CardOpenID(id uuid.UUID) ID { return ID("open-" + id.String()) }
 
-// MoveUpID and MoveDownID are a card's up and down buttons.
-func MoveUpID(id uuid.UUID) ID   { return ID("up-" + id.String()) }
-func MoveDownID(id uuid.UUID) ID { return ID("down-" + id.String()) }
-
-// MoveStageID is a card's stage select; MoveGoID the button that moves.
-func MoveStageID(id uuid.UUID) ID { return ID("stage-" + id.String()) }
-func MoveGoID(id uuid.UUID) ID    { return ID("go-" + id.String()) }
-
 // FieldID is the input of a lead form field ("name", "value", ...).
 func FieldID(field string) ID { return ID("lead-" + field) }
 
 // FieldErrorID is the message under a lead form field.
 func FieldErrorID(field string) ID { return ID("lead-" + field + "-error") }
+
+// MoveMenuID is the board's one move menu; MoveMenuTitleID its heading, which
+// names the card it moves.
+const (
+	MoveMenuID      ID = "move-menu"
+	MoveMenuTitleID ID = "move-menu-title"
+)
