@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/crmteam/crm/store"
 )
@@ -82,6 +83,46 @@ func (s *Server) api(notFound string, fn apiFunc) http.HandlerFunc {
 		}
 		writeJSON(w, status, body)
 	}
+}
+
+// wantsJSON says whether an answer that no route chose (a path nobody serves,
+// a method it does not take, a panic) is JSON or an HTML page. JSON for API
+// clients: a request with an Authorization header (bearer tokens), a path of
+// the JSON API or of the operators' endpoints, or an Accept header that does
+// not ask for HTML (curl's */*, application/json). HTML for browsers, whose
+// navigations send Accept: text/html, and for htmx, which swaps the message.
+func wantsJSON(r *http.Request) bool {
+	if r.Header.Get("HX-Request") == "true" {
+		return false
+	}
+	if r.Header.Get("Authorization") != "" || isAPIPath(r.URL.Path) {
+		return true
+	}
+	return !strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// isAPIPath says whether path belongs to the JSON API (leads, chat, health,
+// metrics) or to the static files, which never answer with a page.
+func isAPIPath(path string) bool {
+	if strings.HasPrefix(path, "/chat/panel") {
+		return false
+	}
+	for _, p := range []string{"/leads", "/chat", "/healthz", "/readyz", "/test", "/metrics", "/static/"} {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse answers a request no route takes with apiErr for JSON clients and
+// pageErr, worded for people, for browsers (see wantsJSON).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, apiErr, pageErr error) {
+	if wantsJSON(r) {
+		s.api("not found", func(http.ResponseWriter, *http.Request) error { return apiErr })(w, r)
+		return
+	}
+	s.html(func(http.ResponseWriter, *http.Request) error { return pageErr })(w, r)
 }
 
 func (s *Server) logError(r *http.Request, status int, err error) {
