@@ -46,6 +46,10 @@ type Security struct {
 	HTTPS bool
 	// Limits are the rate limits; zero fields take the defaults.
 	Limits Limits
+	// Hosts are the host names requests may carry in Host: BASE_URL's, or
+	// localhost, 127.0.0.1 and ::1 when it is unset (cmd/crm). Others get 400
+	// (hosts.go). Empty: any Host.
+	Hosts []string
 }
 
 // Rate is N events per Per: a burst of N, refilled evenly over Per. N < 0 turns
@@ -190,12 +194,6 @@ func (s *Server) pageAuth(next http.Handler) http.Handler {
 	return s.authenticate(kindPage, s.requireSignIn(kindPage, next))
 }
 
-// optionalAuth finds who the request is made by, if anyone, without refusing
-// anybody: the operator endpoints decide themselves (opsOnly).
-func (s *Server) optionalAuth(next http.Handler) http.Handler {
-	return s.authenticate(kindAPI, next)
-}
-
 // panelAuth guards the assistant panel's fragments like pages; failures show
 // in the panel's own message region.
 func (s *Server) panelAuth(next http.Handler) http.Handler {
@@ -230,6 +228,11 @@ func (s *Server) authenticate(kind routeKind, next http.Handler) http.Handler {
 		}
 		if err != nil {
 			s.fail(kind, w, r, fmt.Errorf("check api token: %w", err))
+			return
+		}
+		if tu.Token.Scope != store.ScopeAPI {
+			s.logRefusal(r, "metrics token used beyond /metrics")
+			writeJSON(w, http.StatusForbidden, errorBody{Error: "this token only reads /metrics"})
 			return
 		}
 		if ok, wait := s.sec.api.allow(tu.Token.ID.String()); !ok {
@@ -402,7 +405,7 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 		}
 		s.logRefusal(r, "admin only")
 		s.html(func(http.ResponseWriter, *http.Request) error {
-			return errStatus(http.StatusForbidden, "only an admin can manage accounts")
+			return errStatus(http.StatusForbidden, "only an admin can do this")
 		}).ServeHTTP(w, r)
 	})
 }

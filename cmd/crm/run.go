@@ -46,7 +46,7 @@ Usage:
   crm user passwd --email E
                           set an account's password; ends its browser sessions
   crm user list           list the accounts
-  crm token create --email E --name N
+  crm token create --email E --name N [--scope metrics]
                           make a personal API token and print it (shown once)
   crm version             print the version
   crm help [command]      show this help
