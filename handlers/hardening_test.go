@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,9 +17,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/handlers"
 	"github.com/crmteam/crm/store"
+	"github.com/crmteam/crm/store/storetest"
 )
 
 // Tests of the findings of an attack with real tools (issue 16): each failed
@@ -410,5 +413,109 @@ func TestUnknownHostRefused(t *testing.T) {
 		if r := do(nil, "GET", "/admin/queues", h, "Authorization", "Bearer "+o.adminToken); r.status != http.StatusOK {
 			t.Errorf("GET /admin/queues with Host %s: got %d, want 200", h, r.status)
 		}
+	}
+}
+
+// twoServers is two servers of one CRM (one database), each with its own
+// route table, as two processes behind a balancer have, sharing the rate
+// limits through rdb.
+func twoServers(t *testing.T, rdb redis.UniversalClient, limits handlers.Limits) (*authEnv, *httptest.Server) {
+	t.Helper()
+	e := newAuthEnv(t, func(s *handlers.Server) {
+		s.Redis = rdb
+		s.Security.ClientIPHeader = "X-Real-IP"
+		s.Security.Limits = limits
+	})
+	second := *e.srv
+	ts2 := httptest.NewServer(second.Routes())
+	t.Cleanup(ts2.Close)
+	return e, ts2
+}
+
+// TestRateLimitsAcrossServers: two servers on one Redis enforce one limit
+// between them, for sign-ins and for API tokens; each used to allow the whole
+// limit on its own.
+func TestRateLimitsAcrossServers(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(storetest.NewRedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	const n = 4
+	e, ts2 := twoServers(t, rdb, handlers.Limits{
+		SignInPerAccount: handlers.Rate{N: n, Per: time.Hour}, SignInPerAddress: handlers.Rate{N: 100, Per: time.Hour},
+		APIPerToken: handlers.Rate{N: n, Per: time.Hour},
+	})
+	ann := e.user("ann@example.com", store.RoleMember)
+	servers := []string{e.ts.URL, ts2.URL}
+	signIn := func(i int, pw string) int {
+		form := url.Values{"email": {"ann@example.com"}, "password": {pw}}
+		req, _ := http.NewRequest(http.MethodPost, servers[i%2]+"/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Real-IP", "203.0.113.7")
+		res, err := handlers.NewBrowserClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range n {
+		if got := signIn(i, "wrong guess"); got != http.StatusUnauthorized {
+			t.Fatalf("guess %d (server %d): got %d, want 401", i+1, i%2+1, got)
+		}
+	}
+	for i := range 2 {
+		if got := signIn(i, "wrong guess"); got != http.StatusTooManyRequests {
+			t.Errorf("guess %d, past the limit of %d shared by two servers, on server %d: got %d, want 429", n+i+1, n, i%2+1, got)
+		}
+	}
+
+	tok := handlers.TokenForTest(t, e.st, ann, "script")
+	statuses := []int{}
+	for i := range n + 2 {
+		req, _ := http.NewRequest(http.MethodGet, servers[i%2]+"/leads/?limit=1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		statuses = append(statuses, res.StatusCode)
+	}
+	want := []int{200, 200, 200, 200, 429, 429}
+	if fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Errorf("API calls with one token alternating between two servers, limit %d: got %v, want %v", n, statuses, want)
+	}
+}
+
+// TestSignInLimitWithoutRedis: when Redis does not answer, sign-in attempts
+// are still limited, by each server's memory, and nobody gets a 5xx.
+func TestSignInLimitWithoutRedis(t *testing.T) {
+	t.Parallel()
+	logs := &syncLog{}
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { dead.Close() })
+	const n = 3
+	e := newAuthEnv(t, func(s *handlers.Server) {
+		s.Redis = dead
+		s.Log = slog.New(slog.NewTextHandler(logs, nil))
+		s.Security.Limits = handlers.Limits{SignInPerAccount: handlers.Rate{N: n, Per: time.Hour}}
+	})
+	e.user("ann@example.com", store.RoleMember)
+	for i := range n + 2 {
+		r := e.postForm(nil, "/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong guess"}})
+		want := http.StatusUnauthorized
+		if i >= n {
+			want = http.StatusTooManyRequests
+		}
+		if r.status != want {
+			t.Fatalf("guess %d with Redis down, limit %d: got %d, want %d", i+1, n, r.status, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "rate limits fall back") {
+		t.Errorf("log: got %q, want the fallback to memory said once", logs.String())
 	}
 }

@@ -19,7 +19,7 @@ import (
 // walks this table and fails for a route it does not know, so a new route's
 // protection is always decided and tested.
 func (s *Server) Routes() http.Handler {
-	s.sec = newSecurity(s.Security, s.Log)
+	s.sec = newSecurity(s.Security, s.Log, s.Redis)
 	s.boardReads = make(chan struct{}, runtime.NumCPU())
 	if s.Sessions != nil {
 		// A failing session store is answered by the error adapters, with the

@@ -212,6 +212,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		OpsAllow:       cfg.MetricsAllow,
 		QueueDashboard: dashboard,
 		Security:       cfg.Security,
+		Redis:          rdb,
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
