@@ -176,4 +176,3 @@ func TestBoardEditConflict(t *testing.T) {
 		t.Errorf("after keeping mine: value %v, want 7", got.Value)
 	}
 }
-
