@@ -80,7 +80,9 @@ func ProbeLLM(ctx context.Context, client *http.Client, baseURL, apiKey string) 
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	res, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("no answer from %s: %w", base, errors.Unwrap(err))
+		// Not naming base: it may carry credentials (user:password@, ?api-key=),
+		// and this error reaches /readyz's log.
+		return fmt.Errorf("no answer from the model's API: %w", errors.Unwrap(err))
 	}
 	res.Body.Close()
 	switch {
