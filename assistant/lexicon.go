@@ -120,7 +120,7 @@ var verbs = map[string]map[string]float64{
 		"find": 4, "search": 4, "look up": 4, "lookup": 4, "look for": 4, "show": 2, "show me": 2.5, "pull up": 4,
 		"locate": 4, "open": 2, "display": 2, "search for": 4, "who is": 1.5, "who's": 1.5, "check": 1.5, "see": 1, "get": 1,
 	},
-	intentList: {"list": 3, "who's in": 4, "who is in": 4, "whos in": 4, "show": 1.5, "what's in": 2, "whats in": 2, "everything in": 3, "leads in": 3, "deals in": 3, "all in": 2},
+	intentList:  {"list": 3, "who's in": 4, "who is in": 4, "whos in": 4, "show": 1.5, "what's in": 2, "whats in": 2, "everything in": 3, "leads in": 3, "deals in": 3, "all in": 2},
 	intentStats: {"how many": 4, "count": 3, "number of": 3, "total": 2.5, "worth": 2, "value": 2, "sum": 2.5, "how much": 2},
 	intentSummary: {
 		"summary": 5, "summarize": 5, "summarise": 5, "overview": 5, "pipeline": 2, "stats": 4, "statistics": 4,
@@ -128,8 +128,8 @@ var verbs = map[string]map[string]float64{
 	},
 	intentBiggest: {"biggest": 5, "largest": 5, "top": 3, "best": 2, "most valuable": 5, "highest": 4, "whales": 4, "big deals": 4},
 	intentSources: {"by source": 6, "sources": 5, "per source": 6, "come from": 2, "came from": 2, "channels": 4, "lead sources": 6, "where do our leads": 5, "where do leads": 5},
-	intentRecent: {"recently": 2, "lately": 2, "recent changes": 5, "what changed": 3, "what's changed": 3, "history": 3, "changes": 2, "what happened": 3, "activity": 3},
-	intentHelp: {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
+	intentRecent:  {"recently": 2, "lately": 2, "recent changes": 5, "what changed": 3, "what's changed": 3, "history": 3, "changes": 2, "what happened": 3, "activity": 3},
+	intentHelp:    {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
 }
 
 // events are outcomes said as events, each a stage (a kind "won" or "lost", or

@@ -283,4 +283,3 @@ func completeChoice(ctx context.Context, t *turn, p pending, id uuid.UUID) (repl
 	}
 	return reply{text: res.Message}, true, nil
 }
-

@@ -430,7 +430,7 @@ func (c *clause) isName(i int) bool {
 			return false
 		}
 	}
-	next := i + 1 < len(c.toks) && c.toks[i+1].kind == tokWord && isCapitalized(c.toks[i+1].text)
+	next := i+1 < len(c.toks) && c.toks[i+1].kind == tokWord && isCapitalized(c.toks[i+1].text)
 	prev := c.toks[i-1].kind == tokWord && isCapitalized(c.toks[i-1].text) && i-1 > 0
 	return next || prev
 }
