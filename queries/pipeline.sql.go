@@ -100,7 +100,7 @@ func (q *Queries) RecentLeadEvents(ctx context.Context, rowLimit int32) ([]Recen
 
 const topLeads = `-- name: TopLeads :many
 
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
 FROM leads
 ORDER BY value DESC, name, id
 LIMIT $1::integer
@@ -130,6 +130,7 @@ func (q *Queries) TopLeads(ctx context.Context, rowLimit int32) ([]Lead, error) 
 			&i.CardOrder,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
