@@ -59,10 +59,10 @@ func fieldSchema(field string) string {
 					also = append(also, w)
 				}
 			}
-			if len(also) > 4 {
-				also = also[:4]
+			if len(also) > 2 {
+				also = also[:2] // the request stays small (TestLLMCostDoesNotGrow)
 			}
-			return f.schema + " People also say: " + strings.Join(also, ", ") + "."
+			return f.schema + " Also: " + strings.Join(also, ", ") + "."
 		}
 	}
 	return ""
