@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
@@ -138,6 +137,9 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 		PromptTokens: rep.promptTokens, CompletionTokens: rep.completionTokens,
 	}
 	next := t.pendingOut
+	if next == nil && t.guard != nil && len(t.guard.held) > 0 {
+		next = &pending{Kind: pendingConfirmWrites, Writes: t.guard.held}
+	}
 	if next == nil && a.mode == "offline" {
 		next = t.ambiguous
 	}
@@ -226,47 +228,51 @@ type pendingIn struct {
 	expired bool
 }
 
-// yesRE is an explicit yes, the only answer that runs a delete. "ok" or "sure"
-// are not: people say them in passing ("ok thanks").
-var yesRE = regexp.MustCompile(`^(?:yes|y|yep|yeah|yup|confirm|confirmed|i confirm)(?:\s+(?:please|delete|remove|it|that|do it|go ahead|delete it|remove it|i am sure|i'm sure|im sure|confirm|confirmed|the lead))*$`)
-
-var noRE = regexp.MustCompile(`^(?:no|n|nope|nah|cancel|stop|don't|dont|do not|never ?mind|abort|keep it)(?:\s+(?:thanks|thank you|please|don't delete|dont delete|do not delete|keep it|cancel|it))*$`)
-
-func normalizeAnswer(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.Map(func(r rune) rune {
-		if strings.ContainsRune(".,!?;:\"“”", r) {
-			return ' '
-		}
-		if r == '’' {
-			return '\''
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
-
-func isYes(s string) bool { return yesRE.MatchString(normalizeAnswer(s)) }
-func isNo(s string) bool  { return noRE.MatchString(normalizeAnswer(s)) }
-
 // answer runs the turn: a yes to a pending delete is handled here, by the app and
 // never by the model; everything else goes to the responder.
 func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *pendingIn) (reply, error) {
 	if in != nil && in.Kind == pendingConfirmDelete {
 		switch {
-		case isYes(job.Message) && in.expired:
+		case confirms(job.Message, in.Label) && in.expired:
 			return reply{text: fmt.Sprintf("That delete request for %s expired, so nothing was deleted. Ask again if you still want it deleted.", in.Label)}, nil
-		case isYes(job.Message):
+		case confirms(job.Message, in.Label):
 			return a.confirmDelete(ctx, t, in.LeadID)
 		case isNo(job.Message):
 			return reply{text: fmt.Sprintf("OK, I won't delete %s.", in.Label)}, nil
+		}
+		if !in.expired && affirms(job.Message) {
+			// A model that asks to delete the same lead again right after the
+			// person's not-quite-plain yes ("yes I'm sure, bin him") confirms it.
+			t.repeatDelete = in.LeadID
+		}
+		rep, err := a.responder.respond(ctx, t, job)
+		if err != nil {
+			return rep, err
+		}
+		if !in.expired && !t.deleted(in.LeadID) {
+			rep.text = fmt.Sprintf("(I did not delete %s: your message was not a yes, so that delete is cancelled.) ", in.Label) + rep.text
+		}
+		return rep, nil
+	}
+	if in != nil && in.Kind == pendingConfirmWrites {
+		labels := make([]string, len(in.Writes))
+		for i, w := range in.Writes {
+			labels[i] = w.Summary
+		}
+		switch {
+		case confirms(job.Message, strings.Join(labels, " ")) && in.expired:
+			return reply{text: "Those changes waited too long for your yes, so nothing was changed. Ask again if you still want them."}, nil
+		case confirms(job.Message, strings.Join(labels, " ")):
+			return a.runHeld(ctx, t, in.Writes)
+		case isNo(job.Message):
+			return reply{text: "OK, I did not make those changes."}, nil
 		}
 		rep, err := a.responder.respond(ctx, t, job)
 		if err != nil {
 			return rep, err
 		}
 		if !in.expired {
-			rep.text = fmt.Sprintf("(I did not delete %s.) ", in.Label) + rep.text
+			rep.text = "(I did not make the changes I asked you about: your message was not a yes, so they are cancelled.) " + rep.text
 		}
 		return rep, nil
 	}
@@ -276,21 +282,23 @@ func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *
 	return a.responder.respond(ctx, t, job)
 }
 
+// runHeld plans the writes the person just confirmed, as the model asked for
+// them, without the guard (the person's yes is the permission).
+func (a *Assistant) runHeld(ctx context.Context, t *turn, writes []heldWrite) (reply, error) {
+	var lines []string
+	for _, w := range writes {
+		res, err := t.run(ctx, w.Tool, w.Args)
+		if err != nil {
+			return reply{}, err
+		}
+		lines = append(lines, res.Message)
+	}
+	return reply{text: strings.Join(lines, "\n")}, nil
+}
+
 // confirmDelete plans the delete the person just confirmed: exactly the lead the
 // question named.
 func (a *Assistant) confirmDelete(ctx context.Context, t *turn, id uuid.UUID) (reply, error) {
-	lead, err := a.store.GetLead(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return reply{text: "That lead is already gone; nothing was deleted."}, nil
-	}
-	if err != nil {
-		return reply{}, err
-	}
-	summary := "Deleted " + leadLabel(lead)
-	snapshot := lead
-	t.ops = append(t.ops, store.ChatOperation{
-		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
-		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
-	})
-	return reply{text: summary + "."}, nil
+	res, err := t.planDelete(ctx, id)
+	return reply{text: res.Message}, err
 }

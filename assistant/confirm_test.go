@@ -40,6 +40,19 @@ func TestConfirmOffline(t *testing.T) {
 		{name: "ok is not an explicit yes", steps: []string{"delete Bob Martin", "ok thanks"}, reply: []string{"did not delete Bob Martin"}},
 		{name: "sure is not an explicit yes", steps: []string{"delete Bob Martin", "sure"}, reply: []string{"did not delete Bob Martin"}},
 		{name: "a maybe is not a yes", steps: []string{"delete Bob Martin", "yes but not bob"}, reply: []string{"did not delete Bob Martin"}},
+		{name: "yes, delete him", steps: []string{"delete Bob Martin", "yes, delete him"}, changes: []change{deleted("Bob Martin")}},
+		{name: "yes delete and the name", steps: []string{"delete Bob Martin", "yes delete Bob Martin"}, changes: []change{deleted("Bob Martin")}},
+		{name: "confirm", steps: []string{"delete Bob Martin", "confirm"}, changes: []change{deleted("Bob Martin")}},
+		{name: "go ahead", steps: []string{"delete Bob Martin", "go ahead"}, changes: []change{deleted("Bob Martin")}},
+		{name: "sure, do it", steps: []string{"delete Bob Martin", "sure, do it"}, changes: []change{deleted("Bob Martin")}},
+		{name: "YES!! with an emoji", steps: []string{"delete Bob Martin", "YES!! 👍"}, changes: []change{deleted("Bob Martin")}},
+		{name: "a yes naming another lead is not a yes", steps: []string{"delete Bob Martin", "yes, delete Grace Kim"},
+			reply: []string{"did not delete Bob Martin", "Delete Grace Kim"}},
+		{name: "another command cancels and says so", steps: []string{"delete Bob Martin", "what stage is Priya in?", "yes"},
+			reply: []string{"nothing waiting"}},
+		{name: "the cancelling reply says so", steps: []string{"delete Bob Martin", "what stage is Priya in?"},
+			reply: []string{"did not delete Bob Martin", "cancelled", "Meeting booked"}},
+		{name: "don't is a no", steps: []string{"delete Bob Martin", "no, don't delete him"}, reply: []string{"won't delete Bob Martin"}},
 	}
 	p := newPipeline(t)
 	for _, tt := range tests {
@@ -173,6 +186,38 @@ func TestNoteIsDataLLM(t *testing.T) {
 	if n := f.left(); n != 0 {
 		t.Errorf("script: %d steps unused, want 0", n)
 	}
+}
+
+// TestConfirmRepeatLLM: the model asks to delete, the person answers with a
+// yes the app does not read as plain, and the model calls delete_lead again
+// for the same lead: that confirms it; it is not asked a second time.
+func TestConfirmRepeatLLM(t *testing.T) {
+	t.Parallel()
+	f := newFakeLLM(t,
+		toolCalls(call{"delete_lead", `{"lead": "Bob Martin"}`}),
+		toolCalls(call{"delete_lead", `{"lead": "Bob Martin"}`}),
+		answer("Done, Bob Martin is deleted."),
+	)
+	h := newHarness(t, f.llm())
+	before := snapshot(t, h.st)
+	reply := h.say("delete Bob Martin")
+	contains(t, "reply", reply.Content, "Delete Bob Martin")
+	reply = h.say("yes, I'm sure he went with a competitor")
+	expect(t, h.st, before, deleted("Bob Martin"))
+	lacks(t, "reply", reply.Content, "did not delete")
+
+	// A delete_lead after a message that is no yes at all asks again.
+	p := newPipeline(t)
+	f = newFakeLLM(t,
+		toolCalls(call{"delete_lead", `{"lead": "Bob Martin"}`}),
+		toolCalls(call{"delete_lead", `{"lead": "Bob Martin"}`}),
+	)
+	h = p.harness(t, f.llm())
+	before = snapshot(t, h.st)
+	h.say("delete Bob Martin")
+	reply = h.say("what is the weather in Boston")
+	expect(t, h.st, before)
+	contains(t, "reply", reply.Content, "Delete Bob Martin")
 }
 
 // TestConfirmLLM: the model asks to delete; the person's yes deletes without

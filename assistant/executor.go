@@ -19,6 +19,7 @@ import (
 const (
 	pendingConfirmDelete = "confirm_delete"
 	pendingChooseLead    = "choose_lead"
+	pendingConfirmWrites = "confirm_writes"
 )
 
 // pending is what the next message may answer: a delete waiting for an explicit
@@ -33,6 +34,8 @@ type pending struct {
 	Tool       string          `json:"tool,omitempty"`
 	Args       json.RawMessage `json:"args,omitempty"`
 	Candidates []candidate     `json:"candidates,omitempty"`
+	// Writes are the model's writes a confirm_writes runs after a yes (guard.go).
+	Writes []heldWrite `json:"writes,omitempty"`
 }
 
 type candidate struct {
@@ -68,6 +71,12 @@ type turn struct {
 	choice *pending
 	// stop says a tool ended the turn: a delete waits for the person's yes.
 	stop bool
+	// guard holds the model's writes that the person did not clearly ask for;
+	// nil for the offline assistant, which reads only the person's words.
+	guard *guard
+	// repeatDelete is the lead whose delete waited for a yes when the person
+	// answered with something yes-like: a delete_lead of it now confirms it.
+	repeatDelete uuid.UUID
 }
 
 func newTurn(st *store.Store, now time.Time) *turn {
@@ -76,8 +85,17 @@ func newTurn(st *store.Store, now time.Time) *turn {
 
 // call runs one tool with its JSON arguments. A mistake of the caller (unknown
 // tool, bad arguments, no such lead) is a toolResult that says so; an error is a
-// failure of the system (the database is down) that ends the turn.
+// failure of the system (the database is down) that ends the turn. A turn with
+// a guard (the model's) runs writes through it (guard.go).
 func (t *turn) call(ctx context.Context, name string, rawArgs []byte) (toolResult, error) {
+	if t.guard != nil && (name == toolStatus || name == toolData || name == toolCreate) {
+		return t.guarded(ctx, name, rawArgs)
+	}
+	return t.run(ctx, name, rawArgs)
+}
+
+// run runs one tool, unguarded.
+func (t *turn) run(ctx context.Context, name string, rawArgs []byte) (toolResult, error) {
 	switch name {
 	case toolSearch:
 		var a searchArgs
@@ -604,6 +622,9 @@ func (t *turn) requestDelete(ctx context.Context, a deleteArgs, rawArgs []byte) 
 	if t.created[lead.ID] {
 		return failed("%s is being added in this same message; it cannot be deleted before it exists.", leadLabel(lead)), nil
 	}
+	if lead.ID == t.repeatDelete && !t.deleted(lead.ID) {
+		return t.planDelete(ctx, lead.ID)
+	}
 	if t.pendingOut != nil && t.pendingOut.Kind == pendingConfirmDelete {
 		return failed("One delete at a time: %s is already waiting for confirmation.", t.pendingOut.Label), nil
 	}
@@ -616,6 +637,35 @@ func (t *turn) requestDelete(ctx context.Context, a deleteArgs, rawArgs []byte) 
 	})
 	t.stop = true
 	return toolResult{OK: true, Message: confirmQuestion(label)}, nil
+}
+
+// planDelete plans the delete the person confirmed: exactly the lead the
+// question named, as it is now.
+func (t *turn) planDelete(ctx context.Context, id uuid.UUID) (toolResult, error) {
+	lead, err := t.store.GetLead(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return toolResult{OK: true, Message: "That lead is already gone; nothing was deleted."}, nil
+	}
+	if err != nil {
+		return toolResult{}, err
+	}
+	summary := "Deleted " + leadLabel(lead)
+	snapshot := lead
+	t.ops = append(t.ops, store.ChatOperation{
+		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
+		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
+	})
+	return toolResult{OK: true, Message: summary + "."}, nil
+}
+
+// deleted says whether the turn deletes the lead with id.
+func (t *turn) deleted(id uuid.UUID) bool {
+	for _, op := range t.ops {
+		if op.Change != nil && op.Change.Kind == store.ChangeDelete && op.LeadID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func confirmQuestion(label string) string {

@@ -189,7 +189,7 @@ func TestLLMRetries(t *testing.T) {
 			f := newFakeLLM(t, tt.steps...)
 			h := p.harness(t, f.llm())
 			before := snapshot(t, h.st)
-			reply := h.say("please do the thing")
+			reply := h.say("please set Grace Kim's source to Event, mark Sofia Rossi lost, move Kenji Watanabe to negotiation")
 			if reply.State != tt.state {
 				t.Errorf("state: got %s (%q), want %s", reply.State, reply.Error, tt.state)
 			}
@@ -260,7 +260,7 @@ func TestLLMBadToolCalls(t *testing.T) {
 			f := newFakeLLM(t, append([]step{toolCalls(tt.first), check}, tt.then[1:]...)...)
 			h := p.harness(t, f.llm())
 			before := snapshot(t, h.st)
-			reply := h.say("do something")
+			reply := h.say("move Jane Doe to negotiation")
 			if reply.State != store.StateSuccess {
 				t.Errorf("state: got %s (%s), want SUCCESS", reply.State, reply.Error)
 			}

@@ -141,11 +141,12 @@ func (s *Server) handleAdminSetPassword(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	me, _ := currentUser(r)
-	keep := uuid.Nil
-	if p, _ := currentPrincipal(r.Context()); id == me.ID {
-		keep = p.SessionID // an admin setting their own password stays signed in here
+	if id == me.ID {
+		// One's own password always needs the current one, whoever holds the
+		// session or the token: the settings page's change does that check.
+		return s.handlePasswordChange(w, r)
 	}
-	err = s.setPassword(r, id, r.PostFormValue("password"), keep)
+	err = s.setPassword(r, id, r.PostFormValue("password"), uuid.Nil)
 	var ve *store.ValidationError
 	switch {
 	case errors.As(err, &ve):

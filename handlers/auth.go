@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -357,12 +359,20 @@ func returnPath(r *http.Request) string {
 	return safeNext(r.URL.RequestURI())
 }
 
-// safeNext returns p when it is a local path ("/x", not "//host" or "/\host"),
-// or "".
+// safeNext returns p when it is a path of this site, or "". Browsers clean a
+// Location up before they follow it (the WHATWG URL parser drops tabs and
+// newlines anywhere and C0 controls and spaces at the ends, and reads a
+// backslash as a slash), so "/\t/evil.example" is "//evil.example" to them. So
+// p may hold no control character, space or backslash at all, and must then be
+// a path that does not start with "//".
 func safeNext(p string) string {
-	if len(p) > 2000 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
-		strings.ContainsAny(p, "\r\n\x00") {
+	if len(p) > 2000 || !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
 		return ""
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) {
+			return ""
+		}
 	}
 	return p
 }
@@ -393,6 +403,22 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 		s.logRefusal(r, "admin only")
 		s.html(func(http.ResponseWriter, *http.Request) error {
 			return errStatus(http.StatusForbidden, "only an admin can manage accounts")
+		}).ServeHTTP(w, r)
+	})
+}
+
+// sessionOnly refuses requests made with an API token (403): managing tokens
+// is for a signed-in browser, so a leaked token cannot make more tokens and
+// revoking it ends the access.
+func (s *Server) sessionOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := currentPrincipal(r.Context()); ok && p.Token == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.logRefusal(r, "api token used for token management")
+		s.html(func(http.ResponseWriter, *http.Request) error {
+			return errStatus(http.StatusForbidden, "API tokens are managed from a signed-in browser (the settings page) or with crm token create, not with an API token")
 		}).ServeHTTP(w, r)
 	})
 }

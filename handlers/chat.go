@@ -24,10 +24,18 @@ import (
 //	POST /chat/clear/              -> {"status": "cleared", "message"}
 //
 // A conversation belongs to a browser session (an HttpOnly cookie) or, for an API
-// client that sends Authorization: Bearer <token> and no cookie, to the token:
-// its key is the token's SHA-256, so the token itself is never stored. Either
-// way the conversation belongs to the signed-in user (auth.go), and a task id
-// of another user's conversation is not found.
+// client that sends Authorization: Bearer <token>, to the client: a POST /chat/
+// from a client without a client cookie answers with one (crm_chat_client), and a
+// client that sends it back has a conversation of its own, keyed by the token's
+// SHA-256 and the cookie (so the token itself is never stored, and the cookie is
+// worth nothing without the token). A client that keeps no cookies stays in the
+// token's shared conversation, as before. The first message of a client is sent
+// before it has the cookie, so it lands in the shared conversation; the client's
+// next request takes that conversation over (AdoptConversation) when that
+// message is still its newest, so a "delete X" then "yes" works from the first
+// message on, and the delete waiting there belongs to that one client. Either way
+// the conversation belongs to the signed-in user (auth.go), and a task id of
+// another user's conversation is not found.
 
 const (
 	taskNotFound = "Task not found"
@@ -40,6 +48,12 @@ const (
 	enqueueTimeout = 3 * time.Second
 	// sessionChatKey is the session value holding the conversation's key.
 	sessionChatKey = "chat_key"
+	// chatClientCookie names an API client's own conversation: "<id>.<message>",
+	// a random id and the message whose send issued it.
+	chatClientCookie = "crm_chat_client"
+	// chatClientMaxAge is how long a client cookie lasts; the conversation goes
+	// earlier when it is idle (the housekeeping of idle conversations).
+	chatClientMaxAge = 30 * 24 * time.Hour
 )
 
 // errAssistantUnavailable is what a send answers when the job cannot be queued.
@@ -50,19 +64,77 @@ var errTurnInFlight = errStatus(http.StatusConflict, "the assistant is still ans
 
 type ownerKeyCtx struct{}
 
-// chatSession gives chat requests their conversation owner: a bearer token, or
-// the browser session (loaded and saved by scs around the request by the
-// sign-in check, auth.go). A request with a bearer token gets no session and no
-// cookie.
+// apiOwner is the conversation owner of a request with a bearer token.
+type apiOwner struct {
+	// shared is the token's conversation, for clients without a cookie.
+	shared string
+	// client is the client's own conversation ("" without a client cookie), and
+	// firstMessage the message its cookie was issued with.
+	client       string
+	firstMessage uuid.UUID
+}
+
+func (o apiOwner) key() string {
+	if o.client != "" {
+		return o.client
+	}
+	return o.shared
+}
+
+// chatSession gives chat requests their conversation owner: the API client (a
+// bearer token, and its client cookie if it sends one back), or the browser
+// session (loaded and saved by scs around the request by the sign-in check,
+// auth.go). A request with a bearer token gets no session.
 func (s *Server) chatSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := bearerToken(r); ok {
 			sum := sha256.Sum256([]byte(tok))
-			ctx := context.WithValue(r.Context(), ownerKeyCtx{}, "bearer:"+hex.EncodeToString(sum[:]))
-			next.ServeHTTP(w, r.WithContext(ctx))
+			o := apiOwner{shared: "bearer:" + hex.EncodeToString(sum[:])}
+			if c, err := r.Cookie(chatClientCookie); err == nil {
+				if id, msg, ok := parseClientCookie(c.Value); ok {
+					o.client, o.firstMessage = o.shared+":"+id, msg
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ownerKeyCtx{}, o)))
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// parseClientCookie reads a client cookie; ok is false for anything but
+// "<32 hex digits>.<uuid>".
+func parseClientCookie(v string) (string, uuid.UUID, bool) {
+	id, msg, ok := strings.Cut(v, ".")
+	if !ok || len(id) != 32 {
+		return "", uuid.Nil, false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", uuid.Nil, false
+	}
+	m, err := uuid.Parse(msg)
+	if err != nil {
+		return "", uuid.Nil, false
+	}
+	return strings.ToLower(id), m, true
+}
+
+// issueClientCookie gives an API client without one its own conversation from
+// its next request on; the message just sent is the one it may take over.
+func (s *Server) issueClientCookie(w http.ResponseWriter, r *http.Request, message uuid.UUID) {
+	o, ok := r.Context().Value(ownerKeyCtx{}).(apiOwner)
+	if !ok || o.client != "" {
+		return
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	secure := r.TLS != nil
+	if s.Sessions != nil {
+		secure = secure || s.Sessions.Cookie.Secure
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: chatClientCookie, Value: hex.EncodeToString(b[:]) + "." + message.String(), Path: "/chat",
+		MaxAge: int(chatClientMaxAge.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode,
 	})
 }
 
@@ -80,8 +152,8 @@ func bearerToken(r *http.Request) (string, bool) {
 // without one, create makes one (stored in the session); otherwise "" means the
 // request has no conversation yet.
 func (s *Server) chatOwner(r *http.Request, create bool) string {
-	if key, ok := r.Context().Value(ownerKeyCtx{}).(string); ok {
-		return key
+	if o, ok := r.Context().Value(ownerKeyCtx{}).(apiOwner); ok {
+		return o.key()
 	}
 	if s.Sessions == nil {
 		return ""
@@ -120,6 +192,9 @@ func (s *Server) startChat(r *http.Request, text string) (store.ChatTurn, error)
 	if owner == "" {
 		return store.ChatTurn{}, errAssistantUnavailable // no sessions configured
 	}
+	if err := s.adoptConversation(r); err != nil {
+		return store.ChatTurn{}, err
+	}
 	turn, err := s.Store.StartChatTurn(r.Context(), owner, text, chatKeep)
 	if errors.Is(err, store.ErrTurnInFlight) {
 		return store.ChatTurn{}, errTurnInFlight
@@ -138,6 +213,17 @@ func (s *Server) startChat(r *http.Request, text string) (store.ChatTurn, error)
 		return store.ChatTurn{}, errAssistantUnavailable
 	}
 	return turn, nil
+}
+
+// adoptConversation gives a client with a new cookie the conversation its
+// first message started in the token's shared one (see the top of this file).
+func (s *Server) adoptConversation(r *http.Request) error {
+	o, ok := r.Context().Value(ownerKeyCtx{}).(apiOwner)
+	if !ok || o.client == "" {
+		return nil
+	}
+	_, err := s.Store.AdoptConversation(r.Context(), o.shared, o.client, o.firstMessage)
+	return err
 }
 
 // handleChatSend answers POST /chat/ with 202 and the task id to poll.
@@ -164,6 +250,7 @@ func (s *Server) handleChatSend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.issueClientCookie(w, r, turn.MessageID)
 	w.Header().Set("Location", "/chat/status/"+turn.ReplyID.String()+"/")
 	writeJSON(w, http.StatusAccepted, map[string]string{"task_id": turn.ReplyID.String(), "status": store.StatePending})
 	return nil
@@ -207,6 +294,9 @@ func (s *Server) handleChatStatus(w http.ResponseWriter, r *http.Request) error 
 // handleChatClear answers POST /chat/clear/: the conversation, and anything
 // waiting for an answer in it, is gone.
 func (s *Server) handleChatClear(w http.ResponseWriter, r *http.Request) error {
+	if err := s.adoptConversation(r); err != nil {
+		return err
+	}
 	if key := s.chatOwner(r, false); key != "" {
 		if err := s.Store.ClearConversation(r.Context(), key); err != nil {
 			return err

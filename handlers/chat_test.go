@@ -194,11 +194,11 @@ func (e *chatEnv) send(c *http.Client, message string, headers ...string) string
 }
 
 // poll asks for a task's status until it is final, as a client would.
-func (e *chatEnv) poll(c *http.Client, taskID string) map[string]any {
+func (e *chatEnv) poll(c *http.Client, taskID string, headers ...string) map[string]any {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r := e.request(c, "GET", "/chat/status/"+taskID+"/", "", "")
+		r := e.request(c, "GET", "/chat/status/"+taskID+"/", "", "", headers...)
 		if r.status != http.StatusOK {
 			e.t.Fatalf("GET status: got %d %s, want 200", r.status, r.body)
 		}
@@ -220,7 +220,7 @@ func (e *chatEnv) poll(c *http.Client, taskID string) map[string]any {
 // say sends a message and polls its reply's text.
 func (e *chatEnv) say(c *http.Client, message string, headers ...string) string {
 	e.t.Helper()
-	m := e.poll(c, e.send(c, message, headers...))
+	m := e.poll(c, e.send(c, message, headers...), headers...)
 	if m["state"] != "SUCCESS" {
 		e.t.Fatalf("reply to %q: got %v (%v), want SUCCESS", message, m["state"], m["error"])
 	}
@@ -589,8 +589,12 @@ func TestChatConversations(t *testing.T) {
 	// a cookie; another token has another conversation.
 	e.say(e.newClient(), "delete Grace Kim", tokA...)
 	resp := e.request(e.newClient(), "POST", "/chat/", "application/json", `{"message": "yes"}`, "Authorization", "Bearer "+e.token("token-b"))
-	if len(resp.header.Values("Set-Cookie")) != 0 {
-		t.Errorf("bearer request: got Set-Cookie %v, want none", resp.header.Values("Set-Cookie"))
+	var setCookies []string
+	for _, c := range (&http.Response{Header: resp.header}).Cookies() {
+		setCookies = append(setCookies, c.Name)
+	}
+	if strings.Join(setCookies, ",") != "crm_chat_client" {
+		t.Errorf("bearer request: got Set-Cookie %v, want only crm_chat_client (no session)", setCookies)
 	}
 	e.poll(e.client, resp.json(t)["task_id"].(string))
 	if _, ok := e.lead("Grace Kim"); !ok {
@@ -719,6 +723,88 @@ func TestChatPanel(t *testing.T) {
 	}
 	if gone := e.request(e.client, "GET", qURL, "", "", htmx...); gone.status != http.StatusOK || len(bytes.TrimSpace(gone.body)) != 0 {
 		t.Errorf("poll of a cleared reply: got %d %q, want 200 and nothing", gone.status, gone.body)
+	}
+}
+
+// TestChatClientConversations: API clients that keep cookies have a
+// conversation each, though they share a token: one client's yes never
+// confirms another's delete. A client's first message (sent before it had its
+// cookie) belongs to it; a client that keeps no cookies stays in the token's
+// conversation.
+func TestChatClientConversations(t *testing.T) {
+	t.Parallel()
+	e := newChatEnv(t)
+	e.startWorker()
+	tok := []string{"Authorization", "Bearer " + e.token("scripts")}
+	script := func() *http.Client {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &http.Client{Jar: jar}
+	}
+	a, b := script(), script()
+
+	// A asks, B asks, each answers yes: each deletes its own lead.
+	e.say(a, "delete Bob Martin", tok...)
+	var cookie *http.Cookie
+	u, _ := url.Parse(e.ts.URL + "/chat/")
+	for _, c := range a.Jar.Cookies(u) {
+		if c.Name == "crm_chat_client" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatalf("client cookie: got none, want crm_chat_client after the first send")
+	}
+	e.say(b, "delete Grace Kim", tok...)
+	if text := e.say(a, "yes", tok...); !strings.Contains(text, "nothing waiting") {
+		t.Errorf("A's yes after B's question in the shared conversation: got %q, want nothing waiting", text)
+	}
+	if _, ok := e.lead("Bob Martin"); !ok {
+		t.Errorf("Bob Martin: deleted, want kept (B's question cancelled it in the shared conversation)")
+	}
+	if _, ok := e.lead("Grace Kim"); !ok {
+		t.Fatalf("Grace Kim: deleted by A's yes, want kept")
+	}
+	if text := e.say(b, "yes", tok...); text != "Deleted Grace Kim (Seoul Bakery Group)." {
+		t.Errorf("B's yes: got %q, want Deleted Grace Kim (Seoul Bakery Group).", text)
+	}
+
+	// Now with their own conversations: questions and answers interleave.
+	e.say(a, "delete Oliver Smith", tok...)
+	e.say(b, "delete Tom Becker", tok...)
+	if text := e.say(b, "yes", tok...); text != "Deleted Tom Becker (Becker & Sons)." {
+		t.Errorf("B's yes: got %q, want Deleted Tom Becker (Becker & Sons).", text)
+	}
+	if _, ok := e.lead("Oliver Smith"); !ok {
+		t.Fatalf("Oliver Smith: deleted by B's yes, want kept")
+	}
+	if text := e.say(a, "yes", tok...); text != "Deleted Oliver Smith (Smith Consulting)." {
+		t.Errorf("A's yes: got %q, want Deleted Oliver Smith (Smith Consulting).", text)
+	}
+
+	// A new client's first question is its own from the start.
+	c := script()
+	e.say(c, "delete Carlos Mendes", tok...)
+	if text := e.say(c, "yes", tok...); text != "Deleted Carlos Mendes (Lisbon Logistics)." {
+		t.Errorf("C's yes: got %q, want Deleted Carlos Mendes (Lisbon Logistics).", text)
+	}
+
+	// A client without cookies keeps the token's conversation.
+	plain := &http.Client{}
+	e.say(plain, "delete Emily Chen", tok...)
+	if text := e.say(plain, "yes", tok...); text != "Deleted Emily Chen (Brightside Health)." {
+		t.Errorf("cookie-less yes: got %q, want Deleted Emily Chen (Brightside Health).", text)
+	}
+
+	// A forged or foreign cookie is no conversation of anyone's.
+	r := e.request(&http.Client{}, "POST", "/chat/", "application/json", `{"message": "hi"}`, append(tok, "Cookie", "crm_chat_client=garbage")...)
+	if r.status != http.StatusAccepted {
+		t.Errorf("send with a bad client cookie: got %d %s, want 202", r.status, r.body)
+	}
+	if n := e.count(`SELECT count(*) FROM conversations WHERE owner_key LIKE '%garbage%'`); n != 0 {
+		t.Errorf("conversations keyed by a bad cookie: got %d, want 0", n)
 	}
 }
 

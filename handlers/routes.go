@@ -116,8 +116,8 @@ func (s *Server) Routes() http.Handler {
 
 		r.Post(views.SignOutPath, s.html(s.handleSignOut))
 		r.Get(views.SettingsPath, s.html(s.handleSettings))
-		r.Post(views.TokensPath, s.html(s.handleTokenCreate))
-		r.Post(views.TokensPath+"/{id}/revoke", s.html(s.handleTokenRevoke))
+		r.With(s.sessionOnly).Post(views.TokensPath, s.html(s.handleTokenCreate))
+		r.With(s.sessionOnly).Post(views.TokensPath+"/{id}/revoke", s.html(s.handleTokenRevoke))
 		r.Post(views.PasswordPath, s.html(s.handlePasswordChange))
 
 		r.Get(views.TrashPath, s.html(s.handleTrash))
@@ -132,7 +132,7 @@ func (s *Server) Routes() http.Handler {
 			r.Post(views.AdminPath+"/{id}/deactivate", s.html(s.handleAdminSetActive(false)))
 			r.Post(views.AdminPath+"/{id}/activate", s.html(s.handleAdminSetActive(true)))
 			r.Post(views.AdminPath+"/{id}/password", s.html(s.handleAdminSetPassword))
-			r.Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
+			r.With(s.sessionOnly).Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
 		})
 	})
 

@@ -72,7 +72,6 @@ type checkResult struct {
 	OK        bool    `json:"ok"`
 	Optional  bool    `json:"optional,omitempty"`
 	LatencyMS float64 `json:"latency_ms"`
-	Error     string  `json:"error,omitempty"`
 }
 
 // checkTimeout bounds each readiness probe.
@@ -84,7 +83,8 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReadyz probes every dependency at once, each with a short timeout, and
-// answers 503 naming what is down, or 200 with status "degraded" when only
+// answers each one's state (up or down, never why: that is logged) and 503
+// naming what is down, or 200 with status "degraded" when only
 // optional ones are. ?check=postgres,redis probes only those (a load balancer
 // that should keep a server while Redis is down asks for postgres alone).
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
@@ -115,7 +115,11 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			res := checkResult{Name: c.Name, State: "up", OK: err == nil, Optional: c.Optional,
 				LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
 			if err != nil {
-				res.State, res.Error = "down", err.Error()
+				// The reason goes to the log only: /readyz answers anyone, and an
+				// error can name hosts, URLs and what is in them.
+				res.State = "down"
+				s.Log.WarnContext(r.Context(), "readiness check failed", "check", c.Name, "err", err,
+					"request_id", RequestID(r.Context()))
 			}
 			results[i] = res
 		})

@@ -144,3 +144,16 @@ SELECT conversations.user_id
 FROM chat_messages
 JOIN conversations ON conversations.id = chat_messages.conversation_id
 WHERE chat_messages.id = @id;
+
+-- AdoptConversation gives an API client the conversation it started before it
+-- had a client cookie: the token's shared conversation becomes the client's own
+-- (owner_key to_key), when its newest message is the one whose reply issued the
+-- cookie and the client has no conversation yet.
+-- name: AdoptConversation :execrows
+UPDATE conversations
+SET owner_key = @to_key, updated_at = now()
+WHERE conversations.owner_key = @from_key
+  AND (SELECT m.id FROM chat_messages m
+       WHERE m.conversation_id = conversations.id AND m.role = 'user'
+       ORDER BY m.seq DESC LIMIT 1) = @message_id::uuid
+  AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.owner_key = @to_key);

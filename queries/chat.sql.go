@@ -48,6 +48,34 @@ func (q *Queries) AbandonChatReplies(ctx context.Context, arg AbandonChatReplies
 	return items, nil
 }
 
+const adoptConversation = `-- name: AdoptConversation :execrows
+UPDATE conversations
+SET owner_key = $1, updated_at = now()
+WHERE conversations.owner_key = $2
+  AND (SELECT m.id FROM chat_messages m
+       WHERE m.conversation_id = conversations.id AND m.role = 'user'
+       ORDER BY m.seq DESC LIMIT 1) = $3::uuid
+  AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.owner_key = $1)
+`
+
+type AdoptConversationParams struct {
+	ToKey     string
+	FromKey   string
+	MessageID uuid.UUID
+}
+
+// AdoptConversation gives an API client the conversation it started before it
+// had a client cookie: the token's shared conversation becomes the client's own
+// (owner_key to_key), when its newest message is the one whose reply issued the
+// cookie and the client has no conversation yet.
+func (q *Queries) AdoptConversation(ctx context.Context, arg AdoptConversationParams) (int64, error) {
+	result, err := q.db.Exec(ctx, adoptConversation, arg.ToKey, arg.FromKey, arg.MessageID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const claimChatReply = `-- name: ClaimChatReply :one
 UPDATE chat_messages
 SET state = 'PROCESSING', attempts = attempts + 1,

@@ -178,6 +178,18 @@ func (s *Store) StartChatTurn(ctx context.Context, ownerKey, text string, keep i
 	return turn, err
 }
 
+// AdoptConversation makes the conversation of fromKey toKey's, when its newest
+// message is firstMessage and toKey has none yet: an API client takes over the
+// conversation its first message (sent before it had a conversation of its own)
+// started. It reports whether it did.
+func (s *Store) AdoptConversation(ctx context.Context, fromKey, toKey string, firstMessage uuid.UUID) (bool, error) {
+	n, err := s.q.AdoptConversation(ctx, queries.AdoptConversationParams{FromKey: fromKey, ToKey: toKey, MessageID: firstMessage})
+	if err != nil {
+		return false, translate(fmt.Errorf("adopt conversation: %w", err))
+	}
+	return n == 1, nil
+}
+
 // CancelChatTurn removes a turn whose job could not be enqueued, as long as no
 // worker started on it, so that a refused send leaves nothing behind.
 func (s *Store) CancelChatTurn(ctx context.Context, turn ChatTurn) error {

@@ -86,8 +86,8 @@ func (s *Store) MatchLeads(ctx context.Context, query string, limit int) ([]Lead
 			add(r.Lead, trigram)
 		}
 	}
-	if best(cands) < 0.7 {
-		rows, err := s.q.SearchLeadsTypo(ctx, queries.SearchLeadsTypoParams{Words: words, RowLimit: matchCandidates})
+	if typo := typoWords(words); best(cands) < 0.7 && len(typo) > 0 {
+		rows, err := s.q.SearchLeadsTypo(ctx, queries.SearchLeadsTypoParams{Words: typo, RowLimit: matchCandidates})
 		if err != nil {
 			return nil, translate(fmt.Errorf("match leads with typos: %w", err))
 		}
@@ -132,6 +132,23 @@ func (s *Store) MatchLeads(ctx context.Context, query string, limit int) ([]Lead
 		}
 	}
 	return out, nil
+}
+
+// maxTypoWord is the longest word the typo scan compares. PostgreSQL's
+// levenshtein refuses arguments of more than 255 characters, and a word that long
+// is no name anybody mistyped.
+const maxTypoWord = 100
+
+// typoWords are the words worth the typo scan: long enough to have a typo
+// (SearchLeadsTypo skips shorter ones too) and short enough for levenshtein.
+func typoWords(words []string) []string {
+	var out []string
+	for _, w := range words {
+		if n := len([]rune(w)); n >= 3 && n <= maxTypoWord {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func best(cands map[uuid.UUID]*LeadMatch) float64 {

@@ -71,6 +71,9 @@ func TestMatchLeads(t *testing.T) {
 		{query: "acme", tied: []string{"Bob Martin", "Jane Smith"}},
 		{query: "zebulon", none: true},
 		{query: "", none: true},
+		// PostgreSQL's levenshtein refuses words of more than 255 characters.
+		{query: strings.Repeat("x", 256), none: true},
+		{query: "bob " + strings.Repeat("é", 300), none: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

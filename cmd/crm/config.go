@@ -103,10 +103,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OpenAIModel:   get("OPENAI_MODEL"),
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		bad("DATABASE_URL", "must be a postgres:// URL, got %q", redactURL(c.DatabaseURL))
+		bad("DATABASE_URL", "must be a postgres:// URL (postgres://user:password@host:5432/db; a key=value string is not accepted), got %s", redactURL(c.DatabaseURL))
 	}
 	if opt, err := parseRedisURL(c.RedisURL); err != nil {
-		bad("REDIS_URL", "must be a redis://, rediss:// or redis-sentinel:// URL (%v), got %q", err, redactURL(c.RedisURL))
+		bad("REDIS_URL", "must be a redis://, rediss:// or redis-sentinel:// URL (%v), got %s", err, redactURL(c.RedisURL))
 	} else {
 		c.Redis = opt
 	}
@@ -131,7 +131,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.ShutdownGrace = grace
 	if c.OpenAIBaseURL != "" {
 		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("OPENAI_BASE_URL", "must be an http(s) URL, got %q", c.OpenAIBaseURL)
+			bad("OPENAI_BASE_URL", "must be an http(s) URL, got %s", redactURL(c.OpenAIBaseURL))
 		}
 	}
 	if d, err := time.ParseDuration(get("OPENAI_TIMEOUT")); err != nil || d <= 0 {
@@ -194,7 +194,7 @@ func (c config) logAttrs() []any {
 		"worker", c.Worker,
 		"shutdown_grace", c.ShutdownGrace.String(),
 		"openai_api_key", key,
-		"openai_base_url", c.OpenAIBaseURL,
+		"openai_base_url", redactURL(c.OpenAIBaseURL),
 		"openai_model", c.OpenAIModel,
 		"openai_timeout", c.OpenAITimeout.String(),
 		"assistant", c.assistantMode(),
@@ -205,20 +205,41 @@ func (c config) logAttrs() []any {
 	}, c.securityAttrs()...)
 }
 
-// redactURL hides the passwords of a URL: its user's, and password query
-// parameters (a Sentinel URL's master password, a PostgreSQL URL's).
+// redactURL is how a URL from the configuration is shown in logs and errors:
+// its user's password and any query parameter that looks like a secret
+// (password, sentinel_password, api-key, token, …) hidden. A value that is not
+// a URL with a scheme (a key=value connection string, a typo) is not shown at
+// all, since there is no telling where a password sits in it.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable)"
+	if s == "" {
+		return ""
 	}
-	if q := u.Query(); q.Has("password") || q.Has("sentinel_password") {
-		for _, k := range []string{"password", "sentinel_password"} {
-			if q.Has(k) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || strings.ContainsAny(s, " \t\r\n") {
+		return "(not shown: not a URL)"
+	}
+	if q := u.Query(); len(q) > 0 {
+		changed := false
+		for k := range q {
+			if secretParam(k) {
 				q.Set(k, "xxxxx")
+				changed = true
 			}
 		}
-		u.RawQuery = q.Encode()
+		if changed {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
+}
+
+// secretParam says whether a URL query parameter may hold a secret.
+func secretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range []string{"pass", "pwd", "secret", "key", "token", "auth", "sig", "cred"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
