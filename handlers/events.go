@@ -52,17 +52,16 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 
 	ctx := r.Context()
 	reset := false
-	switch {
-	case after < 0:
+	if after < 0 {
 		after = s.Events.Last()
-	case after > s.Events.Last():
-		// Ahead of this hub: another server may be a little further along, or
-		// the position is not one this stream ever had.
+	} else if after < s.Events.Last()-MaxReplay || after > s.Events.Last() {
+		// Far behind this hub, or ahead of it: ask the table where the stream
+		// is (the hub may be a moment behind another server).
 		last, err := s.Store.SequenceEvents(ctx)
 		if err != nil {
 			return err
 		}
-		if after > last {
+		if after > last || last-after > MaxReplay {
 			after, reset = last, true
 		}
 	}

@@ -286,13 +286,14 @@ func (h *EventHub) unsubscribe(s *subscriber) {
 }
 
 // since returns the encoded events after after, and the id to continue from.
-// reset is true when more than MaxReplay events were missed: the client is sent
-// a reset and continues from next.
+// reset is true when the client is more than MaxReplay positions behind (or,
+// reading the table, MaxReplay events): it is sent a reset and continues from
+// next.
 func (h *EventHub) since(ctx context.Context, after int64) (frames [][]byte, next int64, reset bool, err error) {
 	h.mu.Lock()
 	if after >= h.floor {
 		i := sort.Search(len(h.ring), func(i int) bool { return h.ring[i].id > after })
-		if len(h.ring)-i > MaxReplay {
+		if h.last-after > MaxReplay {
 			last := h.last
 			h.mu.Unlock()
 			return nil, last, true, nil
