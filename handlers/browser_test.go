@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -87,6 +88,7 @@ type tab struct {
 	url  string
 	st   *store.Store
 	pool interface{ Close() }
+	h    http.Handler
 
 	mu         sync.Mutex
 	exceptions []string
@@ -94,9 +96,18 @@ type tab struct {
 	violations []string
 }
 
-// newTab starts a server over a fresh database and opens a tab for it. Uncaught
-// JavaScript exceptions fail the test.
+// newTab starts a server over a fresh database and opens a tab for it, signed
+// in as a member. Uncaught JavaScript exceptions fail the test.
 func newTab(t *testing.T, browser context.Context) *tab {
+	t.Helper()
+	tb := newSignedOutTab(t, browser)
+	// The browser is signed in: its session cookie goes with every request.
+	tb.signIn(tb.h, tb.url, tb.st, "browser@example.com")
+	return tb
+}
+
+// newSignedOutTab is newTab without an account: the database has no users.
+func newSignedOutTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
 	st, pool := storetest.NewStore(t)
 	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Sessions: SessionsForTest(pool)}
@@ -108,7 +119,7 @@ func newTab(t *testing.T, browser context.Context) *tab {
 	// tab's server never replaces another's (cookies ignore the port).
 	tabCtx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	tb := &tab{t: t, url: ts.URL, st: st, pool: pool}
+	tb := &tab{t: t, url: ts.URL, st: st, pool: pool, h: h}
 	if err := chromedp.Listen(tabCtx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
 			tb.mu.Lock()
@@ -142,8 +153,6 @@ func newTab(t *testing.T, browser context.Context) *tab {
 			t.Errorf("Content-Security-Policy violation: got %s, want none", v)
 		}
 	})
-	// The browser is signed in: its session cookie goes with every request.
-	tb.signIn(h, ts.URL, st, "browser@example.com")
 	return tb
 }
 
@@ -324,7 +333,7 @@ func (tb *tab) screenshot(name string) {
 	if err != nil {
 		tb.t.Fatalf("screenshot: %v", err)
 	}
-	dir := filepath.Join("..", "bin", "screenshots")
+	dir := filepath.Join("..", "testdata", "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.t.Fatalf("screenshot dir: %v", err)
 	}

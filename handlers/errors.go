@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/crmteam/crm/store"
 )
@@ -26,6 +27,8 @@ func badRequest(msg string) error { return errStatus(http.StatusBadRequest, msg)
 type errorBody struct {
 	Error  string            `json:"error"`
 	Fields map[string]string `json:"fields,omitempty"`
+	// Lead is the lead as it is now, when a conditional write was refused (412).
+	Lead *store.Lead `json:"lead,omitempty"`
 }
 
 // classify maps an error to what the client sees. notFound is the message for
@@ -34,7 +37,13 @@ func classify(err error, notFound string) (int, errorBody) {
 	var he *httpError
 	var ve *store.ValidationError
 	var mbe *http.MaxBytesError
+	var stale *store.StaleLeadError
 	switch {
+	case errors.As(err, &stale):
+		return http.StatusPreconditionFailed, errorBody{
+			Error: "the lead was changed since the version in If-Match; the body holds the lead as it is now",
+			Lead:  &stale.Lead,
+		}
 	case errors.As(err, &he):
 		return he.status, errorBody{Error: he.msg, Fields: he.fields}
 	case errors.As(err, &ve):
@@ -69,8 +78,51 @@ func (s *Server) api(notFound string, fn apiFunc) http.HandlerFunc {
 		}
 		status, body := classify(err, notFound)
 		s.logError(r, status, err)
+		if body.Lead != nil {
+			setLeadETag(w, r, *body.Lead)
+		}
 		writeJSON(w, status, body)
 	}
+}
+
+// wantsJSON says whether an answer that no route chose (a path nobody serves,
+// a method it does not take, a panic) is JSON or an HTML page. JSON for API
+// clients: a request with an Authorization header (bearer tokens), a path of
+// the JSON API or of the operators' endpoints, or an Accept header that does
+// not ask for HTML (curl's */*, application/json). HTML for browsers, whose
+// navigations send Accept: text/html, and for htmx, which swaps the message.
+func wantsJSON(r *http.Request) bool {
+	if r.Header.Get("HX-Request") == "true" {
+		return false
+	}
+	if r.Header.Get("Authorization") != "" || isAPIPath(r.URL.Path) {
+		return true
+	}
+	return !strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// isAPIPath says whether path belongs to the JSON API (leads, chat, health,
+// metrics) or to the static files, which never answer with a page.
+func isAPIPath(path string) bool {
+	if strings.HasPrefix(path, "/chat/panel") {
+		return false
+	}
+	for _, p := range []string{"/leads", "/chat", "/healthz", "/readyz", "/test", "/metrics", "/static/"} {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse answers a request no route takes with apiErr for JSON clients and
+// pageErr, worded for people, for browsers (see wantsJSON).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, apiErr, pageErr error) {
+	if wantsJSON(r) {
+		s.api("not found", func(http.ResponseWriter, *http.Request) error { return apiErr })(w, r)
+		return
+	}
+	s.html(func(http.ResponseWriter, *http.Request) error { return pageErr })(w, r)
 }
 
 func (s *Server) logError(r *http.Request, status int, err error) {

@@ -88,6 +88,8 @@ func htmlError(err error) (status int, title, msg string) {
 	switch {
 	case status == http.StatusNotFound:
 		return status, "Not found", body.Error
+	case status == http.StatusForbidden:
+		return status, "Not allowed", sentence(body.Error)
 	case status == http.StatusConflict:
 		return status, "Changed meanwhile", "Someone changed this lead at the same time. The board shows its current state; try again."
 	case status == http.StatusServiceUnavailable:

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"regexp"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/crmteam/crm/views"
 )
 
 type ctxKey int
@@ -65,7 +68,12 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				s.Log.ErrorContext(r.Context(), "panic", "request_id", RequestID(r.Context()), "panic", v)
-				writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
+				if wantsJSON(r) {
+					writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error"})
+					return
+				}
+				status, title, msg := htmlError(errors.New("panic"))
+				_ = s.render(w, r, status, views.ErrorPage(status, title, msg, RequestID(r.Context())))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -40,9 +40,12 @@ func (s *Server) Routes() http.Handler {
 	// credentials: a preflight carries none.
 	r.Use(s.cors)
 
-	r.NotFound(s.api("not found", func(w http.ResponseWriter, r *http.Request) error {
-		return errStatus(http.StatusNotFound, "not found")
-	}))
+	// Paths nobody serves: JSON for API clients, a page with the way back for
+	// browsers (wantsJSON decides).
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.refuse(w, r, errStatus(http.StatusNotFound, "not found"),
+			errStatus(http.StatusNotFound, "There is no page at this address. Check the link, or go back to the board."))
+	})
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 
 	// Public: health, the original backend's test endpoint, static files.
@@ -158,6 +161,8 @@ func (s *Server) methodNotAllowed(mux *chi.Mux) http.HandlerFunc {
 			}
 		}
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")})
+		msg := "method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ")
+		s.refuse(w, r, errStatus(http.StatusMethodNotAllowed, msg),
+			errStatus(http.StatusMethodNotAllowed, "This address cannot be used that way. Go back to the board and try again."))
 	}
 }

@@ -39,6 +39,77 @@ func (q *Queries) InsertLeadEvent(ctx context.Context, arg InsertLeadEventParams
 	return err
 }
 
+const lastFieldChanges = `-- name: LastFieldChanges :many
+SELECT DISTINCT ON (c.field) c.field::text AS field, e.at, e.actor_name, e.id
+FROM lead_events e
+CROSS JOIN LATERAL jsonb_to_recordset(e.changes) AS c (field text)
+WHERE e.lead_id = $1 AND e.action IN ('create', 'update', 'move')
+ORDER BY c.field, e.id DESC
+LIMIT 50
+`
+
+type LastFieldChangesRow struct {
+	Field     string
+	At        time.Time
+	ActorName string
+	ID        int64
+}
+
+// LastFieldChanges returns, for each field, the newest event of the lead that
+// changed it (an update, a move or a create), newest first.
+func (q *Queries) LastFieldChanges(ctx context.Context, leadID uuid.UUID) ([]LastFieldChangesRow, error) {
+	rows, err := q.db.Query(ctx, lastFieldChanges, leadID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LastFieldChangesRow{}
+	for rows.Next() {
+		var i LastFieldChangesRow
+		if err := rows.Scan(
+			&i.Field,
+			&i.At,
+			&i.ActorName,
+			&i.ID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lastLeadEvent = `-- name: LastLeadEvent :one
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
+FROM lead_events
+WHERE lead_id = $1
+ORDER BY id DESC
+LIMIT 1
+`
+
+// LastLeadEvent returns the newest event of a lead: who last changed it, how
+// and when (the board names them when it refuses a stale drop).
+func (q *Queries) LastLeadEvent(ctx context.Context, leadID uuid.UUID) (LeadEvent, error) {
+	row := q.db.QueryRow(ctx, lastLeadEvent, leadID)
+	var i LeadEvent
+	err := row.Scan(
+		&i.ID,
+		&i.LeadID,
+		&i.At,
+		&i.Action,
+		&i.Changes,
+		&i.ActorKind,
+		&i.ActorUserID,
+		&i.ActorName,
+		&i.Lead,
+		&i.Seq,
+	)
+	return i, err
+}
+
 const lastLeadEventSeq = `-- name: LastLeadEventSeq :one
 SELECT last_seq
 FROM lead_event_sequencer

@@ -20,6 +20,11 @@ type ApiToken struct {
 	LastUsedAt pgtype.Timestamptz
 }
 
+type BoardChange struct {
+	Slot int16
+	N    int64
+}
+
 type ChatMessage struct {
 	ID               uuid.UUID
 	ConversationID   uuid.UUID
@@ -64,6 +69,7 @@ type Lead struct {
 	CardOrder int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Version   int64
 }
 
 type LeadEvent struct {

@@ -216,6 +216,24 @@
 
   var dialogOpener = null;
 
+  // A modal dialog sits in the top layer, above everything else on the page and
+  // making it inert: while one is open, the message region moves into it, so
+  // messages (a refused save, a 502) show above the dialog and can be dismissed.
+  // It keeps its id, so every hx-target="#flash" still finds it.
+  var flashHome = null;
+  function flashIntoDialog(dlg) {
+    var flash = byId(FLASH_ID);
+    if (!flash || flash.parentNode === dlg) return;
+    flashHome = { parent: flash.parentNode, next: flash.nextSibling };
+    dlg.appendChild(flash);
+  }
+  function flashBack() {
+    var flash = byId(FLASH_ID);
+    if (!flash || !flashHome) return;
+    flashHome.parent.insertBefore(flash, flashHome.next);
+    flashHome = null;
+  }
+
   function syncDialog() {
     var dlg = byId(DIALOG_ID), body = byId(DIALOG_BODY_ID);
     if (!dlg || !body) return;
@@ -224,6 +242,7 @@
       var active = document.activeElement;
       dialogOpener = active && active.id ? active.id : null;
       dlg.showModal();
+      flashIntoDialog(dlg);
       var focus = body.querySelector('[autofocus]') || body.querySelector('input, select, textarea, button');
       if (focus) focus.focus();
     } else if (!hasContent && dlg.open) {
@@ -250,6 +269,7 @@
   function onDialogClose() {
     var body = byId(DIALOG_BODY_ID);
     if (body) body.replaceChildren();
+    flashBack();
     // A lead opened from its own URL leaves that URL when its dialog closes.
     if (location.pathname !== '/') {
       var search = byId(SEARCH_ID);

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/crmteam/crm/queries"
 )
 
@@ -88,7 +90,46 @@ const MaxPageSize = 1000
 // ListBoard reads the board (or one column of it) per q. It reads one lead more
 // than asked per column to know whether there is a next page.
 func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
-	stages, err := s.Stages(ctx)
+	board, err := listBoard(ctx, s.q, bq)
+	return board, translate(err)
+}
+
+// BoardVersion returns the board version (migration 00007): a number that
+// changes with every committed change of a lead or a stage, made through any
+// server. One cheap statement: it is read for every conditional board read.
+func (s *Store) BoardVersion(ctx context.Context) (int64, error) {
+	v, err := s.q.BoardVersion(ctx)
+	if err != nil {
+		return 0, translate(fmt.Errorf("board version: %w", err))
+	}
+	return v, nil
+}
+
+// ListBoardVersion is ListBoard that also returns the board version the board
+// was read at: both are read in one snapshot (a read-only repeatable-read
+// transaction), so the board is exactly the one of that version and can be
+// cached under it.
+func (s *Store) ListBoardVersion(ctx context.Context, bq BoardQuery) (Board, int64, error) {
+	var board Board
+	var version int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		var err error
+		if version, err = q.BoardVersion(ctx); err != nil {
+			return fmt.Errorf("board version: %w", err)
+		}
+		board, err = listBoard(ctx, q, bq)
+		return err
+	})
+	if err != nil {
+		return Board{}, 0, translate(err)
+	}
+	return board, version, nil
+}
+
+// listBoard is ListBoard's work through q.
+func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery) (Board, error) {
+	stages, err := listStages(ctx, q)
 	if err != nil {
 		return Board{}, err
 	}
@@ -102,9 +143,9 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		stages = []Stage{st}
 	}
 	pattern := likePattern(bq.Search)
-	cols, err := s.readColumns(ctx, bq, pattern, only)
+	cols, err := readColumns(ctx, q, bq, pattern, only)
 	if err != nil {
-		return Board{}, translate(fmt.Errorf("list leads: %w", err))
+		return Board{}, fmt.Errorf("list leads: %w", err)
 	}
 	board := Board{Columns: make([]Column, len(stages))}
 	for i, st := range stages {
@@ -122,9 +163,9 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		board.Columns[i] = *col
 	}
 	if bq.WithTotals {
-		totals, err := s.q.ColumnTotals(ctx, pattern)
+		totals, err := q.ColumnTotals(ctx, pattern)
 		if err != nil {
-			return Board{}, translate(fmt.Errorf("column totals: %w", err))
+			return Board{}, fmt.Errorf("column totals: %w", err)
 		}
 		for _, t := range totals {
 			for i := range board.Columns {
@@ -142,7 +183,7 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 // position: counted here for the whole unpaged board, computed by the query
 // otherwise. It reads one lead more than asked per column to know whether there
 // is a next page.
-func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, only *string) (map[string]*Column, error) {
+func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, pattern string, only *string) (map[string]*Column, error) {
 	cols := map[string]*Column{}
 	add := func(r queries.Lead, pos int) {
 		c := cols[r.Status]
@@ -163,7 +204,7 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, 
 	}
 	switch {
 	case pattern != "":
-		rows, err := s.q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: pattern, RowLimit: rowLimit, OnlyStatus: only})
+		rows, err := q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: pattern, RowLimit: rowLimit, OnlyStatus: only})
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +212,7 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, 
 			add(r.Lead, int(r.Position))
 		}
 	case bq.Limit > 0 || bq.After != nil:
-		rows, err := s.q.ListColumns(ctx, queries.ListColumnsParams{AfterKey: after, RowLimit: rowLimit, OnlyStatus: only})
+		rows, err := q.ListColumns(ctx, queries.ListColumnsParams{AfterKey: after, RowLimit: rowLimit, OnlyStatus: only})
 		if err != nil {
 			return nil, err
 		}
@@ -179,7 +220,7 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, pattern string, 
 			add(r.Lead, int(r.Position))
 		}
 	default:
-		rows, err := s.q.ListLeads(ctx, only)
+		rows, err := q.ListLeads(ctx, only)
 		if err != nil {
 			return nil, err
 		}

@@ -96,7 +96,7 @@ func ChatPanel(p ChatPanelData) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" class=\"chat-messages\" aria-live=\"polite\"><li class=\"chat-msg chat-msg-assistant chat-intro\"><p class=\"chat-text\">Hi! Tell me what to do with the pipeline, for example \"move Jane Doe to Meeting booked\", \"add Jane Roe from Initech, value 20k\", \"what is Bob's phone?\" or \"pipeline summary\". I ask before deleting anything.</p></li>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" class=\"chat-messages\" aria-live=\"polite\" aria-label=\"Conversation\" tabindex=\"0\"><li class=\"chat-msg chat-msg-assistant chat-intro\"><p class=\"chat-text\">Hi! Tell me what to do with the pipeline, for example \"move Jane Doe to Meeting booked\", \"add Jane Roe from Initech, value 20k\", \"what is Bob's phone?\" or \"pipeline summary\". I ask before deleting anything.</p></li>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
@@ -51,7 +52,8 @@ Usage:
   crm help [command]      show this help
 
 Configuration comes from environment variables; a .env file in the working
-directory is read first when present (real environment variables win):
+directory is read first when present (variables set in the environment win, even
+when set empty):
 `
 
 // run is the whole program: it reads the configuration and wires every part.
@@ -86,11 +88,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 
-	getenv = withDotEnv(getenv)
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	// The Go runtime read GOMEMLIMIT from the process's environment before
+	// main; this applies it from .env too, and the default when unset.
+	debug.SetMemoryLimit(cfg.MemoryLimit)
 	log := newLogger(cfg, stderr)
 	redis.SetLogger(redisLogger{log})
 	log.Info("starting", append([]any{"command", cmd, "version", version}, cfg.logAttrs()...)...)
@@ -126,14 +130,14 @@ func printUsage(w io.Writer) {
 	}
 }
 
-// withDotEnv reads .env when present; variables set in the environment win.
-func withDotEnv(getenv func(string) string) func(string) string {
-	env, err := godotenv.Read(".env")
-	if err != nil {
-		return getenv
-	}
+// withDotEnv is the program's getenv: a variable set in the environment wins,
+// even when it is set empty (OPENAI_API_KEY= crm serve runs the offline
+// assistant whatever .env says); otherwise .env's value when the file is
+// present in the working directory.
+func withDotEnv(lookup func(string) (string, bool)) func(string) string {
+	env, _ := godotenv.Read(".env")
 	return func(k string) string {
-		if v := getenv(k); v != "" {
+		if v, ok := lookup(k); ok {
 			return v
 		}
 		return env[k]

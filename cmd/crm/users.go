@@ -68,7 +68,7 @@ func runAccounts(ctx context.Context, cmd string, args []string, getenv func(str
 		return fmt.Errorf("%s %s: unexpected argument %q", cmd, sub, fs.Arg(0))
 	}
 
-	cfg, err := loadConfig(withDotEnv(getenv))
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
