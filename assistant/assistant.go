@@ -143,6 +143,16 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	if next == nil && a.mode == "offline" {
 		next = t.ambiguous
 	}
+	if a.mode == "offline" && len(t.focusOut) > 0 {
+		// The focus rides along with whatever else waits (not with a delete's
+		// question: its answer is the app's business).
+		if next == nil {
+			next = &pending{Kind: pendingFocus}
+		}
+		if next.Kind != pendingConfirmDelete {
+			next.Focus, next.Field = t.focusOut, t.focusField
+		}
+	}
 	if next != nil {
 		b, err := json.Marshal(next)
 		if err != nil {
@@ -278,6 +288,9 @@ func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *
 	}
 	if in != nil && in.Kind == pendingChooseLead && !in.expired {
 		t.choice = &in.pending
+	}
+	if in != nil {
+		t.context = &in.pending
 	}
 	return a.responder.respond(ctx, t, job)
 }
