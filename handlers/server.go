@@ -47,6 +47,9 @@ type Server struct {
 	// Redis keeps the rate limits' counts, shared by every server
 	// (auth_limits.go); nil: each server counts in its own memory.
 	Redis redis.UniversalClient
+	// Events is the server's event hub, which feeds GET /events/; nil: the
+	// stream answers 503.
+	Events *EventHub
 
 	// sec is the state Routes makes from Security: rate limiters and such.
 	sec *security
