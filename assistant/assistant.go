@@ -168,6 +168,10 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	case isDataProblem(err):
 		// The data changed under the plan (a lead deleted or edited meanwhile): the
 		// transaction rolled back, so nothing of the turn was written.
+		var stale *store.StaleLeadError
+		if errors.As(err, &stale) {
+			return a.fail(ctx, log, job, a.staleText(ctx, stale.Lead), err)
+		}
 		return a.fail(ctx, log, job, "Nothing was changed: "+problemText(err)+" Please try again.", err)
 	case err != nil:
 		return fmt.Errorf("finish chat reply %s: %w", id, err)
@@ -183,6 +187,18 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 		"total_tokens", rep.promptTokens+rep.completionTokens, "max_request_bytes", rep.maxRequestBytes,
 		"changes", changed, "duration_ms", a.now().Sub(start).Milliseconds())
 	return nil
+}
+
+// staleText reports a turn refused because someone changed a lead after the
+// turn read it: who (from the audit trail), and the lead as it is now (read
+// again in the refused transaction).
+func (a *Assistant) staleText(ctx context.Context, l store.Lead) string {
+	who := "Someone"
+	if ev, err := a.store.LastLeadEvent(context.WithoutCancel(ctx), l.ID); err == nil {
+		who = ev.ActorName
+	}
+	return fmt.Sprintf("Nothing was changed: %s changed %s while I was working on your message. It is now in %s, worth %s. Ask again if you still want the change.",
+		who, leadLabel(l), l.Status, formatMoney(l.Value))
 }
 
 func isDataProblem(err error) bool {

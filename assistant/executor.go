@@ -389,14 +389,18 @@ func (t *turn) updateStatus(ctx context.Context, a statusArgs, rawArgs []byte) (
 	return toolResult{OK: true, Message: summary + "."}, nil
 }
 
-// plan records a change of lead and what the lead looks like after it.
+// plan records a change of lead and what the lead looks like after it. The
+// change carries the version the turn read the lead at (0 for a lead this turn
+// creates): it is written only if nobody changed the lead since, so a turn never
+// writes back a state older than what it read.
 func (t *turn) plan(action string, lead store.Lead, summary string, in store.LeadInput, apply func(*store.Lead)) {
+	read := lead.Version
 	apply(&lead)
 	t.leads[lead.ID] = lead
 	snapshot := lead
 	t.ops = append(t.ops, store.ChatOperation{
 		Action: action, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
-		Change: &store.LeadChange{Kind: store.ChangeUpdate, LeadID: lead.ID, Input: in},
+		Change: &store.LeadChange{Kind: store.ChangeUpdate, LeadID: lead.ID, Input: in, IfVersion: read},
 	})
 }
 
@@ -648,7 +652,7 @@ func (t *turn) planDelete(ctx context.Context, id uuid.UUID) (toolResult, error)
 	snapshot := lead
 	t.ops = append(t.ops, store.ChatOperation{
 		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
-		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
+		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID, IfVersion: lead.Version},
 	})
 	return toolResult{OK: true, Message: summary + "."}, nil
 }

@@ -68,6 +68,7 @@ var routeSpecs = map[string]routeSpec{
 	"DELETE /leads/{id}":                {access: api, owner: team},
 	"PUT /leads/{id}/status":            {access: api, owner: team, body: `{"status": "Closed won"}`},
 	"POST /leads/{id}/restore":          {access: api, owner: team},
+	"GET /events":                       {access: api, owner: team},
 	"GET /chat/status/{task_id}":        {access: api, owner: owned},
 	"POST /chat":                        {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
 	"POST /chat/clear":                  {access: api, owner: owned},
@@ -179,6 +180,13 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	e := newAuthEnv(t, func(s *handlers.Server) {
 		s.Metrics = handlers.NewMetrics(prometheus.NewRegistry())
 		s.QueueDashboard = dashboard
+		// A closed hub answers GET /events/ with the stream's start and ends
+		// it, as at shutdown, so the request returns.
+		s.Events = handlers.NewEventHub(s.Store, nil, discardLog())
+		if err := s.Events.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		s.Events.Close()
 	})
 	ctx := context.Background()
 	root := e.user("root@example.com", store.RoleAdmin)

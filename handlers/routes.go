@@ -88,6 +88,7 @@ func (s *Server) Routes() http.Handler {
 		r.Delete("/leads/{id}", s.api(leadNotFound, s.handleLeadDelete))
 		r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
 		r.Post("/leads/{id}/restore", s.api(trashNotFound, s.handleLeadRestore))
+		r.Get("/events", s.api("not found", s.handleEvents))
 
 		r.With(s.chatSession).Get("/chat/status/{task_id}", s.api(taskNotFound, s.handleChatStatus))
 		r.With(s.chatSession).Post("/chat", s.api(taskNotFound, s.chatLimited(s.handleChatSend)))

@@ -43,6 +43,9 @@ type Server struct {
 	// Security configures accounts, CORS and rate limits (auth.go); the zero
 	// value is the default.
 	Security Security
+	// Events is the server's event hub, which feeds GET /events/; nil: the
+	// stream answers 503.
+	Events *EventHub
 
 	// sec is the state Routes makes from Security: rate limiters and such.
 	sec *security

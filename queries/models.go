@@ -81,6 +81,13 @@ type LeadEvent struct {
 	ActorKind   string
 	ActorUserID pgtype.UUID
 	ActorName   string
+	Lead        []byte
+	Seq         *int64
+}
+
+type LeadEventSequencer struct {
+	One     bool
+	LastSeq int64
 }
 
 type Session struct {

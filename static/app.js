@@ -208,7 +208,9 @@
       source: item,
       target: '#' + FLASH_ID,
       swap: 'innerHTML',
-      values: { status: to.dataset.status, from: from.dataset.status, order: String(order) }
+      // The version the card was rendered at: a drop of a card someone else
+      // changed meanwhile is refused, and the board shows where it really is.
+      values: { status: to.dataset.status, from: from.dataset.status, order: String(order), version: item.dataset.version || '' }
     });
   }
 

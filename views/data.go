@@ -65,6 +65,12 @@ type LeadForm struct {
 	Now    time.Time
 	// History is the lead's audit trail, newest first (edit form only).
 	History []store.LeadEvent
+	// Edit is what an edit form was rendered from (see conflict.go); zero: the
+	// stored Lead.
+	Edit EditBase
+	// Conflicts lists the fields someone else changed while this person edited
+	// them too (see ConflictView).
+	Conflicts []FieldConflict
 }
 
 // Sources are suggested in the source field; any text is accepted.
@@ -116,7 +122,8 @@ func CardsURL(stage string, after int64, q string) string {
 
 // moveVals is the hx-vals JSON of a card's up or down button.
 func moveVals(l store.Lead, order int) string {
-	b, _ := json.Marshal(map[string]string{"status": l.Status, "from": l.Status, "order": strconv.Itoa(order)})
+	b, _ := json.Marshal(map[string]string{"status": l.Status, "from": l.Status, "order": strconv.Itoa(order),
+		"version": strconv.FormatInt(l.Version, 10)})
 	return string(b)
 }
 
