@@ -143,6 +143,16 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	if next == nil && a.mode == "offline" {
 		next = t.ambiguous
 	}
+	if a.mode == "offline" && len(t.focusOut) > 0 {
+		// The focus rides along with whatever else waits (not with a delete's
+		// question: its answer is the app's business).
+		if next == nil {
+			next = &pending{Kind: pendingFocus}
+		}
+		if next.Kind != pendingConfirmDelete {
+			next.Focus, next.Field = t.focusOut, t.focusField
+		}
+	}
 	if next != nil {
 		b, err := json.Marshal(next)
 		if err != nil {
@@ -158,6 +168,10 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	case isDataProblem(err):
 		// The data changed under the plan (a lead deleted or edited meanwhile): the
 		// transaction rolled back, so nothing of the turn was written.
+		var stale *store.StaleLeadError
+		if errors.As(err, &stale) {
+			return a.fail(ctx, log, job, a.staleText(ctx, stale.Lead), err)
+		}
 		return a.fail(ctx, log, job, "Nothing was changed: "+problemText(err)+" Please try again.", err)
 	case err != nil:
 		return fmt.Errorf("finish chat reply %s: %w", id, err)
@@ -173,6 +187,18 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 		"total_tokens", rep.promptTokens+rep.completionTokens, "max_request_bytes", rep.maxRequestBytes,
 		"changes", changed, "duration_ms", a.now().Sub(start).Milliseconds())
 	return nil
+}
+
+// staleText reports a turn refused because someone changed a lead after the
+// turn read it: who (from the audit trail), and the lead as it is now (read
+// again in the refused transaction).
+func (a *Assistant) staleText(ctx context.Context, l store.Lead) string {
+	who := "Someone"
+	if ev, err := a.store.LastLeadEvent(context.WithoutCancel(ctx), l.ID); err == nil {
+		who = ev.ActorName
+	}
+	return fmt.Sprintf("Nothing was changed: %s changed %s while I was working on your message. It is now in %s, worth %s. Ask again if you still want the change.",
+		who, leadLabel(l), l.Status, formatMoney(l.Value))
 }
 
 func isDataProblem(err error) bool {
@@ -278,6 +304,9 @@ func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *
 	}
 	if in != nil && in.Kind == pendingChooseLead && !in.expired {
 		t.choice = &in.pending
+	}
+	if in != nil {
+		t.context = &in.pending
 	}
 	return a.responder.respond(ctx, t, job)
 }

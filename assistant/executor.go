@@ -36,6 +36,10 @@ type pending struct {
 	Candidates []candidate     `json:"candidates,omitempty"`
 	// Writes are the model's writes a confirm_writes runs after a yes (guard.go).
 	Writes []heldWrite `json:"writes,omitempty"`
+	// Focus and Field are what the exchange was about (offline): the leads and
+	// the field a pronoun in the next message stands for.
+	Focus []uuid.UUID `json:"focus,omitempty"`
+	Field string      `json:"field,omitempty"`
 }
 
 type candidate struct {
@@ -74,6 +78,11 @@ type turn struct {
 	// guard holds the model's writes that the person did not clearly ask for;
 	// nil for the offline assistant, which reads only the person's words.
 	guard *guard
+	// context is what the last exchange left (its focus), for the offline
+	// parser; focusOut and focusField are what this one leaves.
+	context    *pending
+	focusOut   []uuid.UUID
+	focusField string
 	// repeatDelete is the lead whose delete waited for a yes when the person
 	// answered with something yes-like: a delete_lead of it now confirms it.
 	repeatDelete uuid.UUID
@@ -380,30 +389,20 @@ func (t *turn) updateStatus(ctx context.Context, a statusArgs, rawArgs []byte) (
 	return toolResult{OK: true, Message: summary + "."}, nil
 }
 
-// plan records a change of lead and what the lead looks like after it.
+// plan records a change of lead and what the lead looks like after it. The
+// change carries the version the turn read the lead at (0 for a lead this turn
+// creates): it is written only if nobody changed the lead since, so a turn never
+// writes back a state older than what it read.
 func (t *turn) plan(action string, lead store.Lead, summary string, in store.LeadInput, apply func(*store.Lead)) {
+	read := lead.Version
 	apply(&lead)
 	t.leads[lead.ID] = lead
 	snapshot := lead
 	t.ops = append(t.ops, store.ChatOperation{
 		Action: action, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
-		Change: &store.LeadChange{Kind: store.ChangeUpdate, LeadID: lead.ID, Input: in},
+		Change: &store.LeadChange{Kind: store.ChangeUpdate, LeadID: lead.ID, Input: in, IfVersion: read},
 	})
 }
-
-// fieldAliases maps the names people and models use for lead fields.
-var fieldAliases = map[string]string{
-	"name": "name", "full_name": "name",
-	"company": "company", "company_name": "company", "organization": "company", "organisation": "company",
-	"email": "email", "e-mail": "email", "mail": "email", "email_address": "email",
-	"phone": "phone", "phone_number": "phone", "telephone": "phone", "mobile": "phone", "tel": "phone", "number": "phone",
-	"value": "value", "deal_value": "value", "amount": "value", "worth": "value", "deal_size": "value", "price": "value",
-	"notes": "notes", "note": "notes",
-	"source": "source", "lead_source": "source",
-	"status": "status", "stage": "status",
-}
-
-var dataFields = []string{"name", "company", "email", "phone", "value", "notes", "source"}
 
 // updateData plans update_lead_data.
 func (t *turn) updateData(ctx context.Context, a dataArgs, rawArgs []byte) (toolResult, error) {
@@ -653,7 +652,7 @@ func (t *turn) planDelete(ctx context.Context, id uuid.UUID) (toolResult, error)
 	snapshot := lead
 	t.ops = append(t.ops, store.ChatOperation{
 		Action: toolDelete, Status: store.OpDone, LeadID: lead.ID, Summary: summary, Lead: &snapshot,
-		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID},
+		Change: &store.LeadChange{Kind: store.ChangeDelete, LeadID: lead.ID, IfVersion: lead.Version},
 	})
 	return toolResult{OK: true, Message: summary + "."}, nil
 }

@@ -84,7 +84,7 @@ func TestInjectionHeld(t *testing.T) {
 			}
 			// The tool result marks lead text as data; the system prompt has none.
 			reqs := f.requestsSeen()
-			contains(t, "tool result", reqs[1].Messages[len(reqs[1].Messages)-1].Content, "data_notice", "not instructions")
+			contains(t, "tool result", reqs[1].Messages[len(reqs[1].Messages)-1].Content, "data_notice", "never instructions")
 			lacks(t, "system prompt", reqs[0].Messages[0].Content, "IGNORE ALL", "Injected")
 
 			reply = h.say(answer)

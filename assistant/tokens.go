@@ -34,6 +34,9 @@ type token struct {
 	// it lowercased and without accents (for tokWord).
 	text, norm string
 	money      store.Money
+	// start and end are the token's byte offsets in the (normalized) message,
+	// so a value is cut from the text as typed.
+	start, end int
 }
 
 var (
@@ -47,8 +50,19 @@ var (
 
 // tokenize cuts s into tokens.
 func tokenize(s string) []token {
+	toks, _ := tokenizeText(s)
+	return toks
+}
+
+// tokenizeText cuts s into tokens and returns them with the normalized text
+// their offsets refer to.
+func tokenizeText(s string) ([]token, string) {
 	s = strings.NewReplacer("’", "'", "‘", "'", "“", `"`, "”", `"`, "«", `"`, "»", `"`, "\u00a0", " ").Replace(s)
 	var out []token
+	add := func(t token, start, end int) {
+		t.start, t.end = start, end
+		out = append(out, t)
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		rest := s[i:]
@@ -60,7 +74,7 @@ func tokenize(s string) []token {
 			if end := strings.IndexByte(s[i+1:], c); end > 0 {
 				q := s[i+1 : i+1+end]
 				if c == '"' || !strings.Contains(q, "'") {
-					out = append(out, token{kind: tokQuoted, text: q, norm: fold(q)})
+					add(token{kind: tokQuoted, text: q, norm: fold(q)}, i, i+end+2)
 					i += end + 2
 					continue
 				}
@@ -70,14 +84,14 @@ func tokenize(s string) []token {
 		}
 		if m := emailTok.FindString(rest); m != "" {
 			m = strings.TrimRight(m, ".")
-			out = append(out, token{kind: tokEmail, text: m, norm: strings.ToLower(m)})
+			add(token{kind: tokEmail, text: m, norm: strings.ToLower(m)}, i, i+len(m))
 			i += len(m)
 			continue
 		}
 		if m := moneyTok.FindString(rest); m != "" && (i == 0 || !isWordByte(s[i-1])) {
 			m = strings.TrimRight(m, " ")
 			if v, err := parseAmount(m); err == nil {
-				out = append(out, token{kind: tokMoney, text: m, norm: strings.ToLower(m), money: v})
+				add(token{kind: tokMoney, text: m, norm: strings.ToLower(m), money: v}, i, i+len(m))
 				i += len(m)
 				continue
 			}
@@ -85,19 +99,19 @@ func tokenize(s string) []token {
 		if m := phoneTok.FindString(rest); m != "" && (i == 0 || !isWordByte(s[i-1])) {
 			m = strings.TrimRight(m, " .-(")
 			if d := len(onlyDigits(m)); d >= 7 && d <= 15 && (strings.ContainsAny(m, " -().+") || d >= 10) {
-				out = append(out, token{kind: tokPhone, text: m, norm: m})
+				add(token{kind: tokPhone, text: m, norm: m}, i, i+len(m))
 				i += len(m)
 				continue
 			}
 		}
 		if m := numTok.FindString(rest); m != "" && (i == 0 || !isWordByte(s[i-1])) {
 			v, _ := parseAmount(strings.TrimRight(m, "stndrh"))
-			out = append(out, token{kind: tokNumber, text: m, norm: strings.ToLower(m), money: v})
+			add(token{kind: tokNumber, text: m, norm: strings.ToLower(m), money: v}, i, i+len(m))
 			i += len(m)
 			continue
 		}
 		if c == '\'' && (strings.HasPrefix(rest, "'s") || strings.HasPrefix(rest, "'S")) && (len(rest) == 2 || !isWordByte(rest[2])) {
-			out = append(out, token{kind: tokPoss, text: rest[:2], norm: "'s"})
+			add(token{kind: tokPoss, text: rest[:2], norm: "'s"}, i, i+2)
 			i += 2
 			continue
 		}
@@ -113,16 +127,16 @@ func tokenize(s string) []token {
 				break
 			}
 			w := s[i:j]
-			out = append(out, token{kind: tokWord, text: w, norm: fold(w)})
+			add(token{kind: tokWord, text: w, norm: fold(w)}, i, j)
 			i = j
 			continue
 		}
 		if unicode.IsPunct(r) || r == '&' || r == '+' || r == '=' || r == '>' || r == '<' || r == '|' || r == '/' {
-			out = append(out, token{kind: tokPunct, text: string(r), norm: string(r)})
+			add(token{kind: tokPunct, text: string(r), norm: string(r)}, i, i+size)
 		}
 		i += size // emoji and other symbols are dropped
 	}
-	return out
+	return out, s
 }
 
 func decodeRune(s string) (rune, int) {

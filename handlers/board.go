@@ -210,16 +210,35 @@ func (s *Server) handleLeadCreateForm(w http.ResponseWriter, r *http.Request) er
 }
 
 // handleLeadUpdateForm answers POST /board/leads/{id}: every field of the lead,
-// the stage included (a new stage puts it at the end of that column).
+// the stage included (a new stage puts it at the end of that column). A form
+// that carries the version it was rendered from (and the values then) is merged
+// with what others changed meanwhile (mergeEdit); one that does not is written
+// as it is.
 func (s *Server) handleLeadUpdateForm(w http.ResponseWriter, r *http.Request) error {
 	id, err := leadID(r)
 	if err != nil {
 		return err
 	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	base, hasBase := editBaseOf(r)
+	if hasBase {
+		resolveTheirs(r, base)
+	}
 	vals, in, err := parseLeadForm(w, r, false)
 	if err == nil {
 		var lead store.Lead
-		lead, err = s.Store.UpdateLead(r.Context(), id, in)
+		if hasBase {
+			var conflicts []views.FieldConflict
+			var cur store.Lead
+			lead, cur, conflicts, err = s.mergeEdit(r, id, base, vals, in)
+			if err == nil && conflicts != nil {
+				return s.conflictForm(w, r, cur, vals, conflicts)
+			}
+		} else {
+			lead, err = s.Store.UpdateLead(r.Context(), id, in)
+		}
 		if err == nil {
 			return s.changed(w, r, "Saved "+lead.Name+".", true, r.PostFormValue("from"), lead.Status)
 		}
@@ -228,12 +247,17 @@ func (s *Server) handleLeadUpdateForm(w http.ResponseWriter, r *http.Request) er
 	if !errors.As(err, &ve) {
 		return err
 	}
-	// The form's heading shows the lead as stored, not as typed.
+	// The form's heading shows the lead as stored, not as typed; the form keeps
+	// the version it was rendered from, so that the next save still merges.
 	lead, gerr := s.Store.GetLead(r.Context(), id)
 	if gerr != nil {
 		return gerr
 	}
-	return s.formInvalid(w, r, err, views.LeadForm{Lead: &lead, Values: vals, Now: time.Now()})
+	f := views.LeadForm{Lead: &lead, Values: vals, Now: time.Now()}
+	if hasBase {
+		f.Edit = base
+	}
+	return s.formInvalid(w, r, err, f)
 }
 
 // formInvalid re-renders a lead form with 422 and the field messages when err
@@ -283,7 +307,21 @@ func (s *Server) handleLeadDeleteForm(w http.ResponseWriter, r *http.Request) er
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	lead, err := s.Store.DeleteLead(r.Context(), id)
+	// The confirmation carries the version it showed: a lead someone changed
+	// since is not deleted unseen.
+	var ifVersions []int64
+	if v, perr := strconv.ParseInt(r.PostFormValue("version"), 10, 64); perr == nil {
+		ifVersions = []int64{v}
+	}
+	lead, err := s.Store.DeleteLeadIf(r.Context(), id, ifVersions)
+	var stale *store.StaleLeadError
+	if errors.As(err, &stale) {
+		msg := "Someone changed " + stale.Lead.Name + " meanwhile"
+		if ev, eerr := s.Store.LastLeadEvent(r.Context(), id); eerr == nil {
+			msg = ev.ActorName + " changed " + stale.Lead.Name + " " + views.Ago(ev.At, time.Now())
+		}
+		return &conflictError{err: err, msg: msg + ", so it was not deleted. Open it to see the change, then delete it if you still want to."}
+	}
 	if err != nil {
 		return err
 	}
@@ -360,7 +398,19 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The position the card had, for the message's Undo (sent by app.js).
 	fromOrder, ferr := strconv.Atoi(r.PostFormValue("from_order"))
-	lead, err := s.Store.MoveLead(r.Context(), id, status, order)
+	var ifVersions []int64
+	if v := r.PostFormValue("version"); v != "" {
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil {
+			return &store.ValidationError{Fields: map[string]string{"version": "must be the version of the card shown"}}
+		}
+		ifVersions = []int64{n}
+	}
+	lead, err := s.Store.MoveLeadIf(r.Context(), id, status, order, ifVersions)
+	var stale *store.StaleLeadError
+	if errors.As(err, &stale) {
+		err = &conflictError{err: err, msg: s.staleMoveMessage(r.Context(), stale.Lead)}
+	}
 	if err != nil {
 		if st, _, _ := htmlError(err); st < 500 && isHTMX(r) {
 			q, _ := searchParam(r)
@@ -380,6 +430,39 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 		undo = views.MoveUndo(lead.ID, from, fromOrder, lead.Status)
 	}
 	return s.changedUndo(w, r, msg, undo, false, from, lead.Status)
+}
+
+// conflictError is a change refused because someone else changed the lead
+// first, with a message that says who and what (htmlError shows it with 409).
+type conflictError struct {
+	err error
+	msg string
+}
+
+func (e *conflictError) Error() string { return e.err.Error() }
+func (e *conflictError) Unwrap() error { return e.err }
+
+// staleMoveMessage tells the person whose drop or move was refused who changed
+// the card meanwhile, and where it is now.
+func (s *Server) staleMoveMessage(ctx context.Context, l store.Lead) string {
+	where := l.Name + " is in " + l.Status + " (number " + strconv.Itoa(l.CardOrder+1) + ")"
+	ev, err := s.Store.LastLeadEvent(ctx, l.ID)
+	if err != nil {
+		return "Someone changed " + l.Name + " meanwhile, so your move was not made. " + where + "; the board shows it there now."
+	}
+	what := "changed " + l.Name
+	switch ev.Action {
+	case store.EventMove:
+		what = "moved " + l.Name
+		for _, c := range ev.Changes {
+			if c.Field == "status" {
+				what += " to " + c.New
+			}
+		}
+	case store.EventRestore:
+		what = "restored " + l.Name
+	}
+	return ev.ActorName + " " + what + " " + views.Ago(ev.At, time.Now()) + ", so your move was not made. " + where + "; the board shows it there now."
 }
 
 // changed answers a successful change. htmx gets the message and the columns of

@@ -595,7 +595,7 @@ func TestLeadCreateForm(t *testing.T) {
 
 var cmpLeadFields = cmp.FilterPath(func(p cmp.Path) bool {
 	switch p.Last().String() {
-	case ".ID", ".CreatedAt", ".UpdatedAt":
+	case ".ID", ".CreatedAt", ".UpdatedAt", ".Version":
 		return true
 	}
 	return false

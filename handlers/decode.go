@@ -94,7 +94,7 @@ func rejectUnknown(m map[string]json.RawMessage, allowed ...string) error {
 
 var (
 	leadTextFields     = []string{"name", "company", "email", "phone", "notes", "status", "source"}
-	leadReadOnlyFields = []string{"id", "card_order", "created_at", "updated_at"}
+	leadReadOnlyFields = []string{"id", "card_order", "created_at", "updated_at", "version"}
 	leadWritableFields = append(append([]string{}, leadTextFields...), "value")
 )
 
@@ -102,12 +102,13 @@ var (
 // optional text field (and is refused for name and status); value accepts a JSON
 // number or a string holding one, as the original backend did.
 //
-// The server's own fields (id, card_order, created_at, updated_at) cannot be
+// The server's own fields (id, card_order, created_at, updated_at, version) cannot be
 // written. On an update (cur is the stored lead) a body may still carry them, so a
 // script can PUT back the object it read: id and card_order are then ignored when
 // they equal the stored values and refused when they differ (a different
-// card_order is a move, which PUT /leads/{id}/status/ does); the timestamps are
-// ignored. On a create (cur is nil) each is refused.
+// card_order is a move, which PUT /leads/{id}/status/ does); the timestamps and
+// the version are ignored (If-Match is how a client makes a write depend on the
+// version). On a create (cur is nil) each is refused.
 func leadInput(m map[string]json.RawMessage, cur *store.Lead) (store.LeadInput, error) {
 	fields := map[string]string{}
 	for _, k := range leadReadOnlyFields {

@@ -27,6 +27,8 @@ func badRequest(msg string) error { return errStatus(http.StatusBadRequest, msg)
 type errorBody struct {
 	Error  string            `json:"error"`
 	Fields map[string]string `json:"fields,omitempty"`
+	// Lead is the lead as it is now, when a conditional write was refused (412).
+	Lead *store.Lead `json:"lead,omitempty"`
 }
 
 // classify maps an error to what the client sees. notFound is the message for
@@ -35,7 +37,13 @@ func classify(err error, notFound string) (int, errorBody) {
 	var he *httpError
 	var ve *store.ValidationError
 	var mbe *http.MaxBytesError
+	var stale *store.StaleLeadError
 	switch {
+	case errors.As(err, &stale):
+		return http.StatusPreconditionFailed, errorBody{
+			Error: "the lead was changed since the version in If-Match; the body holds the lead as it is now",
+			Lead:  &stale.Lead,
+		}
 	case errors.As(err, &he):
 		return he.status, errorBody{Error: he.msg, Fields: he.fields}
 	case errors.As(err, &ve):
@@ -70,6 +78,9 @@ func (s *Server) api(notFound string, fn apiFunc) http.HandlerFunc {
 		}
 		status, body := classify(err, notFound)
 		s.logError(r, status, err)
+		if body.Lead != nil {
+			setLeadETag(w, r, *body.Lead)
+		}
 		writeJSON(w, status, body)
 	}
 }

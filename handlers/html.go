@@ -84,6 +84,10 @@ func htmlError(err error) (status int, title, msg string) {
 	if errors.As(err, &ve) {
 		return http.StatusUnprocessableEntity, "Check the input", fieldsMessage(ve.Fields)
 	}
+	var ce *conflictError
+	if errors.As(err, &ce) {
+		return http.StatusConflict, "Changed meanwhile", ce.msg
+	}
 	status, body := classify(err, leadGone)
 	switch {
 	case status == http.StatusNotFound:

@@ -164,6 +164,7 @@ func (s *Server) handleLeadCreate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.Header().Set("Location", "/leads/"+lead.ID.String()+"/")
+	setLeadETag(w, r, lead)
 	writeJSON(w, http.StatusCreated, lead)
 	return nil
 }
@@ -178,6 +179,11 @@ func (s *Server) handleLeadGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !noneMatch(r, leadETag(lead)) {
+		notModified(w, r, leadETag(lead))
+		return nil
+	}
+	setLeadETag(w, r, lead)
 	writeJSON(w, http.StatusOK, lead)
 	return nil
 }
@@ -186,6 +192,10 @@ func (s *Server) handleLeadGet(w http.ResponseWriter, r *http.Request) error {
 // fields given, as the original backend's PUT did.
 func (s *Server) handleLeadUpdate(w http.ResponseWriter, r *http.Request) error {
 	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	ifVersions, err := ifMatchVersions(r)
 	if err != nil {
 		return err
 	}
@@ -206,10 +216,11 @@ func (s *Server) handleLeadUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	lead, err := s.Store.UpdateLead(r.Context(), id, in)
+	lead, err := s.Store.UpdateLeadIf(r.Context(), id, in, ifVersions)
 	if err != nil {
 		return err
 	}
+	setLeadETag(w, r, lead)
 	writeJSON(w, http.StatusOK, lead)
 	return nil
 }
@@ -229,7 +240,11 @@ func (s *Server) handleLeadDelete(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if _, err := s.Store.DeleteLead(r.Context(), id); err != nil {
+	ifVersions, err := ifMatchVersions(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Store.DeleteLeadIf(r.Context(), id, ifVersions); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -240,6 +255,10 @@ func (s *Server) handleLeadDelete(w http.ResponseWriter, r *http.Request) error 
 // card_order may be left out to put the lead at the end of the column.
 func (s *Server) handleLeadMove(w http.ResponseWriter, r *http.Request) error {
 	id, err := leadID(r)
+	if err != nil {
+		return err
+	}
+	ifVersions, err := ifMatchVersions(r)
 	if err != nil {
 		return err
 	}
@@ -268,10 +287,11 @@ func (s *Server) handleLeadMove(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) > 0 {
 		return &store.ValidationError{Fields: fields}
 	}
-	lead, err := s.Store.MoveLead(r.Context(), id, status, order)
+	lead, err := s.Store.MoveLeadIf(r.Context(), id, status, order, ifVersions)
 	if err != nil {
 		return err
 	}
+	setLeadETag(w, r, lead)
 	writeJSON(w, http.StatusOK, lead)
 	return nil
 }

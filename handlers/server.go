@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/store"
 )
@@ -35,14 +36,20 @@ type Server struct {
 	AssistantMode string
 	// Metrics counts requests and serves /metrics; nil: no metrics.
 	Metrics *Metrics
-	// OpsAllow are the networks that may read /metrics and the queue dashboard
-	// without being an admin (METRICS_ALLOW_CIDRS).
+	// OpsAllow are the networks that may read /metrics on the METRICS_ADDR
+	// listener (OpsRoutes) without a token (METRICS_ALLOW_CIDRS).
 	OpsAllow []netip.Prefix
 	// QueueDashboard is the job queue UI served at /admin/queues; nil: none.
 	QueueDashboard http.Handler
 	// Security configures accounts, CORS and rate limits (auth.go); the zero
 	// value is the default.
 	Security Security
+	// Redis keeps the rate limits' counts, shared by every server
+	// (auth_limits.go); nil: each server counts in its own memory.
+	Redis redis.UniversalClient
+	// Events is the server's event hub, which feeds GET /events/; nil: the
+	// stream answers 503.
+	Events *EventHub
 
 	// sec is the state Routes makes from Security: rate limiters and such.
 	sec *security

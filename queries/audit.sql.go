@@ -7,6 +7,7 @@ package queries
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -38,8 +39,92 @@ func (q *Queries) InsertLeadEvent(ctx context.Context, arg InsertLeadEventParams
 	return err
 }
 
+const lastFieldChanges = `-- name: LastFieldChanges :many
+SELECT DISTINCT ON (c.field) c.field::text AS field, e.at, e.actor_name, e.id
+FROM lead_events e
+CROSS JOIN LATERAL jsonb_to_recordset(e.changes) AS c (field text)
+WHERE e.lead_id = $1 AND e.action IN ('create', 'update', 'move')
+ORDER BY c.field, e.id DESC
+LIMIT 50
+`
+
+type LastFieldChangesRow struct {
+	Field     string
+	At        time.Time
+	ActorName string
+	ID        int64
+}
+
+// LastFieldChanges returns, for each field, the newest event of the lead that
+// changed it (an update, a move or a create), newest first.
+func (q *Queries) LastFieldChanges(ctx context.Context, leadID uuid.UUID) ([]LastFieldChangesRow, error) {
+	rows, err := q.db.Query(ctx, lastFieldChanges, leadID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LastFieldChangesRow{}
+	for rows.Next() {
+		var i LastFieldChangesRow
+		if err := rows.Scan(
+			&i.Field,
+			&i.At,
+			&i.ActorName,
+			&i.ID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lastLeadEvent = `-- name: LastLeadEvent :one
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
+FROM lead_events
+WHERE lead_id = $1
+ORDER BY id DESC
+LIMIT 1
+`
+
+// LastLeadEvent returns the newest event of a lead: who last changed it, how
+// and when (the board names them when it refuses a stale drop).
+func (q *Queries) LastLeadEvent(ctx context.Context, leadID uuid.UUID) (LeadEvent, error) {
+	row := q.db.QueryRow(ctx, lastLeadEvent, leadID)
+	var i LeadEvent
+	err := row.Scan(
+		&i.ID,
+		&i.LeadID,
+		&i.At,
+		&i.Action,
+		&i.Changes,
+		&i.ActorKind,
+		&i.ActorUserID,
+		&i.ActorName,
+		&i.Lead,
+		&i.Seq,
+	)
+	return i, err
+}
+
+const lastLeadEventSeq = `-- name: LastLeadEventSeq :one
+SELECT last_seq
+FROM lead_event_sequencer
+`
+
+// LastLeadEventSeq is the last stream position assigned.
+func (q *Queries) LastLeadEventSeq(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, lastLeadEventSeq)
+	var last_seq int64
+	err := row.Scan(&last_seq)
+	return last_seq, err
+}
+
 const listLeadEvents = `-- name: ListLeadEvents :many
-SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
 FROM lead_events
 WHERE lead_id = $1
 ORDER BY id DESC
@@ -70,6 +155,8 @@ func (q *Queries) ListLeadEvents(ctx context.Context, arg ListLeadEventsParams) 
 			&i.ActorKind,
 			&i.ActorUserID,
 			&i.ActorName,
+			&i.Lead,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}
@@ -79,4 +166,74 @@ func (q *Queries) ListLeadEvents(ctx context.Context, arg ListLeadEventsParams) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const listStreamEvents = `-- name: ListStreamEvents :many
+SELECT seq::bigint AS seq, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name,
+       coalesce(lead, 'null')::jsonb AS lead
+FROM lead_events
+WHERE seq > $1::bigint
+ORDER BY seq
+LIMIT $2::integer
+`
+
+type ListStreamEventsParams struct {
+	After    int64
+	RowLimit int32
+}
+
+type ListStreamEventsRow struct {
+	Seq         int64
+	LeadID      uuid.UUID
+	At          time.Time
+	Action      string
+	Changes     []byte
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	Lead        []byte
+}
+
+// ListStreamEvents reads the stream after position after, in stream order.
+func (q *Queries) ListStreamEvents(ctx context.Context, arg ListStreamEventsParams) ([]ListStreamEventsRow, error) {
+	rows, err := q.db.Query(ctx, listStreamEvents, arg.After, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStreamEventsRow{}
+	for rows.Next() {
+		var i ListStreamEventsRow
+		if err := rows.Scan(
+			&i.Seq,
+			&i.LeadID,
+			&i.At,
+			&i.Action,
+			&i.Changes,
+			&i.ActorKind,
+			&i.ActorUserID,
+			&i.ActorName,
+			&i.Lead,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const sequenceLeadEvents = `-- name: SequenceLeadEvents :one
+SELECT sequence_lead_events()::bigint AS last_seq
+`
+
+// SequenceLeadEvents numbers the committed events not numbered yet (migration
+// 00008) and returns the last number assigned.
+func (q *Queries) SequenceLeadEvents(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, sequenceLeadEvents)
+	var last_seq int64
+	err := row.Scan(&last_seq)
+	return last_seq, err
 }

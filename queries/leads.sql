@@ -177,12 +177,21 @@ WHERE d.distance <= 2
 ORDER BY d.distance, leads.name, leads.id
 LIMIT @row_limit::integer;
 
--- MoveLead moves a lead in one statement: see move_lead in migration 00006.
+-- MoveLead moves a lead in one statement: see move_lead in migrations 00006
+-- and 00007. stale: the lead's version was not one of if_versions, and nothing
+-- was written.
 -- name: MoveLead :one
 SELECT m.id::uuid AS id, m.name::text AS name, m.company::text AS company, m.email::text AS email,
        m.phone::text AS phone, m.value::numeric AS value, m.notes::text AS notes,
        m.status::text AS status, m.source::text AS source, m.card_order::bigint AS card_order,
        m.created_at::timestamptz AS created_at, m.updated_at::timestamptz AS updated_at,
-       m.position::integer AS position
+       m.version::bigint AS version, m.position::integer AS position, m.stale::boolean AS stale
 FROM move_lead(@id::uuid, @target::text, @target_position::integer, @key_gap::bigint,
-               @actor_kind::text, sqlc.narg(actor_user_id)::uuid, @actor_name::text) m;
+               @actor_kind::text, sqlc.narg(actor_user_id)::uuid, @actor_name::text,
+               sqlc.narg(if_versions)::bigint[]) m;
+
+-- BoardVersion is the board version (migration 00007): it changes with every
+-- committed change of a lead or a stage.
+-- name: BoardVersion :one
+SELECT sum(n)::bigint
+FROM board_changes;

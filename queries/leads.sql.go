@@ -13,6 +13,20 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const boardVersion = `-- name: BoardVersion :one
+SELECT sum(n)::bigint
+FROM board_changes
+`
+
+// BoardVersion is the board version (migration 00007): it changes with every
+// committed change of a lead or a stage.
+func (q *Queries) BoardVersion(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, boardVersion)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const columnEnd = `-- name: ColumnEnd :one
 SELECT coalesce(max(card_order) + $1::bigint, 0)::bigint AS next_key, count(*)::integer AS n
 FROM leads
@@ -102,7 +116,7 @@ func (q *Queries) CountLeads(ctx context.Context) (int32, error) {
 }
 
 const getLead = `-- name: GetLead :one
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at,
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version,
        (SELECT count(*) FROM leads o
         WHERE o.status = leads.status AND o.card_order < leads.card_order)::integer AS position
 FROM leads
@@ -132,13 +146,14 @@ func (q *Queries) GetLead(ctx context.Context, id uuid.UUID) (GetLeadRow, error)
 		&i.Lead.CardOrder,
 		&i.Lead.CreatedAt,
 		&i.Lead.UpdatedAt,
+		&i.Lead.Version,
 		&i.Position,
 	)
 	return i, err
 }
 
 const getLeadForUpdate = `-- name: GetLeadForUpdate :one
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
 FROM leads
 WHERE id = $1
 FOR UPDATE
@@ -160,6 +175,7 @@ func (q *Queries) GetLeadForUpdate(ctx context.Context, id uuid.UUID) (Lead, err
 		&i.CardOrder,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Version,
 	)
 	return i, err
 }
@@ -181,7 +197,7 @@ const insertLead = `-- name: InsertLead :one
 INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9)
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
 `
 
 type InsertLeadParams struct {
@@ -222,6 +238,7 @@ func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, e
 		&i.CardOrder,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Version,
 	)
 	return i, err
 }
@@ -280,7 +297,7 @@ func (q *Queries) LeadPositions(ctx context.Context, ids []uuid.UUID) ([]LeadPos
 }
 
 const listColumns = `-- name: ListColumns :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, page.position::integer AS position
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, page.position::integer AS position
 FROM stages s
 CROSS JOIN LATERAL (
     SELECT l.id,
@@ -335,6 +352,7 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lis
 			&i.Lead.CardOrder,
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
+			&i.Lead.Version,
 			&i.Position,
 		); err != nil {
 			return nil, err
@@ -348,7 +366,7 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lis
 }
 
 const listLeads = `-- name: ListLeads :many
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
 FROM leads
 WHERE $1::text IS NULL OR status = $1::text
 ORDER BY card_order, id
@@ -381,6 +399,7 @@ func (q *Queries) ListLeads(ctx context.Context, onlyStatus *string) ([]Lead, er
 			&i.CardOrder,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -397,9 +416,10 @@ SELECT m.id::uuid AS id, m.name::text AS name, m.company::text AS company, m.ema
        m.phone::text AS phone, m.value::numeric AS value, m.notes::text AS notes,
        m.status::text AS status, m.source::text AS source, m.card_order::bigint AS card_order,
        m.created_at::timestamptz AS created_at, m.updated_at::timestamptz AS updated_at,
-       m.position::integer AS position
+       m.version::bigint AS version, m.position::integer AS position, m.stale::boolean AS stale
 FROM move_lead($1::uuid, $2::text, $3::integer, $4::bigint,
-               $5::text, $6::uuid, $7::text) m
+               $5::text, $6::uuid, $7::text,
+               $8::bigint[]) m
 `
 
 type MoveLeadParams struct {
@@ -410,6 +430,7 @@ type MoveLeadParams struct {
 	ActorKind      string
 	ActorUserID    pgtype.UUID
 	ActorName      string
+	IfVersions     []int64
 }
 
 type MoveLeadRow struct {
@@ -425,10 +446,14 @@ type MoveLeadRow struct {
 	CardOrder int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Version   int64
 	Position  int32
+	Stale     bool
 }
 
-// MoveLead moves a lead in one statement: see move_lead in migration 00006.
+// MoveLead moves a lead in one statement: see move_lead in migrations 00006
+// and 00007. stale: the lead's version was not one of if_versions, and nothing
+// was written.
 func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow, error) {
 	row := q.db.QueryRow(ctx, moveLead,
 		arg.ID,
@@ -438,6 +463,7 @@ func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow
 		arg.ActorKind,
 		arg.ActorUserID,
 		arg.ActorName,
+		arg.IfVersions,
 	)
 	var i MoveLeadRow
 	err := row.Scan(
@@ -453,7 +479,9 @@ func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow
 		&i.CardOrder,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Version,
 		&i.Position,
+		&i.Stale,
 	)
 	return i, err
 }
@@ -490,7 +518,7 @@ WITH numbered AS (
            OR ($5::text <> '' AND regexp_replace(n.phone, '[^0-9]', '', 'g') LIKE '%' || $5::text || '%')
            OR n.id = ANY($6::uuid[]))
 )
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, matched.position::integer AS position
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, matched.position::integer AS position
 FROM matched
 JOIN leads ON leads.id = matched.id
 JOIN stages ON stages.name = leads.status
@@ -548,6 +576,7 @@ func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([
 			&i.Lead.CardOrder,
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
+			&i.Lead.Version,
 			&i.Position,
 		); err != nil {
 			return nil, err
@@ -561,7 +590,7 @@ func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([
 }
 
 const searchLeadsFuzzy = `-- name: SearchLeadsFuzzy :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at,
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version,
        greatest(similarity(name, $1::text), word_similarity($1::text, name),
                 similarity(company, $1::text), word_similarity($1::text, company),
                 similarity(email, $1::text), word_similarity($1::text, email))::real AS score
@@ -609,6 +638,7 @@ func (q *Queries) SearchLeadsFuzzy(ctx context.Context, arg SearchLeadsFuzzyPara
 			&i.Lead.CardOrder,
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
+			&i.Lead.Version,
 			&i.Score,
 		); err != nil {
 			return nil, err
@@ -622,7 +652,7 @@ func (q *Queries) SearchLeadsFuzzy(ctx context.Context, arg SearchLeadsFuzzyPara
 }
 
 const searchLeadsTypo = `-- name: SearchLeadsTypo :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, d.distance
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, d.distance
 FROM leads
 CROSS JOIN LATERAL (
     SELECT min(levenshtein_less_equal(w.word, q.word, 2))::integer AS distance
@@ -672,6 +702,7 @@ func (q *Queries) SearchLeadsTypo(ctx context.Context, arg SearchLeadsTypoParams
 			&i.Lead.CardOrder,
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
+			&i.Lead.Version,
 			&i.Distance,
 		); err != nil {
 			return nil, err
@@ -690,7 +721,7 @@ SET name = $1, company = $2, email = $3, phone = $4,
     value = $5, notes = $6, source = $7,
     status = $8, card_order = $9, updated_at = now()
 WHERE id = $10
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
 `
 
 type UpdateLeadFieldsParams struct {
@@ -733,6 +764,7 @@ func (q *Queries) UpdateLeadFields(ctx context.Context, arg UpdateLeadFieldsPara
 		&i.CardOrder,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Version,
 	)
 	return i, err
 }

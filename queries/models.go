@@ -18,6 +18,12 @@ type ApiToken struct {
 	TokenHash  []byte
 	CreatedAt  time.Time
 	LastUsedAt pgtype.Timestamptz
+	Scope      string
+}
+
+type BoardChange struct {
+	Slot int16
+	N    int64
 }
 
 type ChatMessage struct {
@@ -64,6 +70,7 @@ type Lead struct {
 	CardOrder int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Version   int64
 }
 
 type LeadEvent struct {
@@ -75,6 +82,13 @@ type LeadEvent struct {
 	ActorKind   string
 	ActorUserID pgtype.UUID
 	ActorName   string
+	Lead        []byte
+	Seq         *int64
+}
+
+type LeadEventSequencer struct {
+	One     bool
+	LastSeq int64
 }
 
 type Session struct {

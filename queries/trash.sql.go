@@ -153,7 +153,7 @@ INSERT INTO leads (id, name, company, email, phone, value, notes, status, source
 SELECT back.id, back.name, back.company, back.email, back.phone, back.value, back.notes,
        back.status, back.source, $1, back.created_at, now()
 FROM back
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
 `
 
 type RestoreLeadParams struct {
@@ -179,6 +179,7 @@ func (q *Queries) RestoreLead(ctx context.Context, arg RestoreLeadParams) (Lead,
 		&i.CardOrder,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Version,
 	)
 	return i, err
 }
@@ -187,7 +188,7 @@ const trashLead = `-- name: TrashLead :one
 WITH gone AS (
     DELETE FROM leads
     WHERE leads.id = $2
-    RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at
+    RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version
 )
 INSERT INTO trashed_leads (id, name, company, email, phone, value, notes, status, source,
                            created_at, updated_at, deleted_by)

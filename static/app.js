@@ -239,7 +239,9 @@
       source: item,
       target: '#' + FLASH_ID,
       swap: 'innerHTML',
-      values: { status: to.dataset.status, from: from.dataset.status, order: String(order), from_order: item.dataset.order }
+      // The version the card was rendered at: a drop of a card someone else
+      // changed meanwhile is refused, and the board shows where it really is.
+      values: { status: to.dataset.status, from: from.dataset.status, order: String(order), version: item.dataset.version || '', from_order: item.dataset.order }
     });
   }
 
@@ -250,7 +252,8 @@
   // form do. from_order lets the server offer Undo.
   function postMove(card, status, order) {
     var list = card.closest('.cards');
-    var values = { status: status, from: list ? list.dataset.status : '', from_order: card.dataset.order };
+    // The version the card was rendered at, as for a drop: a stale move is refused.
+    var values = { status: status, from: list ? list.dataset.status : '', from_order: card.dataset.order, version: card.dataset.version || '' };
     if (order !== undefined) values.order = String(order);
     var link = card.querySelector('.card-name');
     if (link) focusAfterSwap = link.id;

@@ -187,3 +187,37 @@ func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries
 	}
 	return recordEvent(ctx, q, after.ID, EventUpdate, changes)
 }
+
+// LastLeadEvent returns the newest event of the lead: who changed it last, how
+// and when. ErrNotFound when it has none.
+func (s *Store) LastLeadEvent(ctx context.Context, leadID uuid.UUID) (LeadEvent, error) {
+	r, err := s.q.LastLeadEvent(ctx, leadID)
+	if err != nil {
+		return LeadEvent{}, translate(err)
+	}
+	ev := LeadEvent{ID: r.ID, LeadID: r.LeadID, At: r.At.UTC(), Action: r.Action, ActorKind: r.ActorKind, ActorName: r.ActorName, Changes: []FieldChange{}}
+	if err := json.Unmarshal(r.Changes, &ev.Changes); err != nil {
+		return LeadEvent{}, fmt.Errorf("decode changes of lead event %d: %w", r.ID, err)
+	}
+	return ev, nil
+}
+
+// FieldAuthor is who last changed a field of a lead, and when.
+type FieldAuthor struct {
+	Actor string
+	At    time.Time
+}
+
+// LastFieldChanges returns, for each field of the lead that an event changed,
+// who changed it last and when (the board's conflict view names them).
+func (s *Store) LastFieldChanges(ctx context.Context, leadID uuid.UUID) (map[string]FieldAuthor, error) {
+	rows, err := s.q.LastFieldChanges(ctx, leadID)
+	if err != nil {
+		return nil, translate(fmt.Errorf("last field changes: %w", err))
+	}
+	out := make(map[string]FieldAuthor, len(rows))
+	for _, r := range rows {
+		out[r.Field] = FieldAuthor{Actor: r.ActorName, At: r.At.UTC()}
+	}
+	return out, nil
+}

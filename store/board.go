@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/crmteam/crm/queries"
 )
@@ -90,7 +91,47 @@ const MaxPageSize = 1000
 // ListBoard reads the board (or one column of it) per q. It reads one lead more
 // than asked per column to know whether there is a next page.
 func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
-	stages, err := s.Stages(ctx)
+	board, err := listBoard(ctx, s.q, bq, s.typoMatches)
+	return board, translate(err)
+}
+
+// BoardVersion returns the board version (migration 00007): a number that
+// changes with every committed change of a lead or a stage, made through any
+// server. One cheap statement: it is read for every conditional board read.
+func (s *Store) BoardVersion(ctx context.Context) (int64, error) {
+	v, err := s.q.BoardVersion(ctx)
+	if err != nil {
+		return 0, translate(fmt.Errorf("board version: %w", err))
+	}
+	return v, nil
+}
+
+// ListBoardVersion is ListBoard that also returns the board version the board
+// was read at: both are read in one snapshot (a read-only repeatable-read
+// transaction), so the board is exactly the one of that version and can be
+// cached under it.
+func (s *Store) ListBoardVersion(ctx context.Context, bq BoardQuery) (Board, int64, error) {
+	var board Board
+	var version int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		var err error
+		if version, err = q.BoardVersion(ctx); err != nil {
+			return fmt.Errorf("board version: %w", err)
+		}
+		board, err = listBoard(ctx, q, bq, s.typoMatches)
+		return err
+	})
+	if err != nil {
+		return Board{}, 0, translate(err)
+	}
+	return board, version, nil
+}
+
+// listBoard is ListBoard's work through q; match finds the leads a search
+// with typos means (typoMatches).
+func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match func(context.Context, string) ([]uuid.UUID, error)) (Board, error) {
+	stages, err := listStages(ctx, q)
 	if err != nil {
 		return Board{}, err
 	}
@@ -104,27 +145,21 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		stages = []Stage{st}
 	}
 	f := boardFilter{pattern: likePattern(bq.Search), digits: phoneDigits(bq.Search)}
-	cols, err := s.readColumns(ctx, bq, f, only)
+	cols, err := readColumns(ctx, q, bq, f, only)
 	if err != nil {
-		return Board{}, translate(fmt.Errorf("list leads: %w", err))
+		return Board{}, fmt.Errorf("list leads: %w", err)
 	}
 	// A search of the whole board that finds nothing as typed tolerates typos,
 	// as the assistant does: it shows the leads MatchLeads finds close enough
 	// ("jnae doe", "acmee"). Pages after the first and single columns do not
 	// fall back, so a column's next page never changes what the search means.
 	if f.pattern != "" && len(cols) == 0 && only == nil && bq.After == nil {
-		matches, err := s.MatchLeads(ctx, bq.Search, typoMatchLimit)
-		if err != nil {
+		if f.ids, err = match(ctx, bq.Search); err != nil {
 			return Board{}, err
 		}
-		for _, m := range matches {
-			if m.Score >= typoMatchScore {
-				f.ids = append(f.ids, m.Lead.ID)
-			}
-		}
 		if len(f.ids) > 0 {
-			if cols, err = s.readColumns(ctx, bq, f, only); err != nil {
-				return Board{}, translate(fmt.Errorf("list leads: %w", err))
+			if cols, err = readColumns(ctx, q, bq, f, only); err != nil {
+				return Board{}, fmt.Errorf("list leads: %w", err)
 			}
 		}
 	}
@@ -144,9 +179,9 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 		board.Columns[i] = *col
 	}
 	if bq.WithTotals {
-		totals, err := s.q.ColumnTotals(ctx, queries.ColumnTotalsParams{Pattern: f.pattern, Digits: f.digits, Ids: f.ids})
+		totals, err := q.ColumnTotals(ctx, queries.ColumnTotalsParams{Pattern: f.pattern, Digits: f.digits, Ids: f.ids})
 		if err != nil {
-			return Board{}, translate(fmt.Errorf("column totals: %w", err))
+			return Board{}, fmt.Errorf("column totals: %w", err)
 		}
 		for _, t := range totals {
 			for i := range board.Columns {
@@ -164,7 +199,7 @@ func (s *Store) ListBoard(ctx context.Context, bq BoardQuery) (Board, error) {
 // position: counted here for the whole unpaged board, computed by the query
 // otherwise. It reads one lead more than asked per column to know whether there
 // is a next page.
-func (s *Store) readColumns(ctx context.Context, bq BoardQuery, f boardFilter, only *string) (map[string]*Column, error) {
+func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f boardFilter, only *string) (map[string]*Column, error) {
 	cols := map[string]*Column{}
 	add := func(r queries.Lead, pos int) {
 		c := cols[r.Status]
@@ -185,7 +220,7 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, f boardFilter, o
 	}
 	switch {
 	case f.pattern != "":
-		rows, err := s.q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: f.pattern, Digits: f.digits, Ids: f.ids, RowLimit: rowLimit, OnlyStatus: only})
+		rows, err := q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: f.pattern, Digits: f.digits, Ids: f.ids, RowLimit: rowLimit, OnlyStatus: only})
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +228,7 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, f boardFilter, o
 			add(r.Lead, int(r.Position))
 		}
 	case bq.Limit > 0 || bq.After != nil:
-		rows, err := s.q.ListColumns(ctx, queries.ListColumnsParams{AfterKey: after, RowLimit: rowLimit, OnlyStatus: only})
+		rows, err := q.ListColumns(ctx, queries.ListColumnsParams{AfterKey: after, RowLimit: rowLimit, OnlyStatus: only})
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +236,7 @@ func (s *Store) readColumns(ctx context.Context, bq BoardQuery, f boardFilter, o
 			add(r.Lead, int(r.Position))
 		}
 	default:
-		rows, err := s.q.ListLeads(ctx, only)
+		rows, err := q.ListLeads(ctx, only)
 		if err != nil {
 			return nil, err
 		}
@@ -244,6 +279,22 @@ const (
 	typoMatchLimit = 20
 	typoMatchScore = 0.5
 )
+
+// typoMatches returns the leads a search with typos means, as the assistant
+// finds them (MatchLeads), closest first.
+func (s *Store) typoMatches(ctx context.Context, search string) ([]uuid.UUID, error) {
+	matches, err := s.MatchLeads(ctx, search, typoMatchLimit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []uuid.UUID
+	for _, m := range matches {
+		if m.Score >= typoMatchScore {
+			ids = append(ids, m.Lead.ID)
+		}
+	}
+	return ids, nil
+}
 
 // boardFilter is what a board search matches: the ILIKE pattern of the text,
 // the digits of a phone number typed, and the ids of typo-tolerant matches.

@@ -105,6 +105,9 @@ type LeadChange struct {
 	// later changes of the same turn may name; it becomes the new lead's id.
 	LeadID uuid.UUID
 	Input  LeadInput
+	// IfVersion is the version of the lead the turn read (0: none, a lead the
+	// turn creates). The change is written only if the lead still has it.
+	IfVersion int64
 }
 
 func chatMessageFromRow(r queries.ChatMessage) (ChatMessage, error) {
@@ -426,6 +429,7 @@ func (s *Store) applyChanges(ctx context.Context, q *queries.Queries, ops []Chat
 		return false, err
 	}
 	created := map[uuid.UUID]uuid.UUID{} // placeholder -> real id
+	checked := map[uuid.UUID]bool{}
 	changed := false
 	for i := range ops {
 		ch := ops[i].Change
@@ -438,6 +442,14 @@ func (s *Store) applyChanges(ctx context.Context, q *queries.Queries, ops []Chat
 		}
 		in := ch.Input
 		in.Normalize()
+		// The turn read the lead at ch.IfVersion: its first change of the lead is
+		// written only if nobody changed it since (later changes of the same lead
+		// follow the turn's own).
+		var ifVersions []int64
+		if ch.IfVersion != 0 && !checked[id] {
+			ifVersions = []int64{ch.IfVersion}
+		}
+		checked[id] = true
 		var lead Lead
 		var err error
 		switch ch.Kind {
@@ -453,9 +465,9 @@ func (s *Store) applyChanges(ctx context.Context, q *queries.Queries, ops []Chat
 			if verr := in.Validate(false); verr != nil {
 				return false, verr
 			}
-			lead, err = s.updateLead(ctx, q, id, in)
+			lead, err = s.updateLead(ctx, q, id, in, ifVersions)
 		case ChangeDelete:
-			lead, err = s.deleteLead(ctx, q, id)
+			lead, err = s.deleteLead(ctx, q, id, ifVersions)
 		default:
 			return false, fmt.Errorf("unknown change %q", ch.Kind)
 		}

@@ -30,6 +30,11 @@ type Lead struct {
 	CardOrder int       `json:"card_order"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Version changes with every write to the lead, by any path (migration
+	// 00007): a conditional write names the version it saw (the API's If-Match,
+	// the board's forms and drops). Versions only grow and are never reused.
+	// Moves of other cards change the lead's position, not its version.
+	Version int64 `json:"version"`
 }
 
 // leadFromRow is the lead of row r, at position pos of its column.
@@ -47,6 +52,7 @@ func leadFromRow(r queries.Lead, pos int) Lead {
 		CardOrder: pos,
 		CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
+		Version:   r.Version,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -107,6 +108,13 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 // UpdateLead changes the fields given in in. A changed status moves the lead to
 // the end of its new column.
 func (s *Store) UpdateLead(ctx context.Context, id uuid.UUID, in LeadInput) (Lead, error) {
+	return s.UpdateLeadIf(ctx, id, in, nil)
+}
+
+// UpdateLeadIf is UpdateLead when the lead's version is one of ifVersions (any
+// version when ifVersions is nil); a *StaleLeadError holding the lead as it is
+// otherwise, and nothing is written.
+func (s *Store) UpdateLeadIf(ctx context.Context, id uuid.UUID, in LeadInput, ifVersions []int64) (Lead, error) {
 	in.Normalize()
 	if verr := in.Validate(false); verr != nil {
 		return Lead{}, verr
@@ -114,17 +122,20 @@ func (s *Store) UpdateLead(ctx context.Context, id uuid.UUID, in LeadInput) (Lea
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
-		lead, err = s.updateLead(ctx, q, id, in)
+		lead, err = s.updateLead(ctx, q, id, in, ifVersions)
 		return err
 	})
 	return lead, err
 }
 
-// updateLead is UpdateLead's work inside the caller's transaction; in is already
-// normalized and validated.
-func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID, in LeadInput) (Lead, error) {
+// updateLead is UpdateLeadIf's work inside the caller's transaction; in is
+// already normalized and validated.
+func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID, in LeadInput, ifVersions []int64) (Lead, error) {
 	cur, err := lockLeadAndColumns(ctx, q, id, in.Status, s)
 	if err != nil {
+		return Lead{}, err
+	}
+	if err := checkVersion(ctx, q, cur, ifVersions); err != nil {
 		return Lead{}, err
 	}
 	p := queries.UpdateLeadFieldsParams{
@@ -166,6 +177,14 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 // other leads in the target column. The move is one statement, move_lead in
 // migration 00006, which takes its locks, reads, writes and records the move.
 func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order int) (Lead, error) {
+	return s.MoveLeadIf(ctx, id, status, order, nil)
+}
+
+// MoveLeadIf is MoveLead when the lead's version is one of ifVersions (any
+// version when ifVersions is nil); a *StaleLeadError holding the lead as it is
+// otherwise, and nothing is written. move_lead checks the version under the
+// lead's row lock.
+func (s *Store) MoveLeadIf(ctx context.Context, id uuid.UUID, status string, order int, ifVersions []int64) (Lead, error) {
 	status = strings.TrimSpace(status)
 	if status == "" {
 		return Lead{}, fieldError("status", "is required")
@@ -179,7 +198,7 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 		var err error
 		row, err = s.q.MoveLead(ctx, queries.MoveLeadParams{
 			ID: id, Target: status, TargetPosition: int32(min(max(order, 0), math.MaxInt32)), KeyGap: keyGap,
-			ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name,
+			ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name, IfVersions: ifVersions,
 		})
 		return err
 	})
@@ -194,11 +213,15 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 	if err != nil {
 		return Lead{}, translate(err)
 	}
-	return leadFromRow(queries.Lead{
+	lead := leadFromRow(queries.Lead{
 		ID: row.ID, Name: row.Name, Company: row.Company, Email: row.Email, Phone: row.Phone, Value: row.Value,
 		Notes: row.Notes, Status: row.Status, Source: row.Source, CardOrder: row.CardOrder,
-		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
-	}, int(row.Position)), nil
+		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, Version: row.Version,
+	}, int(row.Position))
+	if row.Stale {
+		return Lead{}, &StaleLeadError{Lead: lead}
+	}
+	return lead, nil
 }
 
 // endKey is the sort key and the position of a card added at the end of column
@@ -225,19 +248,29 @@ func endKey(ctx context.Context, q *queries.Queries, status string) (int64, int3
 // DeleteLead moves the lead to the trash (see RestoreLead); the positions after
 // it in its column close up by themselves (they are ranks).
 func (s *Store) DeleteLead(ctx context.Context, id uuid.UUID) (Lead, error) {
+	return s.DeleteLeadIf(ctx, id, nil)
+}
+
+// DeleteLeadIf is DeleteLead when the lead's version is one of ifVersions (any
+// version when ifVersions is nil); a *StaleLeadError holding the lead as it is
+// otherwise, and nothing is deleted.
+func (s *Store) DeleteLeadIf(ctx context.Context, id uuid.UUID, ifVersions []int64) (Lead, error) {
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
 		var err error
-		lead, err = s.deleteLead(ctx, q, id)
+		lead, err = s.deleteLead(ctx, q, id, ifVersions)
 		return err
 	})
 	return lead, err
 }
 
-// deleteLead is DeleteLead's work inside the caller's transaction.
-func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID) (Lead, error) {
+// deleteLead is DeleteLeadIf's work inside the caller's transaction.
+func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID, ifVersions []int64) (Lead, error) {
 	cur, err := lockLeadAndColumns(ctx, q, id, nil, s)
 	if err != nil {
+		return Lead{}, err
+	}
+	if err := checkVersion(ctx, q, cur, ifVersions); err != nil {
 		return Lead{}, err
 	}
 	pos, err := q.LeadPosition(ctx, queries.LeadPositionParams{Status: cur.Status, CardOrder: cur.CardOrder})
@@ -279,6 +312,34 @@ func lockLeadAndColumns(ctx context.Context, q *queries.Queries, id uuid.UUID, n
 		return queries.Lead{}, errStale
 	}
 	return cur, nil
+}
+
+// StaleLeadError is a conditional write refused because the lead changed since
+// the version the caller named: Lead is the lead as it is now. It is an
+// ErrConflict.
+type StaleLeadError struct {
+	Lead Lead
+}
+
+func (e *StaleLeadError) Error() string {
+	return fmt.Sprintf("lead %s was changed meanwhile (now version %d)", e.Lead.ID, e.Lead.Version)
+}
+
+// Is makes a StaleLeadError an ErrConflict.
+func (e *StaleLeadError) Is(target error) bool { return target == ErrConflict }
+
+// checkVersion returns a *StaleLeadError unless cur's version is one of
+// ifVersions (nil: any). The caller holds cur's row lock, so the version
+// cannot change between this check and its write.
+func checkVersion(ctx context.Context, q *queries.Queries, cur queries.Lead, ifVersions []int64) error {
+	if ifVersions == nil || slices.Contains(ifVersions, cur.Version) {
+		return nil
+	}
+	pos, err := q.LeadPosition(ctx, queries.LeadPositionParams{Status: cur.Status, CardOrder: cur.CardOrder})
+	if err != nil {
+		return fmt.Errorf("position of lead %s: %w", cur.ID, err)
+	}
+	return &StaleLeadError{Lead: leadFromRow(cur, int(pos))}
 }
 
 // errStale means the lead moved to another column between reading its column and

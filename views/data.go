@@ -65,6 +65,12 @@ type LeadForm struct {
 	Now    time.Time
 	// History is the lead's audit trail, newest first (edit form only).
 	History []store.LeadEvent
+	// Edit is what an edit form was rendered from (see conflict.go); zero: the
+	// stored Lead.
+	Edit EditBase
+	// Conflicts lists the fields someone else changed while this person edited
+	// them too (see ConflictView).
+	Conflicts []FieldConflict
 }
 
 // Sources are suggested in the source field; any text is accepted.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -35,11 +36,13 @@ type config struct {
 	CookieSecure bool
 	// Redis is REDIS_URL parsed: a single Redis or a Sentinel-monitored master.
 	Redis asynq.RedisConnOpt
+	// MemoryLimit is the Go heap's soft limit in bytes (GOMEMLIMIT).
+	MemoryLimit int64
 	// MetricsAddr is an extra listener for /metrics, /healthz and /readyz (the
 	// worker's only HTTP); empty: none.
 	MetricsAddr string
-	// MetricsAllow are the networks that may read /metrics and the queue
-	// dashboard without being an admin.
+	// MetricsAllow are the networks that may read /metrics on MetricsAddr
+	// without a token.
 	MetricsAllow []netip.Prefix
 	// BaseURL is the app's public URL (BASE_URL); empty: not configured.
 	BaseURL string
@@ -56,6 +59,12 @@ var configVars = []struct{ name, def, help string }{
 	{"LOG_FORMAT", "text", "text or json"},
 	{"WORKER", "true", "run the background-job worker inside serve"},
 	{"SHUTDOWN_GRACE", "15s", "how long shutdown waits for in-flight requests and jobs"},
+	// GOMEMLIMIT: a full board of 10,000 leads is about 3 MB of JSON and as much
+	// again in leads; with several such requests at once the garbage collector's
+	// default pacing (GOGC=100: collect when the heap doubles) let RSS reach
+	// 176 MB. The soft limit makes it collect sooner as the heap nears 80 MiB; it
+	// is not a cap, the heap may exceed it when that much is live.
+	{"GOMEMLIMIT", "80MiB", "the Go heap's soft limit (Go's own syntax: 80MiB, 1GiB, off), from the environment or .env"},
 	{"OPENAI_API_KEY", "", "API key of an OpenAI-compatible server; empty selects the built-in offline assistant"},
 	{"OPENAI_BASE_URL", "", "base URL of an OpenAI-compatible server (empty: OpenAI's)"},
 	{"OPENAI_MODEL", "gpt-4o-mini", "model name for the assistant"},
@@ -64,7 +73,7 @@ var configVars = []struct{ name, def, help string }{
 	{"ASSISTANT_TURN_TIMEOUT", "2m", "time limit of one assistant turn; past it the reply fails and nothing changes"},
 	{"COOKIE_SECURE", "false", "older name of SECURE_COOKIES, read when SECURE_COOKIES is auto"},
 	{"METRICS_ADDR", "", "extra listener for /metrics, /healthz and /readyz, e.g. :9090 (a worker's only HTTP)"},
-	{"METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128", "networks that may read /metrics and /admin/queues without an admin login"},
+	{"METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128", "networks that may read /metrics on METRICS_ADDR without a token"},
 	{"BASE_URL", "", "the app's public URL, e.g. https://crm.example.com; https:// turns on Secure cookies and HSTS"},
 	{"SECURE_COOKIES", "auto", "mark the session cookie Secure: true, false, or auto (true when BASE_URL is https://)"},
 	{"ALLOWED_ORIGINS", "", "comma-separated origins (https://app.example.com) allowed to call the app from a browser with CORS; empty: CORS off"},
@@ -129,6 +138,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad("SHUTDOWN_GRACE", "must be a positive duration such as 15s, got %q", get("SHUTDOWN_GRACE"))
 	}
 	c.ShutdownGrace = grace
+	if n, err := parseMemoryLimit(get("GOMEMLIMIT")); err != nil {
+		bad("GOMEMLIMIT", "must be a size such as 80MiB or 1GiB, or off, got %q", get("GOMEMLIMIT"))
+	} else {
+		c.MemoryLimit = n
+	}
 	if c.OpenAIBaseURL != "" {
 		if u, err := url.Parse(c.OpenAIBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("OPENAI_BASE_URL", "must be an http(s) URL, got %s", redactURL(c.OpenAIBaseURL))
@@ -193,6 +207,7 @@ func (c config) logAttrs() []any {
 		"log_format", c.LogFormat,
 		"worker", c.Worker,
 		"shutdown_grace", c.ShutdownGrace.String(),
+		"gomemlimit", memoryLimitText(c.MemoryLimit),
 		"openai_api_key", key,
 		"openai_base_url", redactURL(c.OpenAIBaseURL),
 		"openai_model", c.OpenAIModel,
@@ -242,4 +257,30 @@ func secretParam(name string) bool {
 		}
 	}
 	return false
+}
+
+// parseMemoryLimit reads GOMEMLIMIT as the Go runtime does: a number of bytes
+// with an optional unit (B, KiB, MiB, GiB, TiB), or "off".
+func parseMemoryLimit(s string) (int64, error) {
+	if s == "off" {
+		return math.MaxInt64, nil
+	}
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	mult := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[s[len(num):]]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || mult == 0 || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad memory limit %q", s)
+	}
+	return n * mult, nil
+}
+
+// memoryLimitText shows a memory limit for the log.
+func memoryLimitText(n int64) string {
+	switch {
+	case n == math.MaxInt64:
+		return "off"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

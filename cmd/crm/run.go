@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/alexedwards/scs/pgxstore"
@@ -45,13 +46,14 @@ Usage:
   crm user passwd --email E
                           set an account's password; ends its browser sessions
   crm user list           list the accounts
-  crm token create --email E --name N
+  crm token create --email E --name N [--scope metrics]
                           make a personal API token and print it (shown once)
   crm version             print the version
   crm help [command]      show this help
 
 Configuration comes from environment variables; a .env file in the working
-directory is read first when present (real environment variables win):
+directory is read first when present (variables set in the environment win, even
+when set empty):
 `
 
 // run is the whole program: it reads the configuration and wires every part.
@@ -86,11 +88,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return err
 	}
 
-	getenv = withDotEnv(getenv)
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	// The Go runtime read GOMEMLIMIT from the process's environment before
+	// main; this applies it from .env too, and the default when unset.
+	debug.SetMemoryLimit(cfg.MemoryLimit)
 	log := newLogger(cfg, stderr)
 	redis.SetLogger(redisLogger{log})
 	log.Info("starting", append([]any{"command", cmd, "version", version}, cfg.logAttrs()...)...)
@@ -126,14 +130,14 @@ func printUsage(w io.Writer) {
 	}
 }
 
-// withDotEnv reads .env when present; variables set in the environment win.
-func withDotEnv(getenv func(string) string) func(string) string {
-	env, err := godotenv.Read(".env")
-	if err != nil {
-		return getenv
-	}
+// withDotEnv is the program's getenv: a variable set in the environment wins,
+// even when it is set empty (OPENAI_API_KEY= crm serve runs the offline
+// assistant whatever .env says); otherwise .env's value when the file is
+// present in the working directory.
+func withDotEnv(lookup func(string) (string, bool)) func(string) string {
+	env, _ := godotenv.Read(".env")
 	return func(k string) string {
-		if v := getenv(k); v != "" {
+		if v, ok := lookup(k); ok {
 			return v
 		}
 		return env[k]
@@ -196,6 +200,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 	sessions, stopSessions := newSessions(cfg, log, pool)
 	defer stopSessions()
 	queue := &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout}
+	// The event hub reads the event stream for every GET /events/ of this
+	// server; it also passes this process's writes on to the other servers.
+	events := handlers.NewEventHub(st, rdb, log)
+	if err := events.Start(ctx); err != nil {
+		return err
+	}
+	defer events.Close()
 	srv := &handlers.Server{
 		Store:          st,
 		Log:            log,
@@ -208,6 +219,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		OpsAllow:       cfg.MetricsAllow,
 		QueueDashboard: dashboard,
 		Security:       cfg.Security,
+		Redis:          rdb,
+		Events:         events,
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -220,6 +233,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for open requests; event streams and long polls end when
+	// the hub closes, and their clients reconnect (to another server).
+	httpSrv.RegisterOnShutdown(events.Close)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
@@ -313,8 +329,12 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 	w := asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     8,
 		ShutdownTimeout: cfg.ShutdownGrace,
-		LogLevel:        asynq.WarnLevel,
-		Logger:          asynqLogger{log},
+		// An idle worker looks for new jobs this often (asynq's default is a
+		// second, which every chat reply waited for): 20 small Redis calls a
+		// second per worker, for replies that start at once.
+		TaskCheckInterval: 50 * time.Millisecond,
+		LogLevel:          asynq.WarnLevel,
+		Logger:            asynqLogger{log},
 	})
 	rdb, err := newRedisClient(cfg.Redis)
 	if err != nil {
@@ -327,6 +347,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 		Assistant:   newAssistant(cfg, log, st, metrics),
 		Enqueuer:    &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout},
 		TurnTimeout: cfg.TurnTimeout,
+		Redis:       rdb,
 	}
 	mux := handlers.NewTaskMux(tasks)
 	mux.Use(handlers.JobLogger(log), metrics.InstrumentJobs)
