@@ -442,6 +442,9 @@
     try { return JSON.parse(localStorage.getItem(collapseKey()) || '[]'); } catch (err) { return []; }
   }
   function setCollapsed(col, on) {
+    // Columns are rendered expanded: touch nothing (no restyle of a large
+    // board) unless the state changes.
+    if (col.classList.contains('collapsed') === on) return;
     col.classList.toggle('collapsed', on);
     var btn = col.querySelector('[data-collapse]');
     if (!btn) return;
