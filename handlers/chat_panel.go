@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
@@ -119,8 +120,20 @@ func (s *Server) handleChatPanelSend(w http.ResponseWriter, r *http.Request) err
 	}))
 }
 
-// handleChatPanelReply answers a reply's poll: the reply as it is now. The
-// final version has no polling trigger; when its turn changed leads the response
+// chatLongPoll is how long a reply's poll with ?wait waits for the reply to be
+// final before it answers the pending reply, which asks again.
+const chatLongPoll = 25 * time.Second
+
+// chatPollFallback is how often a waiting poll reads the reply anyway, in case
+// the worker's announcement is lost (Redis down, an older worker).
+const chatPollFallback = time.Second
+
+// handleChatPanelReply answers a reply's poll: the reply as it is now, or with
+// ?wait (a long poll, which the pending reply makes) once it is final or after
+// chatLongPoll. The worker announces each finished reply through Redis
+// (PublishReplyDone), which wakes the waiting poll on whichever server holds
+// it, so a reply shows the moment its job ends. The final version has no
+// polling trigger; when its turn changed leads the response
 // triggers leads-changed, which re-renders the board. A reply that is gone (the
 // conversation was cleared) answers nothing, which removes it and stops polling.
 func (s *Server) handleChatPanelReply(w http.ResponseWriter, r *http.Request) error {
@@ -128,7 +141,12 @@ func (s *Server) handleChatPanelReply(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return s.render(w, r, http.StatusOK, templ.NopComponent)
 	}
-	reply, err := s.chatReply(r, id)
+	var reply store.ChatMessage
+	if r.URL.Query().Has("wait") {
+		reply, err = s.awaitChatReply(r, id)
+	} else {
+		reply, err = s.chatReply(r, id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return s.render(w, r, http.StatusOK, templ.NopComponent)
 	}
@@ -139,6 +157,50 @@ func (s *Server) handleChatPanelReply(w http.ResponseWriter, r *http.Request) er
 		w.Header().Set("HX-Trigger", "leads-changed")
 	}
 	return s.render(w, r, http.StatusOK, views.ChatMessage(reply))
+}
+
+// awaitChatReply returns reply id once it is final, or as it is after
+// chatLongPoll, or when the server shuts down.
+func (s *Server) awaitChatReply(r *http.Request, id uuid.UUID) (store.ChatMessage, error) {
+	deadline := time.NewTimer(chatLongPoll)
+	defer deadline.Stop()
+	var hubDone <-chan struct{}
+	if s.Events != nil {
+		hubDone = s.Events.Done()
+	}
+	for {
+		// Wait first, read second: an announcement made between the read and
+		// the wait is not lost.
+		var announced <-chan struct{}
+		stop := func() {}
+		if s.Events != nil {
+			announced, stop = s.Events.waitReply(id)
+		}
+		reply, err := s.chatReply(r, id)
+		if err != nil || reply.Final() {
+			stop()
+			return reply, err
+		}
+		fallback := time.NewTimer(chatPollFallback)
+		select {
+		case <-announced:
+		case <-fallback.C:
+		case <-deadline.C:
+			stop()
+			fallback.Stop()
+			return reply, nil
+		case <-hubDone:
+			stop()
+			fallback.Stop()
+			return reply, nil
+		case <-r.Context().Done():
+			stop()
+			fallback.Stop()
+			return reply, r.Context().Err()
+		}
+		stop()
+		fallback.Stop()
+	}
 }
 
 // handleChatPanelClear starts the conversation over and shows the empty panel.

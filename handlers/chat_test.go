@@ -668,13 +668,13 @@ func TestChatPanel(t *testing.T) {
 	}
 	thinking := sd.Find("li.chat-thinking")
 	replyURL, _ := thinking.Attr("hx-get")
-	if trig, _ := thinking.Attr("hx-trigger"); trig != "load delay:1s" || !strings.HasPrefix(replyURL, "/chat/panel/replies/") {
-		t.Fatalf("pending reply: got hx-get %q hx-trigger %q, want a poll of its fragment", replyURL, trig)
+	if trig, _ := thinking.Attr("hx-trigger"); trig != "load" || !strings.HasPrefix(replyURL, "/chat/panel/replies/") || !strings.HasSuffix(replyURL, "?wait=1") {
+		t.Fatalf("pending reply: got hx-get %q hx-trigger %q, want a long poll of its fragment at once", replyURL, trig)
 	}
 	if oob, _ := sd.Find("form#chat-form").Attr("hx-swap-oob"); oob != "true" {
 		t.Errorf("form after send: got hx-swap-oob %q, want true (an empty form)", oob)
 	}
-	poll := e.request(e.client, "GET", replyURL, "", "", htmx...)
+	poll := e.request(e.client, "GET", strings.TrimSuffix(replyURL, "?wait=1"), "", "", htmx...)
 	if _, ok := poll.doc(t).Find("li").Attr("hx-trigger"); !ok || poll.header.Get("HX-Trigger") != "" {
 		t.Errorf("pending poll: got %s (HX-Trigger %q), want still polling and no event", poll.body, poll.header.Get("HX-Trigger"))
 	}

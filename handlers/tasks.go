@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/assistant"
 	"github.com/crmteam/crm/store"
@@ -87,6 +88,9 @@ type Tasks struct {
 	Enqueuer Enqueuer
 	// TurnTimeout bounds one assistant turn (DefaultTurnTimeout when 0).
 	TurnTimeout time.Duration
+	// Redis, when set, carries the news that a reply is finished to the long
+	// polls of every server (PublishReplyDone), so the panel shows it at once.
+	Redis redis.UniversalClient
 }
 
 // NewTaskMux returns the asynq handler of every background-job type.
@@ -109,7 +113,15 @@ func (t *Tasks) handleChatReply(ctx context.Context, task *asynq.Task) error {
 	timeout := turnTimeout(t.TurnTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return t.Assistant.RunTurn(ctx, p.ReplyID, timeout+leaseMargin)
+	err := t.Assistant.RunTurn(ctx, p.ReplyID, timeout+leaseMargin)
+	if t.Redis != nil {
+		// Finished, failed for good, or to be retried: a waiting long poll reads
+		// the reply again and keeps waiting if it is still pending.
+		if perr := PublishReplyDone(context.WithoutCancel(ctx), t.Redis, p.ReplyID); perr != nil {
+			t.Log.WarnContext(ctx, "announce chat reply", "reply_id", p.ReplyID, "err", perr)
+		}
+	}
+	return err
 }
 
 // Sweeper settings.

@@ -83,7 +83,7 @@ func (q *Queries) LastFieldChanges(ctx context.Context, leadID uuid.UUID) ([]Las
 }
 
 const lastLeadEvent = `-- name: LastLeadEvent :one
-SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
 FROM lead_events
 WHERE lead_id = $1
 ORDER BY id DESC
@@ -104,12 +104,27 @@ func (q *Queries) LastLeadEvent(ctx context.Context, leadID uuid.UUID) (LeadEven
 		&i.ActorKind,
 		&i.ActorUserID,
 		&i.ActorName,
+		&i.Lead,
+		&i.Seq,
 	)
 	return i, err
 }
 
+const lastLeadEventSeq = `-- name: LastLeadEventSeq :one
+SELECT last_seq
+FROM lead_event_sequencer
+`
+
+// LastLeadEventSeq is the last stream position assigned.
+func (q *Queries) LastLeadEventSeq(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, lastLeadEventSeq)
+	var last_seq int64
+	err := row.Scan(&last_seq)
+	return last_seq, err
+}
+
 const listLeadEvents = `-- name: ListLeadEvents :many
-SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
 FROM lead_events
 WHERE lead_id = $1
 ORDER BY id DESC
@@ -140,6 +155,8 @@ func (q *Queries) ListLeadEvents(ctx context.Context, arg ListLeadEventsParams) 
 			&i.ActorKind,
 			&i.ActorUserID,
 			&i.ActorName,
+			&i.Lead,
+			&i.Seq,
 		); err != nil {
 			return nil, err
 		}
@@ -149,4 +166,74 @@ func (q *Queries) ListLeadEvents(ctx context.Context, arg ListLeadEventsParams) 
 		return nil, err
 	}
 	return items, nil
+}
+
+const listStreamEvents = `-- name: ListStreamEvents :many
+SELECT seq::bigint AS seq, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name,
+       coalesce(lead, 'null')::jsonb AS lead
+FROM lead_events
+WHERE seq > $1::bigint
+ORDER BY seq
+LIMIT $2::integer
+`
+
+type ListStreamEventsParams struct {
+	After    int64
+	RowLimit int32
+}
+
+type ListStreamEventsRow struct {
+	Seq         int64
+	LeadID      uuid.UUID
+	At          time.Time
+	Action      string
+	Changes     []byte
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	Lead        []byte
+}
+
+// ListStreamEvents reads the stream after position after, in stream order.
+func (q *Queries) ListStreamEvents(ctx context.Context, arg ListStreamEventsParams) ([]ListStreamEventsRow, error) {
+	rows, err := q.db.Query(ctx, listStreamEvents, arg.After, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStreamEventsRow{}
+	for rows.Next() {
+		var i ListStreamEventsRow
+		if err := rows.Scan(
+			&i.Seq,
+			&i.LeadID,
+			&i.At,
+			&i.Action,
+			&i.Changes,
+			&i.ActorKind,
+			&i.ActorUserID,
+			&i.ActorName,
+			&i.Lead,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const sequenceLeadEvents = `-- name: SequenceLeadEvents :one
+SELECT sequence_lead_events()::bigint AS last_seq
+`
+
+// SequenceLeadEvents numbers the committed events not numbered yet (migration
+// 00008) and returns the last number assigned.
+func (q *Queries) SequenceLeadEvents(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, sequenceLeadEvents)
+	var last_seq int64
+	err := row.Scan(&last_seq)
+	return last_seq, err
 }

@@ -18,6 +18,7 @@ type ApiToken struct {
 	TokenHash  []byte
 	CreatedAt  time.Time
 	LastUsedAt pgtype.Timestamptz
+	Scope      string
 }
 
 type BoardChange struct {
@@ -81,6 +82,13 @@ type LeadEvent struct {
 	ActorKind   string
 	ActorUserID pgtype.UUID
 	ActorName   string
+	Lead        []byte
+	Seq         *int64
+}
+
+type LeadEventSequencer struct {
+	One     bool
+	LastSeq int64
 }
 
 type Session struct {

@@ -122,6 +122,12 @@ func worker(ctx context.Context, cfg config, log *slog.Logger, st *store.Store, 
 		case <-stopped:
 		}
 	}()
+	// The worker's writes (the assistant's turns) wake every server's event
+	// hub; in crm serve the hub does this itself. It runs until the worker has
+	// finished its last job.
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	go handlers.PublishWrites(pubCtx, st, rdb, log)
 	err = runWorker(ctx, cfg, log, st, metrics)
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -46,7 +46,7 @@ Usage:
   crm user passwd --email E
                           set an account's password; ends its browser sessions
   crm user list           list the accounts
-  crm token create --email E --name N
+  crm token create --email E --name N [--scope metrics]
                           make a personal API token and print it (shown once)
   crm version             print the version
   crm help [command]      show this help
@@ -200,6 +200,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 	sessions, stopSessions := newSessions(cfg, log, pool)
 	defer stopSessions()
 	queue := &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout}
+	// The event hub reads the event stream for every GET /events/ of this
+	// server; it also passes this process's writes on to the other servers.
+	events := handlers.NewEventHub(st, rdb, log)
+	if err := events.Start(ctx); err != nil {
+		return err
+	}
+	defer events.Close()
 	srv := &handlers.Server{
 		Store:          st,
 		Log:            log,
@@ -212,6 +219,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		OpsAllow:       cfg.MetricsAllow,
 		QueueDashboard: dashboard,
 		Security:       cfg.Security,
+		Redis:          rdb,
+		Events:         events,
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -224,6 +233,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for open requests; event streams and long polls end when
+	// the hub closes, and their clients reconnect (to another server).
+	httpSrv.RegisterOnShutdown(events.Close)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
@@ -317,8 +329,12 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 	w := asynq.NewServer(cfg.Redis, asynq.Config{
 		Concurrency:     8,
 		ShutdownTimeout: cfg.ShutdownGrace,
-		LogLevel:        asynq.WarnLevel,
-		Logger:          asynqLogger{log},
+		// An idle worker looks for new jobs this often (asynq's default is a
+		// second, which every chat reply waited for): 20 small Redis calls a
+		// second per worker, for replies that start at once.
+		TaskCheckInterval: 50 * time.Millisecond,
+		LogLevel:          asynq.WarnLevel,
+		Logger:            asynqLogger{log},
 	})
 	rdb, err := newRedisClient(cfg.Redis)
 	if err != nil {
@@ -331,6 +347,7 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 		Assistant:   newAssistant(cfg, log, st, metrics),
 		Enqueuer:    &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout},
 		TurnTimeout: cfg.TurnTimeout,
+		Redis:       rdb,
 	}
 	mux := handlers.NewTaskMux(tasks)
 	mux.Use(handlers.JobLogger(log), metrics.InstrumentJobs)

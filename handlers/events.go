@@ -1,0 +1,128 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// streamWriteWindow is how long one write to a stream may take: each write
+// sets the write deadline (past the server's WriteTimeout) this far ahead, and a
+// client that takes longer is gone.
+const streamWriteWindow = 30 * time.Second
+
+// handleEvents serves GET /events/: the event stream as Server-Sent Events.
+// Each event is sent as
+//
+//	id: <stream position>
+//	event: lead.moved
+//	data: {"id": ..., "type": ..., "at": ..., "actor": ..., "lead": ..., "changes": [...]}
+//
+// A client that reconnects with Last-Event-ID (the browser does so by itself)
+// is sent what it missed; one more than MaxReplay events behind, or naming a
+// position the stream never reached, is sent "event: reset" with the current
+// position instead, and should reload what it shows. Without Last-Event-ID,
+// ?since=N (the position a page was rendered at) plays the same part; without
+// either the stream starts now.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
+	if s.Events == nil {
+		return errStatus(http.StatusServiceUnavailable, "the event stream is not available on this server")
+	}
+	u, _ := currentUser(r)
+	after := int64(-1)
+	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("since")} {
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			return badRequest("Last-Event-ID and since must be a stream position (a whole number ≥ 0)")
+		}
+		after = n
+		break
+	}
+	sub, err := s.Events.subscribe(u.ID)
+	if errors.Is(err, errTooManyStreams) {
+		return errStatus(http.StatusTooManyRequests, fmt.Sprintf("too many open event streams: at most %d per user on each server; close a tab", s.Events.StreamsPerUser))
+	}
+	defer s.Events.unsubscribe(sub)
+
+	ctx := r.Context()
+	reset := false
+	if after < 0 {
+		after = s.Events.Last()
+	} else if after < s.Events.Last()-MaxReplay || after > s.Events.Last() {
+		// Far behind this hub, or ahead of it: ask the table where the stream
+		// is (the hub may be a moment behind another server).
+		last, err := s.Store.SequenceEvents(ctx)
+		if err != nil {
+			return err
+		}
+		if after > last || last-after > MaxReplay {
+			after, reset = last, true
+		}
+	}
+
+	rc := http.NewResponseController(w)
+	// The server's read timeout would end the request (its context) while the
+	// stream is idle: a stream reads nothing more.
+	_ = rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	write := func(chunks ...[]byte) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteWindow)); err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
+	// retry: how soon the browser reconnects after the stream ends.
+	if err := write([]byte("retry: 1000\n: stream of lead events\n\n")); err != nil {
+		return nil
+	}
+	heartbeat := time.NewTicker(s.Events.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		if reset {
+			msg := fmt.Sprintf("id: %d\nevent: reset\ndata: {\"id\":%d}\n\n", after, after)
+			if err := write([]byte(msg)); err != nil {
+				return nil
+			}
+		}
+		frames, next, behind, err := s.Events.since(ctx, after)
+		if err != nil {
+			s.Log.WarnContext(ctx, "event stream read", "request_id", RequestID(ctx), "err", err)
+			return nil // the client reconnects with Last-Event-ID
+		}
+		after, reset = next, behind
+		if reset {
+			continue
+		}
+		if len(frames) > 0 {
+			if err := write(frames...); err != nil {
+				return nil
+			}
+		}
+		select {
+		case <-sub.wake:
+		case <-heartbeat.C:
+			if err := write([]byte(": ping\n\n")); err != nil {
+				return nil
+			}
+		case <-ctx.Done():
+			return nil
+		case <-s.Events.Done():
+			return nil
+		}
+	}
+}
