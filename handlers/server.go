@@ -36,8 +36,8 @@ type Server struct {
 	AssistantMode string
 	// Metrics counts requests and serves /metrics; nil: no metrics.
 	Metrics *Metrics
-	// OpsAllow are the networks that may read /metrics and the queue dashboard
-	// without being an admin (METRICS_ALLOW_CIDRS).
+	// OpsAllow are the networks that may read /metrics on the METRICS_ADDR
+	// listener (OpsRoutes) without a token (METRICS_ALLOW_CIDRS).
 	OpsAllow []netip.Prefix
 	// QueueDashboard is the job queue UI served at /admin/queues; nil: none.
 	QueueDashboard http.Handler
