@@ -99,12 +99,23 @@ func confirms(message, label string) bool {
 		return false
 	}
 	for _, w := range ws {
-		if yesFiller[w] || own[w] {
+		if yesFiller[w] || own[w] || ownParts(w, own) {
 			continue
 		}
 		return false
 	}
 	return true
+}
+
+// ownParts says whether every part of w ("o'brien") is a word of the lead's.
+func ownParts(w string, own map[string]bool) bool {
+	parts := store.SplitWords(w)
+	for _, p := range parts {
+		if !own[p] {
+			return false
+		}
+	}
+	return len(parts) > 0
 }
 
 func isYes(s string) bool { return confirms(s, "") }

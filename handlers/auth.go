@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/store"
 	"github.com/crmteam/crm/views"
@@ -46,6 +47,10 @@ type Security struct {
 	HTTPS bool
 	// Limits are the rate limits; zero fields take the defaults.
 	Limits Limits
+	// Hosts are the host names requests may carry in Host: BASE_URL's, or
+	// localhost, 127.0.0.1 and ::1 when it is unset (cmd/crm). Others get 400
+	// (hosts.go). Empty: any Host.
+	Hosts []string
 }
 
 // Rate is N events per Per: a burst of N, refilled evenly over Per. N < 0 turns
@@ -110,15 +115,16 @@ type security struct {
 	hashSlots chan struct{}
 }
 
-// newSecurity makes the state of cfg. An origin that is not a bare
+// newSecurity makes the state of cfg; the rate limits are kept in rdb (nil:
+// in memory). An origin that is not a bare
 // scheme://host[:port] is skipped and logged (config validation refuses it first).
-func newSecurity(cfg Security, log *slog.Logger) *security {
+func newSecurity(cfg Security, log *slog.Logger, rdb redis.UniversalClient) *security {
 	lim := cfg.Limits.withDefaults()
 	sec := &security{
-		signInAddr:    newLimiter(lim.SignInPerAddress),
-		signInAccount: newLimiter(lim.SignInPerAccount),
-		chat:          newLimiter(lim.ChatPerUser),
-		api:           newLimiter(lim.APIPerToken),
+		signInAddr:    newLimiter(lim.SignInPerAddress, "signin_address", rdb, log),
+		signInAccount: newLimiter(lim.SignInPerAccount, "signin_account", rdb, log),
+		chat:          newLimiter(lim.ChatPerUser, "chat", rdb, log),
+		api:           newLimiter(lim.APIPerToken, "api", rdb, log),
 		cop:           http.NewCrossOriginProtection(),
 		origins:       map[string]bool{},
 		hashSlots:     make(chan struct{}, 4),
@@ -190,12 +196,6 @@ func (s *Server) pageAuth(next http.Handler) http.Handler {
 	return s.authenticate(kindPage, s.requireSignIn(kindPage, next))
 }
 
-// optionalAuth finds who the request is made by, if anyone, without refusing
-// anybody: the operator endpoints decide themselves (opsOnly).
-func (s *Server) optionalAuth(next http.Handler) http.Handler {
-	return s.authenticate(kindAPI, next)
-}
-
 // panelAuth guards the assistant panel's fragments like pages; failures show
 // in the panel's own message region.
 func (s *Server) panelAuth(next http.Handler) http.Handler {
@@ -232,7 +232,12 @@ func (s *Server) authenticate(kind routeKind, next http.Handler) http.Handler {
 			s.fail(kind, w, r, fmt.Errorf("check api token: %w", err))
 			return
 		}
-		if ok, wait := s.sec.api.allow(tu.Token.ID.String()); !ok {
+		if tu.Token.Scope != store.ScopeAPI {
+			s.logRefusal(r, "metrics token used beyond /metrics")
+			writeJSON(w, http.StatusForbidden, errorBody{Error: "this token only reads /metrics"})
+			return
+		}
+		if ok, wait := s.sec.api.allow(r.Context(), tu.Token.ID.String()); !ok {
 			s.Log.WarnContext(r.Context(), "rate limited", "limit", "api_per_token", "token_id", tu.Token.ID,
 				"user_id", tu.User.ID, "request_id", RequestID(r.Context()))
 			tooMany(w, wait)
@@ -402,7 +407,7 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 		}
 		s.logRefusal(r, "admin only")
 		s.html(func(http.ResponseWriter, *http.Request) error {
-			return errStatus(http.StatusForbidden, "only an admin can manage accounts")
+			return errStatus(http.StatusForbidden, "only an admin can do this")
 		}).ServeHTTP(w, r)
 	})
 }
@@ -506,7 +511,7 @@ func errTooMany(w http.ResponseWriter, wait time.Duration, what string) error {
 func (s *Server) chatLimited(fn func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if u, ok := currentUser(r); ok {
-			if ok, wait := s.sec.chat.allow(u.ID.String()); !ok {
+			if ok, wait := s.sec.chat.allow(r.Context(), u.ID.String()); !ok {
 				s.Log.WarnContext(r.Context(), "rate limited", "limit", "chat_per_user", "user_id", u.ID,
 					"request_id", RequestID(r.Context()))
 				return errTooMany(w, wait, "too many messages to the assistant")

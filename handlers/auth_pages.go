@@ -74,7 +74,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		lim  *limiter
 		key  string
 	}{{"signin_per_address", s.sec.signInAddr, addr}, {"signin_per_account", s.sec.signInAccount, accountKey}} {
-		if ok, wait := l.lim.allow(l.key); !ok {
+		if ok, wait := l.lim.allow(r.Context(), l.key); !ok {
 			s.Log.WarnContext(r.Context(), "rate limited", "limit", l.name, "email_hash", emailHash(email), "address", addr,
 				"request_id", RequestID(r.Context()))
 			tooMany(w, wait)
@@ -89,7 +89,7 @@ func (s *Server) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.sec.signInAccount.reset(accountKey)
+	s.sec.signInAccount.reset(r.Context(), accountKey)
 	if err := s.signIn(r, u); err != nil {
 		return err
 	}

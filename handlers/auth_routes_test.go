@@ -20,7 +20,7 @@ import (
 // Access classes of routes.
 const (
 	public = "public" // no sign-in
-	ops    = "ops"    // admins and allowed addresses (403 otherwise)
+	ops    = "ops"    // metrics tokens only (403 otherwise, sessions included)
 	api    = "api"    // a session or a bearer token; 401 JSON otherwise
 	page   = "page"   // a session; a redirect to sign-in otherwise
 	admin  = "admin"  // a page for admins; 403 for members
@@ -58,8 +58,8 @@ var routeSpecs = map[string]routeSpec{
 	"GET /setup":                        {access: public},
 	"POST /setup":                       {access: public, body: "email=x%40example.com&name=X&password=correct+horse+battery"},
 	"GET /metrics":                      {access: ops},
-	"* /admin/queues":                   {access: ops},
-	"* /admin/queues/*":                 {access: ops},
+	"* /admin/queues":                   {access: admin},
+	"* /admin/queues/*":                 {access: admin},
 	"GET /leads":                        {access: api, owner: team},
 	"POST /leads":                       {access: api, owner: team, body: `{"name": "Refused"}`},
 	"GET /leads/{id}":                   {access: api, owner: team},
@@ -369,6 +369,10 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		})
 	}
 
+	_, metricsSecret, err := e.st.CreateScopedAPIToken(ctx, member.ID, "prometheus", store.ScopeMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The right caller gets through each GET route (the guards are not simply
 	// closed), and a bearer call is not subject to the cross-origin check.
 	for _, key := range routes {
@@ -379,8 +383,11 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		}
 		r := e.req(rootC, method, f.path(pattern), "", "", "HX-Request", "true")
 		if spec.access == ops {
-			if r.status != http.StatusOK {
-				t.Errorf("%s as an admin: got %d, want 200", key, r.status)
+			if r.status != http.StatusForbidden {
+				t.Errorf("%s as an admin's session: got %d, want 403 (metrics tokens only)", key, r.status)
+			}
+			if r := e.req(nil, method, f.path(pattern), "", "", "Authorization", "Bearer "+metricsSecret); r.status != http.StatusOK {
+				t.Errorf("%s with a metrics token: got %d, want 200", key, r.status)
 			}
 			continue
 		}

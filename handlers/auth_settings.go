@@ -111,7 +111,7 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 		return invalid(http.StatusUnprocessableEntity, map[string]string{"current": "Enter your current password."})
 	}
 	key := u.Email + "\x00" + s.clientAddr(r)
-	if ok, wait := s.sec.signInAccount.allow(key); !ok {
+	if ok, wait := s.sec.signInAccount.allow(r.Context(), key); !ok {
 		tooMany(w, wait)
 		return invalid(http.StatusTooManyRequests, map[string]string{"current": "Too many attempts. Try again in " + retryText(wait) + "."})
 	}
@@ -131,7 +131,7 @@ func (s *Server) handlePasswordChange(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	s.sec.signInAccount.reset(key)
+	s.sec.signInAccount.reset(r.Context(), key)
 	if s.Sessions != nil && p.SessionID != uuid.Nil {
 		if err := s.Sessions.RenewToken(r.Context()); err != nil {
 			return err

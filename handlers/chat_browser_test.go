@@ -124,6 +124,43 @@ func TestChatBrowser(t *testing.T) {
 		t.Errorf("history after reload: got %q, want the 6 messages", texts)
 	}
 
+	// Under a delete question, Delete and Keep buttons answer it from the
+	// keyboard; only the newest question has them.
+	tb.chatSay("delete Oliver Smith")
+	visible := func() int {
+		n := 0
+		tb.eval(`[...document.querySelectorAll('#chat-messages .chat-confirm')].filter(e => e.offsetParent !== null).length`, &n)
+		return n
+	}
+	if n := visible(); n != 1 {
+		t.Errorf("visible Delete/Keep groups: got %d, want 1", n)
+	}
+	if got := tb.evalString(`document.querySelector('#chat-messages > li:last-child .chat-confirm-delete').textContent`); got != "Delete Oliver Smith" {
+		t.Errorf("delete button: got %q, want Delete Oliver Smith", got)
+	}
+	n := 0
+	tb.eval(`document.querySelectorAll('#chat-messages > li').length`, &n)
+	tb.do("press Enter on Delete", chromedp.Focus(chromedp.CSS(`#chat-messages > li:last-child .chat-confirm-delete`)), chromedp.KeyEvent(kb.Enter))
+	tb.waitFor("the delete is answered", fmt.Sprintf(
+		`document.querySelectorAll('#chat-messages > li').length === %d && !document.querySelector('#chat-messages .chat-thinking')`, n+2))
+	if got := tb.evalString(`document.querySelector('#chat-messages > li:last-child .chat-text').textContent`); got != "Deleted Oliver Smith (Smith Consulting)." {
+		t.Errorf("reply to Delete: got %q, want Deleted Oliver Smith (Smith Consulting).", got)
+	}
+	tb.wantDB("Interest", []string{})
+	if n := visible(); n != 0 {
+		t.Errorf("visible Delete/Keep groups after the answer: got %d, want 0", n)
+	}
+	tb.chatSay("delete Jane Doe")
+	tb.screenshot("chat-confirm.png")
+	tb.eval(`document.querySelectorAll('#chat-messages > li').length`, &n)
+	tb.do("press Enter on Keep", chromedp.Focus(chromedp.CSS(`#chat-messages > li:last-child .chat-confirm-keep`)), chromedp.KeyEvent(kb.Enter))
+	tb.waitFor("the keep is answered", fmt.Sprintf(
+		`document.querySelectorAll('#chat-messages > li').length === %d && !document.querySelector('#chat-messages .chat-thinking')`, n+2))
+	if got := tb.evalString(`document.querySelector('#chat-messages > li:last-child .chat-text').textContent`); got != "OK, I won't delete Jane Doe (Example Corp, Negotiation, $75,000)." {
+		t.Errorf("reply to Keep: got %q, want the delete cancelled", got)
+	}
+	tb.wantDB("Negotiation", []string{"Aisha Okafor", "Lukas Novak", "Jane Doe"})
+
 	// Clear starts over.
 	tb.do("clear", chromedp.Click(chromedp.CSS(".chat-clear")))
 	tb.waitFor("the conversation is cleared", `document.querySelectorAll('#chat-messages > li:not(.chat-intro)').length === 0 && !!document.getElementById('chat-input')`)

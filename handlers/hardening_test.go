@@ -4,18 +4,24 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/crmteam/crm/handlers"
 	"github.com/crmteam/crm/store"
+	"github.com/crmteam/crm/store/storetest"
 )
 
 // Tests of the findings of an attack with real tools (issue 16): each failed
@@ -229,5 +235,287 @@ func TestReadyzShowsNoDetails(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "no such host") {
 		t.Errorf("log: got %q, want the llm check's error", logs.String())
+	}
+}
+
+// opsEnv is a server with metrics and a queue dashboard (a stand-in: asynqmon
+// itself is tested through the route table), with loopback in OpsAllow as the
+// default METRICS_ALLOW_CIDRS has it, its public routes and its METRICS_ADDR
+// routes, and accounts: an admin and a member, with a session and a token
+// each, and a metrics token.
+type opsEnv struct {
+	*authEnv
+	ops                                   *httptest.Server
+	admin, member                         *http.Client
+	adminToken, memberToken, metricsToken string
+}
+
+func newOpsEnv(t *testing.T, configure ...func(*handlers.Server)) *opsEnv {
+	t.Helper()
+	e := newAuthEnv(t, append([]func(*handlers.Server){func(s *handlers.Server) {
+		s.Metrics = handlers.NewMetrics(prometheus.NewRegistry())
+		s.OpsAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		s.QueueDashboard = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the dashboard") })
+	}}, configure...)...)
+	o := &opsEnv{authEnv: e}
+	o.ops = httptest.NewServer(e.srv.OpsRoutes())
+	t.Cleanup(o.ops.Close)
+	ann := e.user("ann@example.com", store.RoleAdmin)
+	bob := e.user("bob@example.com", store.RoleMember)
+	o.admin, o.member = e.browser("ann@example.com"), e.browser("bob@example.com")
+	o.adminToken = handlers.TokenForTest(t, e.st, ann, "admin's")
+	o.memberToken = handlers.TokenForTest(t, e.st, bob, "member's")
+	_, o.metricsToken, _ = e.st.CreateScopedAPIToken(t.Context(), bob.ID, "prometheus", store.ScopeMetrics)
+	if o.metricsToken == "" {
+		t.Fatal("no metrics token")
+	}
+	return o
+}
+
+// TestQueueDashboardAdminsOnly: the dashboard (it pauses and deletes jobs) is
+// for a signed-in admin or an admin's token, never for an address.
+func TestQueueDashboardAdminsOnly(t *testing.T) {
+	t.Parallel()
+	o := newOpsEnv(t)
+	for _, path := range []string{"/admin/queues", "/admin/queues/api/queues"} {
+		for _, tc := range []struct {
+			who    string
+			c      *http.Client
+			header []string
+			want   int
+		}{
+			{"nobody, from loopback", nil, nil, http.StatusSeeOther}, // to sign-in
+			{"a member's session", o.member, nil, http.StatusForbidden},
+			{"a member's token", nil, []string{"Authorization", "Bearer " + o.memberToken}, http.StatusForbidden},
+			{"a metrics token", nil, []string{"Authorization", "Bearer " + o.metricsToken}, http.StatusForbidden},
+			{"an admin's session", o.admin, nil, http.StatusOK},
+			{"an admin's token", nil, []string{"Authorization", "Bearer " + o.adminToken}, http.StatusOK},
+		} {
+			r := o.get(tc.c, path, tc.header...)
+			if r.status != tc.want || (tc.want != http.StatusOK && strings.Contains(string(r.body), "the dashboard")) {
+				t.Errorf("GET %s as %s: got %d %.100s, want %d", path, tc.who, r.status, r.body, tc.want)
+			}
+		}
+	}
+	// Pausing a queue from another site with an admin's session is refused.
+	r := o.req(o.admin, http.MethodPost, "/admin/queues/api/queues/default:pause", "", "", "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+	wantStatus(t, "cross-site pause with an admin's session", r, http.StatusForbidden)
+}
+
+// TestMetricsForMetricsTokens: /metrics on the public listener answers only a
+// metrics token, which opens nothing else; METRICS_ADDR also answers its
+// allowed networks, but not a web page.
+func TestMetricsForMetricsTokens(t *testing.T) {
+	t.Parallel()
+	o := newOpsEnv(t)
+	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	for _, tc := range []struct {
+		who    string
+		c      *http.Client
+		header []string
+		want   int
+	}{
+		{"nobody, from loopback", nil, nil, http.StatusForbidden},
+		{"an admin's session", o.admin, nil, http.StatusForbidden},
+		{"an admin's token", nil, bearer(o.adminToken), http.StatusForbidden},
+		{"a member's token", nil, bearer(o.memberToken), http.StatusForbidden},
+		{"a bad token", nil, bearer("crm_nope"), http.StatusUnauthorized},
+		{"a metrics token", nil, bearer(o.metricsToken), http.StatusOK},
+		{"a metrics token through a proxy", nil, append(bearer(o.metricsToken), "X-Forwarded-For", "203.0.113.9"), http.StatusOK},
+	} {
+		r := o.get(tc.c, "/metrics", tc.header...)
+		if r.status != tc.want || (tc.want == http.StatusOK) != strings.Contains(string(r.body), "crm_http_requests_total") {
+			t.Errorf("GET /metrics as %s: got %d %.100s, want %d", tc.who, r.status, r.body, tc.want)
+		}
+	}
+	// The metrics token is good for nothing else.
+	for _, path := range []string{"/leads/", "/", "/settings", "/admin/queues"} {
+		if r := o.get(nil, path, bearer(o.metricsToken)...); r.status != http.StatusForbidden {
+			t.Errorf("GET %s with a metrics token: got %d, want 403", path, r.status)
+		}
+	}
+	// METRICS_ADDR: loopback without a token, not through a proxy, not for a
+	// page's script, and a metrics token from anywhere.
+	for _, tc := range []struct {
+		who    string
+		header []string
+		want   int
+	}{
+		{"loopback", nil, http.StatusOK},
+		{"loopback, a person typing the URL", []string{"Sec-Fetch-Site", "none"}, http.StatusOK},
+		{"loopback, a web page's script", []string{"Sec-Fetch-Site", "same-origin"}, http.StatusForbidden},
+		{"loopback, a cross-site page", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"through a proxy", []string{"X-Forwarded-For", "203.0.113.9"}, http.StatusForbidden},
+		{"through a proxy with a metrics token", append([]string{"X-Forwarded-For", "203.0.113.9"}, bearer(o.metricsToken)...), http.StatusOK},
+		{"through a proxy with an admin's token", append([]string{"X-Forwarded-For", "203.0.113.9"}, bearer(o.adminToken)...), http.StatusForbidden},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, o.ops.URL+"/metrics", nil)
+		for i := 0; i+1 < len(tc.header); i += 2 {
+			req.Header.Set(tc.header[i], tc.header[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("METRICS_ADDR /metrics, %s: got %d, want %d", tc.who, res.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestUnknownHostRefused: a request naming another Host (a page whose DNS name
+// was rebound to this server) is refused before anything runs; health
+// endpoints answer whatever the Host, for load balancers.
+func TestUnknownHostRefused(t *testing.T) {
+	t.Parallel()
+	o := newOpsEnv(t)
+	// The same server, answering for crm.example.com only.
+	srv := *o.srv
+	srv.Security.Hosts = []string{"crm.example.com"}
+	ts := httptest.NewServer(srv.Routes())
+	t.Cleanup(ts.Close)
+	do := func(c *http.Client, method, path, h string, header ...string) response {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.URL+path, nil)
+		req.Host = h
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		if c == nil {
+			c = handlers.NewBrowserClient(t)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return response{status: res.StatusCode, header: res.Header, body: b}
+	}
+	for _, h := range []string{"evil.example", "evil.example:80", "crm.example.com.evil.example", "127.0.0.1"} {
+		for _, tc := range []struct{ method, path string }{
+			{"GET", "/admin/queues"}, {"POST", "/admin/queues/api/queues/default:pause"}, {"GET", "/leads/"}, {"GET", "/"},
+			{"GET", "/metrics"}, {"GET", "/signin"}, {"GET", "/test/"},
+		} {
+			r := do(nil, tc.method, tc.path, h, "Authorization", "Bearer "+o.adminToken)
+			if r.status != http.StatusBadRequest || strings.Contains(string(r.body), "the dashboard") {
+				t.Errorf("%s %s with Host %s: got %d %.100s, want 400", tc.method, tc.path, h, r.status, r.body)
+			}
+		}
+		for _, path := range []string{"/healthz", "/readyz"} {
+			if r := do(nil, "GET", path, h); r.status != http.StatusOK {
+				t.Errorf("GET %s with Host %s: got %d, want 200 (load balancers probe by address)", path, h, r.status)
+			}
+		}
+	}
+	for _, h := range []string{"crm.example.com", "CRM.example.com:443", "crm.example.com."} {
+		if r := do(nil, "GET", "/admin/queues", h, "Authorization", "Bearer "+o.adminToken); r.status != http.StatusOK {
+			t.Errorf("GET /admin/queues with Host %s: got %d, want 200", h, r.status)
+		}
+	}
+}
+
+// twoServers is two servers of one CRM (one database), each with its own
+// route table, as two processes behind a balancer have, sharing the rate
+// limits through rdb.
+func twoServers(t *testing.T, rdb redis.UniversalClient, limits handlers.Limits) (*authEnv, *httptest.Server) {
+	t.Helper()
+	e := newAuthEnv(t, func(s *handlers.Server) {
+		s.Redis = rdb
+		s.Security.ClientIPHeader = "X-Real-IP"
+		s.Security.Limits = limits
+	})
+	second := *e.srv
+	ts2 := httptest.NewServer(second.Routes())
+	t.Cleanup(ts2.Close)
+	return e, ts2
+}
+
+// TestRateLimitsAcrossServers: two servers on one Redis enforce one limit
+// between them, for sign-ins and for API tokens; each used to allow the whole
+// limit on its own.
+func TestRateLimitsAcrossServers(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(storetest.NewRedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	const n = 4
+	e, ts2 := twoServers(t, rdb, handlers.Limits{
+		SignInPerAccount: handlers.Rate{N: n, Per: time.Hour}, SignInPerAddress: handlers.Rate{N: 100, Per: time.Hour},
+		APIPerToken: handlers.Rate{N: n, Per: time.Hour},
+	})
+	ann := e.user("ann@example.com", store.RoleMember)
+	servers := []string{e.ts.URL, ts2.URL}
+	signIn := func(i int, pw string) int {
+		form := url.Values{"email": {"ann@example.com"}, "password": {pw}}
+		req, _ := http.NewRequest(http.MethodPost, servers[i%2]+"/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Real-IP", "203.0.113.7")
+		res, err := handlers.NewBrowserClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for i := range n {
+		if got := signIn(i, "wrong guess"); got != http.StatusUnauthorized {
+			t.Fatalf("guess %d (server %d): got %d, want 401", i+1, i%2+1, got)
+		}
+	}
+	for i := range 2 {
+		if got := signIn(i, "wrong guess"); got != http.StatusTooManyRequests {
+			t.Errorf("guess %d, past the limit of %d shared by two servers, on server %d: got %d, want 429", n+i+1, n, i%2+1, got)
+		}
+	}
+
+	tok := handlers.TokenForTest(t, e.st, ann, "script")
+	statuses := []int{}
+	for i := range n + 2 {
+		req, _ := http.NewRequest(http.MethodGet, servers[i%2]+"/leads/?limit=1", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		statuses = append(statuses, res.StatusCode)
+	}
+	want := []int{200, 200, 200, 200, 429, 429}
+	if fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Errorf("API calls with one token alternating between two servers, limit %d: got %v, want %v", n, statuses, want)
+	}
+}
+
+// TestSignInLimitWithoutRedis: when Redis does not answer, sign-in attempts
+// are still limited, by each server's memory, and nobody gets a 5xx.
+func TestSignInLimitWithoutRedis(t *testing.T) {
+	t.Parallel()
+	logs := &syncLog{}
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { dead.Close() })
+	const n = 3
+	e := newAuthEnv(t, func(s *handlers.Server) {
+		s.Redis = dead
+		s.Log = slog.New(slog.NewTextHandler(logs, nil))
+		s.Security.Limits = handlers.Limits{SignInPerAccount: handlers.Rate{N: n, Per: time.Hour}}
+	})
+	e.user("ann@example.com", store.RoleMember)
+	for i := range n + 2 {
+		r := e.postForm(nil, "/signin", url.Values{"email": {"ann@example.com"}, "password": {"wrong guess"}})
+		want := http.StatusUnauthorized
+		if i >= n {
+			want = http.StatusTooManyRequests
+		}
+		if r.status != want {
+			t.Fatalf("guess %d with Redis down, limit %d: got %d, want %d", i+1, n, r.status, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "rate limits fall back") {
+		t.Errorf("log: got %q, want the fallback to memory said once", logs.String())
 	}
 }

@@ -18,9 +18,9 @@ func NewQueueDashboard(opt asynq.RedisConnOpt) *asynqmon.HTTPHandler {
 	return asynqmon.New(asynqmon.Options{RootPath: QueueDashboardPath, RedisConnOpt: opt})
 }
 
-// queueDashboard guards the dashboard: operators only, and its API's changes
-// (retry, delete) refuse cross-origin browser requests, since asynqmon has no
-// CSRF token of its own.
+// queueDashboard guards the dashboard: signed-in admins only (a session, or an
+// admin's API token), and its API's changes (retry, pause, delete) refuse
+// cross-origin browser requests, since asynqmon has no CSRF token of its own.
 func (s *Server) queueDashboard() http.Handler {
-	return s.opsOnly(http.NewCrossOriginProtection().Handler(s.QueueDashboard))
+	return s.pageAuth(s.adminOnly(http.NewCrossOriginProtection().Handler(s.QueueDashboard)))
 }

@@ -19,7 +19,7 @@ import (
 // walks this table and fails for a route it does not know, so a new route's
 // protection is always decided and tested.
 func (s *Server) Routes() http.Handler {
-	s.sec = newSecurity(s.Security, s.Log)
+	s.sec = newSecurity(s.Security, s.Log, s.Redis)
 	s.boardReads = make(chan struct{}, runtime.NumCPU())
 	if s.Sessions != nil {
 		// A failing session store is answered by the error adapters, with the
@@ -28,6 +28,8 @@ func (s *Server) Routes() http.Handler {
 	}
 	r := chi.NewRouter()
 	r.Use(s.instrument, s.recoverer, withRequestID, s.accessLog)
+	// Only the configured host names (DNS rebinding); health answers any.
+	r.Use(s.checkHost)
 	// Security headers on every response, errors and static files included;
 	// every body bounded.
 	r.Use(s.securityHeaders, limitBody)
@@ -54,18 +56,15 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/test", s.handleTest)
 	r.Handle("/static/*", static.Handler())
 
-	// Operators: Prometheus metrics and the job queue dashboard, for admins and
-	// the addresses in METRICS_ALLOW_CIDRS (metrics_access.go).
-	r.Group(func(r chi.Router) {
-		r.Use(s.optionalAuth)
-		if s.Metrics != nil {
-			r.With(s.opsOnly).Get("/metrics", s.Metrics.Handler().ServeHTTP)
-		}
-		if s.QueueDashboard != nil {
-			r.Handle(QueueDashboardPath, s.queueDashboard())
-			r.Handle(QueueDashboardPath+"/*", s.queueDashboard())
-		}
-	})
+	// Operators: Prometheus metrics for metrics tokens, the job queue dashboard
+	// for admins (metrics_access.go).
+	if s.Metrics != nil {
+		r.With(s.metricsOnly).Get("/metrics", s.Metrics.Handler().ServeHTTP)
+	}
+	if s.QueueDashboard != nil {
+		r.Handle(QueueDashboardPath, s.queueDashboard())
+		r.Handle(QueueDashboardPath+"/*", s.queueDashboard())
+	}
 
 	// Sign-in and the one-time setup: for people who are not signed in yet.
 	r.Group(func(r chi.Router) {

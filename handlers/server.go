@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/store"
 )
@@ -43,6 +44,9 @@ type Server struct {
 	// Security configures accounts, CORS and rate limits (auth.go); the zero
 	// value is the default.
 	Security Security
+	// Redis keeps the rate limits' counts, shared by every server
+	// (auth_limits.go); nil: each server counts in its own memory.
+	Redis redis.UniversalClient
 	// Events is the server's event hub, which feeds GET /events/; nil: the
 	// stream answers 503.
 	Events *EventHub

@@ -18,6 +18,7 @@ type ApiToken struct {
 	TokenHash  []byte
 	CreatedAt  time.Time
 	LastUsedAt pgtype.Timestamptz
+	Scope      string
 }
 
 type BoardChange struct {

@@ -1,6 +1,6 @@
 -- name: InsertAPIToken :one
-INSERT INTO api_tokens (user_id, name, token_hash)
-VALUES (@user_id, @name, @token_hash)
+INSERT INTO api_tokens (user_id, name, token_hash, scope)
+VALUES (@user_id, @name, @token_hash, @scope)
 RETURNING *;
 
 -- GetTokenUser returns a token with its user, when the user is active.

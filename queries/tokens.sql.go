@@ -14,7 +14,7 @@ import (
 const deleteAPIToken = `-- name: DeleteAPIToken :one
 DELETE FROM api_tokens
 WHERE id = $1 AND user_id = $2
-RETURNING id, user_id, name, token_hash, created_at, last_used_at
+RETURNING id, user_id, name, token_hash, created_at, last_used_at, scope
 `
 
 type DeleteAPITokenParams struct {
@@ -32,12 +32,13 @@ func (q *Queries) DeleteAPIToken(ctx context.Context, arg DeleteAPITokenParams) 
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.Scope,
 	)
 	return i, err
 }
 
 const getTokenUser = `-- name: GetTokenUser :one
-SELECT api_tokens.id, api_tokens.user_id, api_tokens.name, api_tokens.token_hash, api_tokens.created_at, api_tokens.last_used_at, users.id, users.email, users.name, users.password_hash, users.role, users.active, users.created_at, users.updated_at, users.password_changed_at
+SELECT api_tokens.id, api_tokens.user_id, api_tokens.name, api_tokens.token_hash, api_tokens.created_at, api_tokens.last_used_at, api_tokens.scope, users.id, users.email, users.name, users.password_hash, users.role, users.active, users.created_at, users.updated_at, users.password_changed_at
 FROM api_tokens
 JOIN users ON users.id = api_tokens.user_id
 WHERE api_tokens.token_hash = $1 AND users.active
@@ -59,6 +60,7 @@ func (q *Queries) GetTokenUser(ctx context.Context, tokenHash []byte) (GetTokenU
 		&i.ApiToken.TokenHash,
 		&i.ApiToken.CreatedAt,
 		&i.ApiToken.LastUsedAt,
+		&i.ApiToken.Scope,
 		&i.User.ID,
 		&i.User.Email,
 		&i.User.Name,
@@ -73,19 +75,25 @@ func (q *Queries) GetTokenUser(ctx context.Context, tokenHash []byte) (GetTokenU
 }
 
 const insertAPIToken = `-- name: InsertAPIToken :one
-INSERT INTO api_tokens (user_id, name, token_hash)
-VALUES ($1, $2, $3)
-RETURNING id, user_id, name, token_hash, created_at, last_used_at
+INSERT INTO api_tokens (user_id, name, token_hash, scope)
+VALUES ($1, $2, $3, $4)
+RETURNING id, user_id, name, token_hash, created_at, last_used_at, scope
 `
 
 type InsertAPITokenParams struct {
 	UserID    uuid.UUID
 	Name      string
 	TokenHash []byte
+	Scope     string
 }
 
 func (q *Queries) InsertAPIToken(ctx context.Context, arg InsertAPITokenParams) (ApiToken, error) {
-	row := q.db.QueryRow(ctx, insertAPIToken, arg.UserID, arg.Name, arg.TokenHash)
+	row := q.db.QueryRow(ctx, insertAPIToken,
+		arg.UserID,
+		arg.Name,
+		arg.TokenHash,
+		arg.Scope,
+	)
 	var i ApiToken
 	err := row.Scan(
 		&i.ID,
@@ -94,12 +102,13 @@ func (q *Queries) InsertAPIToken(ctx context.Context, arg InsertAPITokenParams) 
 		&i.TokenHash,
 		&i.CreatedAt,
 		&i.LastUsedAt,
+		&i.Scope,
 	)
 	return i, err
 }
 
 const listAPITokens = `-- name: ListAPITokens :many
-SELECT id, user_id, name, token_hash, created_at, last_used_at
+SELECT id, user_id, name, token_hash, created_at, last_used_at, scope
 FROM api_tokens
 WHERE user_id = $1
 ORDER BY created_at DESC, id
@@ -122,6 +131,7 @@ func (q *Queries) ListAPITokens(ctx context.Context, userID uuid.UUID) ([]ApiTok
 			&i.TokenHash,
 			&i.CreatedAt,
 			&i.LastUsedAt,
+			&i.Scope,
 		); err != nil {
 			return nil, err
 		}

@@ -28,12 +28,13 @@ type APIToken struct {
 	ID         uuid.UUID  `json:"id"`
 	UserID     uuid.UUID  `json:"user_id"`
 	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 func tokenFromRow(r queries.ApiToken) APIToken {
-	t := APIToken{ID: r.ID, UserID: r.UserID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+	t := APIToken{ID: r.ID, UserID: r.UserID, Name: r.Name, Scope: r.Scope, CreatedAt: r.CreatedAt.UTC()}
 	if r.LastUsedAt.Valid {
 		at := r.LastUsedAt.Time.UTC()
 		t.LastUsedAt = &at
@@ -61,19 +62,36 @@ func CheckTokenName(name string) string {
 	return CheckText(name, MaxTokenNameLen)
 }
 
+// Token scopes: what a token may do.
+const (
+	// ScopeAPI acts for its user wherever a token is taken.
+	ScopeAPI = "api"
+	// ScopeMetrics only reads /metrics.
+	ScopeMetrics = "metrics"
+)
+
 // CreateAPIToken makes a token named name for the user and returns it with its
 // secret, the only time the secret is ever available. Names are unique per user.
 func (s *Store) CreateAPIToken(ctx context.Context, userID uuid.UUID, name string) (APIToken, string, error) {
+	return s.CreateScopedAPIToken(ctx, userID, name, ScopeAPI)
+}
+
+// CreateScopedAPIToken is CreateAPIToken for a token of scope (ScopeAPI or
+// ScopeMetrics).
+func (s *Store) CreateScopedAPIToken(ctx context.Context, userID uuid.UUID, name, scope string) (APIToken, string, error) {
 	name = strings.TrimSpace(name)
 	if msg := CheckTokenName(name); msg != "" {
 		return APIToken{}, "", fieldError("name", msg)
+	}
+	if scope != ScopeAPI && scope != ScopeMetrics {
+		return APIToken{}, "", fieldError("scope", "must be "+ScopeAPI+" or "+ScopeMetrics)
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return APIToken{}, "", fmt.Errorf("token: %w", err)
 	}
 	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	row, err := s.q.InsertAPIToken(ctx, queries.InsertAPITokenParams{UserID: userID, Name: name, TokenHash: HashToken(secret)})
+	row, err := s.q.InsertAPIToken(ctx, queries.InsertAPITokenParams{UserID: userID, Name: name, TokenHash: HashToken(secret), Scope: scope})
 	if err != nil {
 		err = translate(err)
 		if errors.Is(err, ErrConflict) {

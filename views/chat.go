@@ -74,3 +74,13 @@ func chatOpClass(op store.ChatOperation) string {
 	}
 	return "chat-op"
 }
+
+// chatDeleteAsked returns the delete a reply asks the person to confirm.
+func chatDeleteAsked(m store.ChatMessage) (store.ChatOperation, bool) {
+	for _, op := range m.Operations {
+		if op.Status == store.OpAwaitingConfirmation && op.Action == "delete_lead" && op.Lead != nil {
+			return op, true
+		}
+	}
+	return store.ChatOperation{}, false
+}

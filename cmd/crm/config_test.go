@@ -115,3 +115,25 @@ func TestDotEnvAndEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// The server always checks the Host: BASE_URL's host name, or the machine's
+// own names without BASE_URL.
+func TestConfigHosts(t *testing.T) {
+	for _, tc := range []struct {
+		baseURL string
+		want    string
+	}{
+		{"", "localhost,127.0.0.1,::1"},
+		{"https://crm.example.com", "crm.example.com"},
+		{"https://crm.example.com:8443/", "crm.example.com"},
+		{"http://[2001:db8::1]:8080", "2001:db8::1"},
+	} {
+		cfg, err := loadConfig(func(k string) string { return map[string]string{"BASE_URL": tc.baseURL}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(cfg.Security.Hosts, ","); got != tc.want {
+			t.Errorf("BASE_URL=%q: got hosts %q, want %q", tc.baseURL, got, tc.want)
+		}
+	}
+}

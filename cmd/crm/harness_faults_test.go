@@ -157,8 +157,8 @@ func crmEnv(dbURL, redisURL string) map[string]string {
 }
 
 // startCRM starts `crm <command>` with env (plus PATH and HOME) in an empty
-// directory, so no .env is read. serve gets a free LISTEN_ADDR; a worker gets
-// a free METRICS_ADDR. It is stopped when the test ends.
+// directory, so no .env is read. serve gets a free LISTEN_ADDR; both get a
+// free METRICS_ADDR. It is stopped when the test ends.
 func startCRM(t *testing.T, name, command string, env map[string]string) *proc {
 	t.Helper()
 	bin := crmBinary(t)
@@ -167,7 +167,9 @@ func startCRM(t *testing.T, name, command string, env map[string]string) *proc {
 	if command == "serve" && env["LISTEN_ADDR"] == "" {
 		env["LISTEN_ADDR"] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	}
-	if command == "worker" && env["METRICS_ADDR"] == "" {
+	// Metrics are scraped from METRICS_ADDR (the public listener's /metrics
+	// wants a metrics token).
+	if (command == "worker" || command == "serve") && env["METRICS_ADDR"] == "" {
 		env["METRICS_ADDR"] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	}
 	if a := env["LISTEN_ADDR"]; a != "" && command == "serve" {
@@ -449,6 +451,28 @@ func apiClient(t *testing.T, dbURL, name string) *client {
 	_, secret, err := st.CreateAPIToken(ctx, u.ID, name)
 	if err != nil {
 		t.Fatalf("API token %s: %v", name, err)
+	}
+	return newClient(t, secret)
+}
+
+// adminClient is a client with an admin's API token (the queue dashboard is
+// for admins).
+func adminClient(t *testing.T, dbURL string) *client {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("open %s: %v", dbURL, err)
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	u, err := st.CreateUser(ctx, store.NewUser{Email: "faults-admin@example.com", Name: "Faults Admin", Password: faultsPassword, Role: store.RoleAdmin})
+	if err != nil {
+		t.Fatalf("admin account for the tests: %v", err)
+	}
+	_, secret, err := st.CreateAPIToken(ctx, u.ID, "admin")
+	if err != nil {
+		t.Fatalf("admin token: %v", err)
 	}
 	return newClient(t, secret)
 }

@@ -46,7 +46,7 @@ Usage:
   crm user passwd --email E
                           set an account's password; ends its browser sessions
   crm user list           list the accounts
-  crm token create --email E --name N
+  crm token create --email E --name N [--scope metrics]
                           make a personal API token and print it (shown once)
   crm version             print the version
   crm help [command]      show this help
@@ -219,6 +219,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		OpsAllow:       cfg.MetricsAllow,
 		QueueDashboard: dashboard,
 		Security:       cfg.Security,
+		Redis:          rdb,
 		Events:         events,
 	}
 	httpSrv := &http.Server{

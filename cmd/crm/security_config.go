@@ -35,6 +35,13 @@ func loadSecurity(c *config, get func(string) string, bad func(name, format stri
 		c.CookieSecure = b
 	}
 	c.Security.HTTPS = https
+	// The Host names the server answers for: BASE_URL's, or the machine's own
+	// names when it is unset (a local install, the tests).
+	if u, err := url.Parse(c.BaseURL); c.BaseURL != "" && err == nil && u.Hostname() != "" {
+		c.Security.Hosts = []string{u.Hostname()}
+	} else {
+		c.Security.Hosts = []string{"localhost", "127.0.0.1", "::1"}
+	}
 	for o := range strings.SplitSeq(get("ALLOWED_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o == "" {
 			continue
@@ -93,6 +100,7 @@ func (c config) securityAttrs() []any {
 	l := c.Security.Limits
 	return []any{
 		"base_url", c.BaseURL,
+		"hosts", strings.Join(c.Security.Hosts, ","),
 		"secure_cookies", c.CookieSecure,
 		"allowed_origins", strings.Join(c.Security.AllowedOrigins, ","),
 		"client_ip_header", c.Security.ClientIPHeader,

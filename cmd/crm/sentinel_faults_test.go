@@ -86,7 +86,7 @@ func TestFaultRedisSentinelFailover(t *testing.T) {
 	if state, msg, _ := api.waitChat(srv.base, task, 60*time.Second); state != "SUCCESS" {
 		t.Fatalf("chat through the sentinel: got %s (%s), want SUCCESS", state, msg)
 	}
-	if r := api.expect(200, "GET", srv.base+"/admin/queues/api/queues", ""); !strings.Contains(string(r.body), `"queue":"default"`) {
+	if r := adminClient(t, dbURL).expect(200, "GET", srv.base+"/admin/queues/api/queues", ""); !strings.Contains(string(r.body), `"queue":"default"`) {
 		t.Errorf("queue dashboard API through the sentinel: got %s, want the default queue", r.body)
 	}
 

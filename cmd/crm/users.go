@@ -21,7 +21,7 @@ import (
 //	crm user add --email E --name N [--admin]   password from stdin, or prompted
 //	crm user passwd --email E                   the same; ends the user's sessions
 //	crm user list
-//	crm token create --email E --name N          prints the token once
+//	crm token create --email E --name N [--scope metrics]   prints the token once
 //
 // They apply pending migrations first, so a fresh database can get its first
 // admin before the server ever starts.
@@ -34,9 +34,10 @@ const accountsUsage = `Usage:
                           set a new password (read the same way); ends the
                           account's browser sessions
   crm user list           list the accounts
-  crm token create --email E --name N
+  crm token create --email E --name N [--scope metrics]
                           make a personal API token for the account and print it
-                          (shown this once; only its hash is stored)
+                          (shown this once; only its hash is stored); a metrics
+                          token only reads /metrics (for Prometheus)
 `
 
 // runAccounts runs "crm user ..." and "crm token ...".
@@ -52,6 +53,7 @@ func runAccounts(ctx context.Context, cmd string, args []string, getenv func(str
 	email := fs.String("email", "", "the account's email")
 	name := fs.String("name", "", "user add: the person's name; token create: the token's name")
 	admin := fs.Bool("admin", false, "user add: make the account an admin")
+	scope := fs.String("scope", store.ScopeAPI, "token create: api (acts for the account) or metrics (only reads /metrics)")
 	switch cmd + " " + sub {
 	case "user add", "user passwd", "user list", "token create":
 	default:
@@ -134,11 +136,11 @@ func runAccounts(ctx context.Context, cmd string, args []string, getenv func(str
 		if err != nil {
 			return err
 		}
-		tok, secret, err := st.CreateAPIToken(ctx, u.ID, *name)
+		tok, secret, err := st.CreateScopedAPIToken(ctx, u.ID, *name, *scope)
 		if err != nil {
 			return fieldsError(err)
 		}
-		log.Info("api token created", "token_id", tok.ID, "token_name", tok.Name, "user_id", u.ID, "by", "command line")
+		log.Info("api token created", "token_id", tok.ID, "token_name", tok.Name, "scope", tok.Scope, "user_id", u.ID, "by", "command line")
 		fmt.Fprintln(stdout, secret)
 		fmt.Fprintf(stderr, "token %q for %s: shown this once; send it as Authorization: Bearer <token>\n", tok.Name, u.Email)
 		return nil
