@@ -79,6 +79,9 @@ func (s *Server) handleBoard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.pageNotModified(w, r) {
+		return nil
+	}
 	since, err := s.eventsSince(r)
 	if err != nil {
 		return err
@@ -120,6 +123,9 @@ func (s *Server) handleBoardCards(w http.ResponseWriter, r *http.Request) error 
 	after, err := strconv.ParseInt(r.FormValue("after"), 10, 64)
 	if err != nil {
 		return &store.ValidationError{Fields: map[string]string{"after": "is not a valid card key"}}
+	}
+	if s.pageNotModified(w, r) {
+		return nil
 	}
 	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: q, Status: status, Limit: views.PageSize, After: &after})
 	if err != nil {

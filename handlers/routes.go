@@ -21,6 +21,8 @@ import (
 func (s *Server) Routes() http.Handler {
 	s.sec = newSecurity(s.Security, s.Log, s.Redis)
 	s.boardReads = make(chan struct{}, runtime.NumCPU())
+	s.boardVer = &versionReader{read: s.Store.BoardVersion}
+	s.boardCache = &boardCache{}
 	if s.Sessions != nil {
 		// A failing session store is answered by the error adapters, with the
 		// request id, in the shape the route speaks (JSON or HTML).

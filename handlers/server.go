@@ -36,8 +36,8 @@ type Server struct {
 	AssistantMode string
 	// Metrics counts requests and serves /metrics; nil: no metrics.
 	Metrics *Metrics
-	// OpsAllow are the networks that may read /metrics and the queue dashboard
-	// without being an admin (METRICS_ALLOW_CIDRS).
+	// OpsAllow are the networks that may read /metrics on the METRICS_ADDR
+	// listener (OpsRoutes) without a token (METRICS_ALLOW_CIDRS).
 	OpsAllow []netip.Prefix
 	// QueueDashboard is the job queue UI served at /admin/queues; nil: none.
 	QueueDashboard http.Handler
@@ -56,6 +56,11 @@ type Server struct {
 	// boardReads admits unpaged reads of the whole board (GET /leads/ without a
 	// limit) a few at a time; see handleLeadList. Made by Routes.
 	boardReads chan struct{}
+	// boardVer reads the board version for many requests at once, and
+	// boardCache keeps the encoded answers of GET /leads/ per board version
+	// (boardcache.go). Made by Routes.
+	boardVer   *versionReader
+	boardCache *boardCache
 }
 
 // Check is one dependency /readyz probes.

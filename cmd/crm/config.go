@@ -41,8 +41,8 @@ type config struct {
 	// MetricsAddr is an extra listener for /metrics, /healthz and /readyz (the
 	// worker's only HTTP); empty: none.
 	MetricsAddr string
-	// MetricsAllow are the networks that may read /metrics and the queue
-	// dashboard without being an admin.
+	// MetricsAllow are the networks that may read /metrics on MetricsAddr
+	// without a token.
 	MetricsAllow []netip.Prefix
 	// BaseURL is the app's public URL (BASE_URL); empty: not configured.
 	BaseURL string
@@ -73,7 +73,7 @@ var configVars = []struct{ name, def, help string }{
 	{"ASSISTANT_TURN_TIMEOUT", "2m", "time limit of one assistant turn; past it the reply fails and nothing changes"},
 	{"COOKIE_SECURE", "false", "older name of SECURE_COOKIES, read when SECURE_COOKIES is auto"},
 	{"METRICS_ADDR", "", "extra listener for /metrics, /healthz and /readyz, e.g. :9090 (a worker's only HTTP)"},
-	{"METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128", "networks that may read /metrics and /admin/queues without an admin login"},
+	{"METRICS_ALLOW_CIDRS", "127.0.0.0/8,::1/128", "networks that may read /metrics on METRICS_ADDR without a token"},
 	{"BASE_URL", "", "the app's public URL, e.g. https://crm.example.com; https:// turns on Secure cookies and HSTS"},
 	{"SECURE_COOKIES", "auto", "mark the session cookie Secure: true, false, or auto (true when BASE_URL is https://)"},
 	{"ALLOWED_ORIGINS", "", "comma-separated origins (https://app.example.com) allowed to call the app from a browser with CORS; empty: CORS off"},
