@@ -141,7 +141,7 @@ func (c *clause) decide() command {
 			2*b2f(s.question && s.event == "" && s.verb[intentMove] < 2.5) - 4*b2f(!stageOrEvent) - 2*b2f(!hasLead),
 		intentNext:   s.verb[intentNext] + lead - 2*b2f(s.stage != nil),
 		intentSet:    s.verb[intentSet] + 3*b2f(field != "") + 2.5*b2f(typedValue) + 1.5*lead - 2*b2f(s.question && !typedValue) - 3*b2f(!hasLead),
-		intentAsk:    s.verb[intentAsk] + 2*b2f(ask != "") + 1.5*lead + 2*b2f(s.question) - 3*b2f(typedValue) - 3*b2f(!hasLead),
+		intentAsk:    s.verb[intentAsk] + 2*b2f(ask != "") + 1.5*lead + 2*b2f(s.question) - 3*b2f(typedValue) - 4*b2f(!hasLead),
 		intentCreate: s.verb[intentCreate] + 0.5*b2f(len(s.rest) > 0) - 1.5*b2f(len(s.leads) > 0 && len(s.rest) == 0),
 		intentDelete: s.verb[intentDelete] + lead,
 		intentNote:   s.verb[intentNote] + lead,
@@ -308,6 +308,9 @@ func (c *clause) fill(intent string, s signals, ask string) command {
 		c.fillSet(&cmd, s)
 	case intentAsk:
 		cmd.field = ask
+		if cmd.field == "" && (s.stage != nil || s.event != "") {
+			cmd.field = "status" // "is Aisha still in negotiation?"
+		}
 		if cmd.field == "" {
 			cmd.field = "all"
 		}
@@ -460,7 +463,7 @@ func (c *clause) valueStart() int {
 			break
 		}
 	}
-	for anchor < len(c.toks) && (c.toks[anchor].kind == tokPoss || c.toks[anchor].kind == tokWord && (c.toks[anchor].norm == "now" || c.toks[anchor].norm == "new")) {
+	for anchor < len(c.toks) && (c.toks[anchor].kind == tokPoss || c.toks[anchor].kind == tokWord && slicesContains([]string{"now", "new", "a", "an", "the"}, c.toks[anchor].norm)) {
 		anchor++
 	}
 	return anchor

@@ -110,6 +110,7 @@ func (s *Server) Routes() http.Handler {
 		r.Use(s.pageAuth)
 		r.Get("/", s.html(s.handleBoard))
 		r.Get("/board/cards", s.html(s.handleBoardCards))
+		r.Get(views.LiveColumnsPath, s.html(s.handleBoardColumns))
 		r.Get("/board/leads/new", s.html(s.handleLeadNewForm))
 		r.Get("/board/leads/{id}", s.html(s.handleLeadDetail))
 		r.Get("/board/leads/{id}/delete", s.html(s.handleLeadDeleteConfirm))
