@@ -12,7 +12,7 @@ var askFields = map[string]string{
 	"added": "added", "created": "added", "come in": "added", "came in": "added", "entered": "added", "first added": "added",
 	"touched": "touched", "last touched": "touched", "last updated": "touched", "updated": "touched", "last contact": "touched",
 	"last changed": "touched", "last modified": "touched", "modified": "touched", "last activity": "touched",
-	"last update": "touched", "last updated on": "touched", "last edited": "touched", "last time": "touched",
+	"last touch": "touched", "touch": "touched", "touched base": "touched", "last update": "touched", "last updated on": "touched", "last edited": "touched", "last time": "touched",
 	"what changed": "history", "what's changed": "history", "what has changed": "history",
 	"changed": "history", "history": "history", "changes": "history", "what happened": "history", "happened": "history",
 	"work for": "company", "works for": "company", "works at": "company", "work at": "company",
@@ -129,7 +129,9 @@ func (c *clause) decide() command {
 	if cmd, ok := c.choose(s); ok {
 		return cmd
 	}
-	hasLead := len(s.leads) > 0 || s.pronouns > 0
+	// A pronoun with nothing to stand for is no lead: "how many leads in
+	// Interest and what are they worth" asks about the stage.
+	hasLead := len(s.leads) > 0 || s.pronouns > 0 && len(c.w.focus) > 0
 	lead := b2f(hasLead)
 	typedValue := len(s.emails)+len(s.phones)+len(s.amounts) > 0 || len(s.numbers) > 0 && len(s.fields) > 0
 	stageOrEvent := s.stage != nil || s.event != ""
