@@ -28,7 +28,7 @@ var fieldWords = []fieldWord{
 	{field: "phone", words: []string{"phone", "phone number", "phone_number", "number", "cell", "cell phone", "mobile", "mobile number", "tel", "telephone", "phone no", "digits"}, schema: "Phone number; empty to clear."},
 	{field: "value", words: []string{"value", "deal value", "deal_value", "deal size", "deal_size", "amount", "worth", "price", "deal", "size", "budget", "valu"}, schema: "Deal value in dollars: a number, or text such as \"20k\" or \"$20,000\"."},
 	{field: "notes", words: []string{"notes", "note", "comment", "comments"}, schema: "Notes (replaces the current notes)."},
-	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin"}, schema: "Where the lead came from (Website, Referral, ...)."},
+	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin", "came from", "came in through", "came through", "came in via", "came via", "came in from", "found us through", "found us via"}, schema: "Where the lead came from (Website, Referral, ...)."},
 	{field: "status", words: []string{"status", "stage", "column", "phase", "step"}, schema: ""},
 }
 
@@ -141,7 +141,7 @@ var events = map[string]string{
 	"accepted the offer": "won", "accepted": "won", "came on board": "won", "is on board": "won", "is in": "", "deal done": "won", "got the deal": "won",
 	"lost": "lost", "went cold": "lost", "gone cold": "lost", "went dark": "lost", "gone dark": "lost", "said no": "lost", "passed": "lost",
 	"declined": "lost", "ghosted": "lost", "ghosted us": "lost", "dropped out": "lost", "churned": "lost", "to a competitor": "lost",
-	"chose a competitor": "lost", "went with a competitor": "lost", "not interested": "lost", "no longer interested": "lost", "backed out": "lost",
+	"chose a competitor": "lost", "went with a competitor": "lost", "went with someone else": "lost", "went elsewhere": "lost", "picked a competitor": "lost", "not interested": "lost", "no longer interested": "lost", "backed out": "lost",
 	"walked away": "lost", "fell through": "lost", "is dead": "lost", "died": "lost", "killed the deal": "lost", "rejected": "lost", "turned us down": "lost",
 	"booked a meeting": "Meeting booked", "meeting booked": "Meeting booked", "booked a call": "Meeting booked", "scheduled a call": "Meeting booked",
 	"scheduled a meeting": "Meeting booked", "set up a meeting": "Meeting booked", "set up a call": "Meeting booked", "booked a demo": "Meeting booked",

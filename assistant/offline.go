@@ -19,13 +19,12 @@ type offline struct{}
 
 // helpText says what the offline assistant understands.
 const helpText = `I can:
-- move a lead: "move Jane Doe to Meeting booked", "mark Bob as won", "put Acme in negotiation"
+- move leads: "move Jane Doe to Meeting booked", "mark Bob and Priya as won", "we lost Tom", "sent the proposal to Emily"
 - add a lead: "add Jane Roe from Initech, value 20k, email jane@initech.com, phone +1 555 0100, source LinkedIn"
-- change a field: "set Jane's email to jane@new.com", "change Bob's value to 30k"
-- answer: "what is Jane's phone?", "what stage is Bob in?", "how much is Priya worth?"
-- find leads: "find Jane", "show leads in Negotiation"
-- delete a lead (after you confirm): "delete Bob Martin"
-- summarize: "pipeline summary"`
+- change a field: "Jane's new email is jane@new.com", "bump Bob's value to 30k", "add a note to Kenji: call back in March"
+- answer: "what's Jane's phone?", "where did Bob come from?", "when was Priya added?", "what changed on Emily lately?"
+- the pipeline: "how many leads are in Interest?", "pipeline summary", "biggest deals", "leads by source", "who's in Negotiation?"
+- delete a lead (after you confirm): "delete Bob Martin"`
 
 func (offline) respond(ctx context.Context, t *turn, job store.ChatJob) (reply, error) {
 	w, err := t.world(ctx, job)

@@ -196,7 +196,7 @@ func TestOffline(t *testing.T) {
 		// Not understood.
 		{says: []string{"what's the weather like"}, reply: []string{"didn't understand", "I can"}},
 		{says: []string{"blah blah"}, reply: []string{"didn't understand"}},
-		{says: []string{"help"}, reply: []string{"move a lead", "pipeline summary"}},
+		{says: []string{"help"}, reply: []string{"move leads", "pipeline summary"}},
 	}
 	if len(tests) < 60 {
 		t.Fatalf("got %d phrasings, want at least 60", len(tests))

@@ -464,7 +464,9 @@ func (c *clause) stageWord(w string) bool {
 	}
 	for _, st := range c.w.stages {
 		for _, sw := range store.SplitWords(st.Name) {
-			if store.WordSimilarity(w, sw) >= 0.8 || len(w) >= 6 && strings.HasPrefix(w, sw) {
+			sim := store.WordSimilarity(w, sw)
+			// A typo counts in words of five letters or more: "went" is no "sent".
+			if sim == 1 || sim == 0.85 || sim >= 0.7 && len([]rune(w)) >= 5 || len(w) >= 6 && strings.HasPrefix(w, sw) {
 				return true
 			}
 		}

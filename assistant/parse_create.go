@@ -101,7 +101,7 @@ func (c *clause) createArgs(s signals) createArgs {
 			flush()
 		case t.kind == tokWord && t.norm == "and" && len(part) > 0 && kind != "company":
 			flush()
-		case t.kind == tokWord && createKeywords[t.norm] != "" && (len(part) == 0 || kind == "" || createKeywords[t.norm] != "company"):
+		case t.kind == tokWord && createKeywords[t.norm] != "" && (len(part) == 0 || kind == "" || createKeywords[t.norm] != "company" || c.sourceAhead(i+1)):
 			if len(part) > 0 || kind != "" {
 				flush()
 			}
@@ -112,6 +112,19 @@ func (c *clause) createArgs(s signals) createArgs {
 	}
 	flush()
 	return a
+}
+
+// sourceAhead says whether the words from i on name a known source ("at a
+// trade show", "via LinkedIn").
+func (c *clause) sourceAhead(i int) bool {
+	var ws []string
+	for j := i; j < len(c.toks) && j < i+4 && c.toks[j].kind == tokWord; j++ {
+		ws = append(ws, c.toks[j].norm)
+		if knownSources[strings.Join(ws, " ")] {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *clause) inLexicon(j int) bool {

@@ -12,7 +12,7 @@ var askFields = map[string]string{
 	"added": "added", "created": "added", "come in": "added", "came in": "added", "entered": "added", "first added": "added",
 	"touched": "touched", "last touched": "touched", "last updated": "touched", "updated": "touched", "last contact": "touched",
 	"last changed": "touched", "last modified": "touched", "modified": "touched", "last activity": "touched",
-	"last update": "touched", "last updated on": "touched", "last edited": "touched", "last time": "touched",
+	"last touch": "touched", "touch": "touched", "touched base": "touched", "last update": "touched", "last updated on": "touched", "last edited": "touched", "last time": "touched",
 	"what changed": "history", "what's changed": "history", "what has changed": "history",
 	"changed": "history", "history": "history", "changes": "history", "what happened": "history", "happened": "history",
 	"work for": "company", "works for": "company", "works at": "company", "work at": "company",
@@ -129,7 +129,9 @@ func (c *clause) decide() command {
 	if cmd, ok := c.choose(s); ok {
 		return cmd
 	}
-	hasLead := len(s.leads) > 0 || s.pronouns > 0
+	// A pronoun with nothing to stand for is no lead: "how many leads in
+	// Interest and what are they worth" asks about the stage.
+	hasLead := len(s.leads) > 0 || s.pronouns > 0 && len(c.w.focus) > 0
 	lead := b2f(hasLead)
 	typedValue := len(s.emails)+len(s.phones)+len(s.amounts) > 0 || len(s.numbers) > 0 && len(s.fields) > 0
 	stageOrEvent := s.stage != nil || s.event != ""
@@ -141,7 +143,7 @@ func (c *clause) decide() command {
 			2*b2f(s.question && s.event == "" && s.verb[intentMove] < 2.5) - 4*b2f(!stageOrEvent) - 2*b2f(!hasLead),
 		intentNext:   s.verb[intentNext] + lead - 2*b2f(s.stage != nil),
 		intentSet:    s.verb[intentSet] + 3*b2f(field != "") + 2.5*b2f(typedValue) + 1.5*lead - 2*b2f(s.question && !typedValue) - 3*b2f(!hasLead),
-		intentAsk:    s.verb[intentAsk] + 2*b2f(ask != "") + 1.5*lead + 2*b2f(s.question) - 3*b2f(typedValue) - 3*b2f(!hasLead),
+		intentAsk:    s.verb[intentAsk] + 2*b2f(ask != "") + 1.5*lead + 2*b2f(s.question) - 3*b2f(typedValue) - 4*b2f(!hasLead),
 		intentCreate: s.verb[intentCreate] + 0.5*b2f(len(s.rest) > 0) - 1.5*b2f(len(s.leads) > 0 && len(s.rest) == 0),
 		intentDelete: s.verb[intentDelete] + lead,
 		intentNote:   s.verb[intentNote] + lead,
@@ -308,6 +310,9 @@ func (c *clause) fill(intent string, s signals, ask string) command {
 		c.fillSet(&cmd, s)
 	case intentAsk:
 		cmd.field = ask
+		if cmd.field == "" && (s.stage != nil || s.event != "") {
+			cmd.field = "status" // "is Aisha still in negotiation?"
+		}
 		if cmd.field == "" {
 			cmd.field = "all"
 		}
@@ -460,7 +465,7 @@ func (c *clause) valueStart() int {
 			break
 		}
 	}
-	for anchor < len(c.toks) && (c.toks[anchor].kind == tokPoss || c.toks[anchor].kind == tokWord && (c.toks[anchor].norm == "now" || c.toks[anchor].norm == "new")) {
+	for anchor < len(c.toks) && (c.toks[anchor].kind == tokPoss || c.toks[anchor].kind == tokWord && slicesContains([]string{"now", "new", "a", "an", "the"}, c.toks[anchor].norm)) {
 		anchor++
 	}
 	return anchor

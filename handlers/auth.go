@@ -421,9 +421,9 @@ func (s *Server) sessionOnly(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.logRefusal(r, "api token used for token management")
+		s.logRefusal(r, "api token used for account or token management")
 		s.html(func(http.ResponseWriter, *http.Request) error {
-			return errStatus(http.StatusForbidden, "API tokens are managed from a signed-in browser (the settings page) or with crm token create, not with an API token")
+			return errStatus(http.StatusForbidden, "accounts and API tokens are managed from a signed-in browser (the settings and admin pages) or with the crm command line, not with an API token")
 		}).ServeHTTP(w, r)
 	})
 }

@@ -78,6 +78,7 @@ var routeSpecs = map[string]routeSpec{
 	"POST /chat/panel/clear":            {access: page, owner: owned},
 	"GET /":                             {access: page, owner: team},
 	"GET /board/cards":                  {access: page, owner: team},
+	"GET /board/columns":                {access: page, owner: team},
 	"GET /board/leads/new":              {access: page, owner: team},
 	"GET /board/leads/{id}":             {access: page, owner: team},
 	"GET /board/leads/{id}/delete":      {access: page, owner: team},

@@ -79,10 +79,18 @@ func (s *Server) handleBoard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.pageNotModified(w, r) {
+		return nil
+	}
+	since, err := s.eventsSince(r)
+	if err != nil {
+		return err
+	}
 	d, err := s.readBoard(r.Context(), q, shownParam(r))
 	if err != nil {
 		return err
 	}
+	d.EventsSince = since
 	if isHTMX(r) {
 		if r.Header.Get("HX-Trigger") == views.SearchID.String() {
 			// The search is kept in the address bar so a filtered board can be
@@ -116,6 +124,9 @@ func (s *Server) handleBoardCards(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return &store.ValidationError{Fields: map[string]string{"after": "is not a valid card key"}}
 	}
+	if s.pageNotModified(w, r) {
+		return nil
+	}
 	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: q, Status: status, Limit: views.PageSize, After: &after})
 	if err != nil {
 		return err
@@ -131,10 +142,15 @@ func (s *Server) boardWithDialog(w http.ResponseWriter, r *http.Request, status 
 	if err != nil {
 		return err
 	}
+	since, err := s.eventsSince(r)
+	if err != nil {
+		return err
+	}
 	d, err := s.readBoard(r.Context(), q, nil)
 	if err != nil {
 		return err
 	}
+	d.EventsSince = since
 	return s.render(w, r, status, views.BoardPage(views.Page{Title: title, Board: d, Dialog: dialog(d)}))
 }
 

@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/crmteam/crm/store"
+	"github.com/crmteam/crm/store/storetest"
 	"github.com/crmteam/crm/views"
 )
 
@@ -173,5 +177,57 @@ func TestBoardEditConflict(t *testing.T) {
 	send(t, h, http.MethodPost, views.LeadPath(jane.ID), p.formValues(t), true).wantStatus(t, http.StatusOK)
 	if got, _ = st.GetLead(context.Background(), jane.ID); got.Value != 7_00 {
 		t.Errorf("after keeping mine: value %v, want 7", got.Value)
+	}
+}
+
+// TestBoardPageETag: the board page and its fragments carry an ETag that 304s
+// while nothing changes, changes with any write, and differs between users
+// (the page names who is signed in).
+func TestBoardPageETag(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	srv := &Server{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Sessions: SessionsForTest(pool)}
+	h := srv.Routes()
+	UserForTest(t, st, "ann@example.com", store.RoleMember)
+	UserForTest(t, st, "bob@example.com", store.RoleMember)
+	ann := WithCookie(h, SignInCookie(t, h, "ann@example.com"))
+	bob := WithCookie(h, SignInCookie(t, h, "bob@example.com"))
+	jane := newLead(t, st, "Jane Doe", "", "Interest", 0)
+	get := func(h http.Handler, target, inm string, htmx bool) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		if htmx {
+			req.Header.Set("HX-Request", "true")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		target string
+		htmx   bool
+	}{{"/", false}, {"/", true}, {"/?q=jane", true}, {"/board/cards?status=Interest&after=-1", true}} {
+		first := get(ann, tc.target, "", tc.htmx)
+		tag := first.Header().Get("ETag")
+		if first.Code != 200 || tag == "" {
+			t.Fatalf("GET %s: got %d, ETag %q; want 200 with an ETag", tc.target, first.Code, tag)
+		}
+		if r := get(ann, tc.target, tag, tc.htmx); r.Code != http.StatusNotModified || r.Body.Len() != 0 {
+			t.Errorf("GET %s again with its tag: got %d with %d bytes, want 304 and no body", tc.target, r.Code, r.Body.Len())
+		}
+		if r := get(bob, tc.target, tag, tc.htmx); r.Code != 200 {
+			t.Errorf("GET %s by another user with Ann's tag: got %d, want 200 (the page names who is signed in)", tc.target, r.Code)
+		}
+		if r := get(ann, tc.target, tag, !tc.htmx); r.Code != 200 {
+			t.Errorf("GET %s as page/fragment with the other's tag: got %d, want 200", tc.target, r.Code)
+		}
+		if _, err := st.UpdateLead(context.Background(), jane.ID, store.LeadInput{Notes: ptrTo("seen " + tc.target)}); err != nil {
+			t.Fatal(err)
+		}
+		if r := get(ann, tc.target, tag, tc.htmx); r.Code != 200 || r.Header().Get("ETag") == tag {
+			t.Errorf("GET %s after a change with the old tag: got %d, ETag %q; want 200 and a new tag", tc.target, r.Code, r.Header().Get("ETag"))
+		}
 	}
 }

@@ -120,12 +120,17 @@ func newSignedOutTab(t *testing.T, browser context.Context) *tab {
 	h := srv.Routes()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
+	return newTabOn(t, browser, ts.URL, st, pool, h)
+}
 
+// newTabOn opens a signed-out tab on the server at url, whose handler is h.
+func newTabOn(t *testing.T, browser context.Context, url string, st *store.Store, pool interface{ Close() }, h http.Handler) *tab {
+	t.Helper()
 	// A browser context of its own: its own cookies, so the session of one
 	// tab's server never replaces another's (cookies ignore the port).
 	tabCtx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	tb := &tab{t: t, url: ts.URL, st: st, pool: pool, h: h}
+	tb := &tab{t: t, url: url, st: st, pool: pool, h: h}
 	if err := chromedp.Listen(tabCtx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok {
 			tb.mu.Lock()

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,7 +28,15 @@ func doWith(t *testing.T, ts *httptest.Server, method, path, body string, header
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	var rd io.Reader = res.Body
+	if res.Header.Get("Content-Encoding") == "gzip" { // asked for by hand: not undone by the client
+		zr, err := gzip.NewReader(res.Body)
+		if err != nil {
+			t.Fatalf("%s %s: gzip body: %v", method, path, err)
+		}
+		rd = zr
+	}
+	b, err := io.ReadAll(rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,5 +200,58 @@ func TestIfMatch(t *testing.T) {
 				t.Errorf("If-Match * of a missing lead: got %d, want 404", r.status)
 			}
 		})
+	}
+}
+
+// TestBoardListETag checks GET /leads/ in its variants: an ETag from the board
+// version, 304 for it while nothing changes, a new tag and the new board after
+// any write, gzip and identity answers alike.
+func TestBoardListETag(t *testing.T) {
+	t.Parallel()
+	ts, _ := apiServer(t)
+	id := createLead(t, ts, `{"name":"Jane Doe","notes":"acme deal"}`)["id"].(string)
+	createLead(t, ts, `{"name":"Bob Roe","status":"Negotiation"}`)
+	variants := []string{"/leads/", "/leads/?q=acme", "/leads/?status=Interest&limit=1", "/leads/?limit=5"}
+	tags := map[string]string{}
+	for _, path := range variants {
+		for _, enc := range []string{"gzip", "identity"} {
+			r := doWith(t, ts, "GET", path, "", "Accept-Encoding", enc)
+			tag := r.header.Get("ETag")
+			if r.status != 200 || tag == "" {
+				t.Fatalf("GET %s (%s): got %d, ETag %q; want 200 with an ETag", path, enc, r.status, tag)
+			}
+			if again := doWith(t, ts, "GET", path, "", "Accept-Encoding", enc, "If-None-Match", tag); again.status != http.StatusNotModified {
+				t.Errorf("GET %s (%s) with If-None-Match %s: got %d, want 304", path, enc, tag, again.status)
+			}
+			tags[path+" "+enc] = tag
+		}
+	}
+	// Every kind of write changes every variant's tag, and the body follows.
+	for _, w := range []struct{ what, method, path, body, wantInBody string }{
+		{"an edit", "PATCH", "/leads/" + id + "/", `{"company":"Acme One"}`, "Acme One"},
+		{"a move", "PUT", "/leads/" + id + "/status/", `{"status":"Negotiation","card_order":0}`, `"Negotiation":[{"id":"` + id},
+		{"a create", "POST", "/leads/", `{"name":"Cara Poe"}`, "Cara Poe"},
+		{"a delete", "DELETE", "/leads/" + id + "/", ``, ""},
+		{"a restore", "POST", "/leads/" + id + "/restore/", ``, "Acme One"},
+	} {
+		if r := doWith(t, ts, w.method, w.path, w.body); r.status >= 300 {
+			t.Fatalf("%s: got %d %s", w.what, r.status, r.body)
+		}
+		for _, path := range variants {
+			for _, enc := range []string{"gzip", "identity"} {
+				old := tags[path+" "+enc]
+				r := doWith(t, ts, "GET", path, "", "Accept-Encoding", enc, "If-None-Match", old)
+				if r.status != 200 || r.header.Get("ETag") == old {
+					t.Errorf("after %s, GET %s (%s) with the old tag: got %d, ETag %q; want 200 and a new tag", w.what, path, enc, r.status, r.header.Get("ETag"))
+				}
+				tags[path+" "+enc] = r.header.Get("ETag")
+				if path == "/leads/" && w.wantInBody != "" && !strings.Contains(string(r.body), w.wantInBody) {
+					t.Errorf("after %s, GET /leads/ (%s): body lacks %q:\n%s", w.what, enc, w.wantInBody, r.body)
+				}
+				if path == "/leads/" && w.what == "a delete" && strings.Contains(string(r.body), id) {
+					t.Errorf("after a delete, GET /leads/ (%s) still holds the lead", enc)
+				}
+			}
+		}
 	}
 }

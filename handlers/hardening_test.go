@@ -166,16 +166,48 @@ func TestOwnPasswordNeedsCurrent(t *testing.T) {
 	if r.status < 400 || r.status >= 500 || signsIn("ann@example.com", newPW) {
 		t.Fatalf("own password with a wrong current one: got %d, want a 4xx and no change", r.status)
 	}
-	// With the current password it works, and an admin still sets others'.
-	r = e.req(nil, http.MethodPost, own, "application/x-www-form-urlencoded",
-		url.Values{"current": {handlers.TestPassword}, "password": {newPW}}.Encode(), "Authorization", "Bearer "+tok)
+	// With the current password it works, from a signed-in browser, and an
+	// admin still sets others' there.
+	r = e.postForm(b, own, url.Values{"current": {handlers.TestPassword}, "password": {newPW}})
 	if r.status >= 400 || !signsIn("ann@example.com", newPW) {
 		t.Fatalf("own password with the current one: got %d, want it changed", r.status)
 	}
-	r = e.req(nil, http.MethodPost, "/admin/users/"+bob.ID.String()+"/password", "application/x-www-form-urlencoded",
-		url.Values{"password": {newPW}}.Encode(), "Authorization", "Bearer "+tok)
+	r = e.postForm(b, "/admin/users/"+bob.ID.String()+"/password", url.Values{"password": {newPW}})
 	if r.status != http.StatusSeeOther || !signsIn("bob@example.com", newPW) {
 		t.Fatalf("admin sets a member's password: got %d, want 303 and the new password working", r.status)
+	}
+}
+
+// TestAdminTokenCannotManageAccounts: an admin's API token reads the admin
+// page but changes no account (no new user, no password set, no deactivation),
+// so revoking a leaked admin token ends its access for good.
+func TestAdminTokenCannotManageAccounts(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	ann := e.user("ann@example.com", store.RoleAdmin)
+	bob := e.user("bob@example.com", store.RoleMember)
+	tok := handlers.TokenForTest(t, e.st, ann, "script")
+	users := func() int { return e.count(`SELECT count(*) FROM users WHERE active`) }
+	before := users()
+	form := "application/x-www-form-urlencoded"
+	for _, c := range []struct{ path, body string }{
+		{"/admin/users", url.Values{"email": {"mallory@evil.example"}, "name": {"Mallory"}, "password": {"Mallory!Pass2026 long"}, "role": {"admin"}}.Encode()},
+		{"/admin/users/" + bob.ID.String() + "/password", url.Values{"password": {"a brand new password 42"}}.Encode()},
+		{"/admin/users/" + bob.ID.String() + "/deactivate", ""},
+	} {
+		r := e.req(nil, http.MethodPost, c.path, form, c.body, "Authorization", "Bearer "+tok)
+		if r.status != http.StatusForbidden {
+			t.Errorf("POST %s with an admin token: got %d, want 403; body: %.200s", c.path, r.status, r.body)
+		}
+	}
+	if got := users(); got != before {
+		t.Errorf("active users after the token's attempts: got %d, want %d", got, before)
+	}
+	if r := e.postForm(nil, "/signin", url.Values{"email": {"bob@example.com"}, "password": {handlers.TestPassword}}); r.status != http.StatusSeeOther {
+		t.Errorf("bob signs in with his old password after the token's attempts: got %d, want 303", r.status)
+	}
+	if r := e.req(nil, http.MethodGet, "/admin/users", "", "", "Authorization", "Bearer "+tok); r.status != http.StatusOK {
+		t.Errorf("GET /admin/users with an admin token: got %d, want 200", r.status)
 	}
 }
 

@@ -52,6 +52,7 @@ func (s *Server) html(fn htmlFunc) http.HandlerFunc {
 		}
 		status, title, msg := htmlError(err)
 		s.logError(r, status, err)
+		w.Header().Del("ETag") // set for the page that was not rendered
 		reqID := ""
 		if status >= 500 {
 			reqID = RequestID(r.Context())

@@ -60,37 +60,63 @@ func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
 		}
 		bq.After = &after
 	}
-	if bq.Limit == 0 {
-		// An unpaged read holds the whole board in memory, about 1 KB a lead
-		// while it is read and encoded: at 10,000 leads, 8 at once took the
-		// server past 100 MB. They are admitted one per core, which keeps the
-		// cores as busy as 8 at once did and the memory to a few boards.
-		select {
-		case s.boardReads <- struct{}{}:
-			defer func() { <-s.boardReads }()
-		case <-r.Context().Done():
-			return r.Context().Err()
-		}
-	}
-	board, err := s.Store.ListBoard(r.Context(), bq)
+	v, err := s.boardVer.get(r.Context())
 	if err != nil {
 		return err
 	}
+	h := w.Header()
+	h.Add("Vary", "Accept-Encoding")
+	if !noneMatch(r, boardETag(v)) {
+		notModified(w, r, boardETag(v))
+		return nil
+	}
+	key := url.Values{"q": {bq.Search}, "status": {bq.Status}, "limit": {qv.Get("limit")}, "cursor": {qv.Get("cursor")}}.Encode()
+	e, err := s.listBoardCached(r.Context(), key, v, bq)
+	if err != nil {
+		return err
+	}
+	for _, l := range e.links {
+		h.Add("Link", l)
+	}
+	if compressedAs(r) == "gzip" {
+		// Compressed once per board version, not per request; the Compress
+		// middleware leaves a body that has its Content-Encoding alone.
+		h.Set("Content-Encoding", "gzip")
+		h.Set("ETag", withCoding(boardETag(e.version), "gzip"))
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(e.gzipped())))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(e.gzipped())
+		return nil
+	}
+	h.Set("ETag", withCoding(boardETag(e.version), compressedAs(r)))
+	if compressedAs(r) != "" {
+		writeJSONBytes(w, http.StatusOK, e.body) // the Compress middleware's deflate
+		return nil
+	}
+	// One write of a known length: no chunked encoding for a body of hundreds
+	// of kilobytes.
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(e.withNewline())))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(e.withNewline())
+	return nil
+}
+
+// boardLinks are the Link headers of a board answer: a rel="next" link for
+// every column with more leads than the page holds.
+func boardLinks(board store.Board, bq store.BoardQuery) []string {
+	var links []string
 	for _, col := range board.Columns {
 		if col.HasMore {
 			next := url.Values{"status": {col.Stage.Name}, "limit": {strconv.Itoa(bq.Limit)}, "cursor": {encodeCursor(col.NextAfter())}}
 			if bq.Search != "" {
 				next.Set("q", bq.Search)
 			}
-			w.Header().Add("Link", fmt.Sprintf(`</leads/?%s>; rel="next"; title=%q`, next.Encode(), col.Stage.Name))
+			links = append(links, fmt.Sprintf(`</leads/?%s>; rel="next"; title=%q`, next.Encode(), col.Stage.Name))
 		}
 	}
-	b, err := encodeBoard(board)
-	if err != nil {
-		return err
-	}
-	writeJSONBytes(w, http.StatusOK, b)
-	return nil
+	return links
 }
 
 // encodeBoard writes the board as a JSON object whose keys keep stage order (a Go

@@ -21,6 +21,8 @@ import (
 func (s *Server) Routes() http.Handler {
 	s.sec = newSecurity(s.Security, s.Log, s.Redis)
 	s.boardReads = make(chan struct{}, runtime.NumCPU())
+	s.boardVer = &versionReader{read: s.Store.BoardVersion}
+	s.boardCache = &boardCache{}
 	if s.Sessions != nil {
 		// A failing session store is answered by the error adapters, with the
 		// request id, in the shape the route speaks (JSON or HTML).
@@ -108,6 +110,7 @@ func (s *Server) Routes() http.Handler {
 		r.Use(s.pageAuth)
 		r.Get("/", s.html(s.handleBoard))
 		r.Get("/board/cards", s.html(s.handleBoardCards))
+		r.Get(views.LiveColumnsPath, s.html(s.handleBoardColumns))
 		r.Get("/board/leads/new", s.html(s.handleLeadNewForm))
 		r.Get("/board/leads/{id}", s.html(s.handleLeadDetail))
 		r.Get("/board/leads/{id}/delete", s.html(s.handleLeadDeleteConfirm))
@@ -128,15 +131,21 @@ func (s *Server) Routes() http.Handler {
 		r.Get(views.TrashPath+"/{id}", s.html(s.handleTrashedLead))
 		r.Post(views.TrashPath+"/{id}/restore", s.html(s.handleTrashRestoreForm))
 
-		// Admins: accounts and everyone's tokens.
+		// Admins: accounts and everyone's tokens. Every change here needs a
+		// signed-in browser session, never an API token: otherwise a leaked
+		// admin token could make an account (or reset a password) that outlives
+		// revoking the token. Scripts manage accounts with `crm user`.
 		r.Group(func(r chi.Router) {
 			r.Use(s.adminOnly)
 			r.Get(views.AdminPath, s.html(s.handleAdmin))
-			r.Post(views.AdminPath, s.html(s.handleAdminAddUser))
-			r.Post(views.AdminPath+"/{id}/deactivate", s.html(s.handleAdminSetActive(false)))
-			r.Post(views.AdminPath+"/{id}/activate", s.html(s.handleAdminSetActive(true)))
-			r.Post(views.AdminPath+"/{id}/password", s.html(s.handleAdminSetPassword))
-			r.With(s.sessionOnly).Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
+			r.Group(func(r chi.Router) {
+				r.Use(s.sessionOnly)
+				r.Post(views.AdminPath, s.html(s.handleAdminAddUser))
+				r.Post(views.AdminPath+"/{id}/deactivate", s.html(s.handleAdminSetActive(false)))
+				r.Post(views.AdminPath+"/{id}/activate", s.html(s.handleAdminSetActive(true)))
+				r.Post(views.AdminPath+"/{id}/password", s.html(s.handleAdminSetPassword))
+				r.Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
+			})
 		})
 	})
 

@@ -56,6 +56,11 @@ type Server struct {
 	// boardReads admits unpaged reads of the whole board (GET /leads/ without a
 	// limit) a few at a time; see handleLeadList. Made by Routes.
 	boardReads chan struct{}
+	// boardVer reads the board version for many requests at once, and
+	// boardCache keeps the encoded answers of GET /leads/ per board version
+	// (boardcache.go). Made by Routes.
+	boardVer   *versionReader
+	boardCache *boardCache
 }
 
 // Check is one dependency /readyz probes.

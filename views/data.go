@@ -22,6 +22,10 @@ type BoardData struct {
 	Query string
 	// Now is the time relative times ("3 h ago") are measured from.
 	Now time.Time
+	// EventsSince is the event stream's position read before the board (0:
+	// not read): live.js follows the stream from there, so no change between
+	// the page and the stream is missed.
+	EventsSince int64
 }
 
 // Stages lists the board's stages in order, for the "move to" selects.

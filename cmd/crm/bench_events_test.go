@@ -240,6 +240,7 @@ func benchChatReplies(b *testing.B, bin string) {
 
 	// Offline: the built-in assistant, the worker inside serve.
 	base, _ := startServe(b, bin, "DATABASE_URL="+dbURL, "REDIS_URL="+storetest.NewRedisURL(b))
+	panelTurn(b, base, tokens[0], "how many leads are there") // warm-up: first connections, first job
 	offline := make([]time.Duration, turns)
 	for i := range offline {
 		offline[i] = panelTurn(b, base, tokens[0], "how many leads are there")
@@ -265,6 +266,7 @@ func benchChatReplies(b *testing.B, bin string) {
 	defer llm.Close()
 	modelBase, _ := startServe(b, bin, "DATABASE_URL="+dbURL, "REDIS_URL="+storetest.NewRedisURL(b),
 		"OPENAI_API_KEY=bench", "OPENAI_BASE_URL="+llm.URL+"/v1")
+	panelTurn(b, modelBase, tokens[0], "hello") // warm-up
 	model := make([]time.Duration, turns)
 	for i := range model {
 		panelTurn(b, modelBase, tokens[0], "hello")
