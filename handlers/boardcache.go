@@ -110,6 +110,18 @@ type boardEntry struct {
 
 	gzipOnce sync.Once
 	gz       []byte
+	nlOnce   sync.Once
+	nl       []byte
+}
+
+// withNewline returns the body ending in a newline, as writeJSON sends bodies,
+// made once per entry.
+func (e *boardEntry) withNewline() []byte {
+	e.nlOnce.Do(func() {
+		e.nl = make([]byte, 0, len(e.body)+1)
+		e.nl = append(append(e.nl, e.body...), '\n')
+	})
+	return e.nl
 }
 
 // get returns the answer of variant key at version v or later, building it

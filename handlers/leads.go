@@ -90,7 +90,16 @@ func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	h.Set("ETag", withCoding(boardETag(e.version), compressedAs(r)))
-	writeJSONBytes(w, http.StatusOK, e.body)
+	if compressedAs(r) != "" {
+		writeJSONBytes(w, http.StatusOK, e.body) // the Compress middleware's deflate
+		return nil
+	}
+	// One write of a known length: no chunked encoding for a body of hundreds
+	// of kilobytes.
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(e.withNewline())))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(e.withNewline())
 	return nil
 }
 
