@@ -23,7 +23,7 @@ type fieldWord struct {
 // fieldWords lists the lead fields. "stage" is a move, not a data change.
 var fieldWords = []fieldWord{
 	{field: "name", words: []string{"name", "full name", "full_name"}, schema: "New name."},
-	{field: "company", words: []string{"company", "company name", "company_name", "org", "organization", "organisation", "employer", "firm", "business", "works at", "works for", "work for", "work at", "working at", "working for"}, schema: "Company; empty to clear."},
+	{field: "company", words: []string{"company", "company name", "company_name", "org", "organization", "organisation", "employer", "firm", "business name", "works at", "works for", "work for", "work at", "working at", "working for"}, schema: "Company; empty to clear."},
 	{field: "email", words: []string{"email", "e-mail", "mail", "email address", "email_address", "e mail", "emial", "emal"}, schema: "Email address; empty to clear."},
 	{field: "phone", words: []string{"phone", "phone number", "phone_number", "number", "cell", "cell phone", "mobile", "mobile number", "tel", "telephone", "phone no", "digits"}, schema: "Phone number; empty to clear."},
 	{field: "value", words: []string{"value", "deal value", "deal_value", "deal size", "deal_size", "amount", "worth", "price", "deal", "size", "budget", "valu"}, schema: "Deal value in dollars: a number, or text such as \"20k\" or \"$20,000\"."},
@@ -142,7 +142,7 @@ var events = map[string]string{
 	"lost": "lost", "went cold": "lost", "gone cold": "lost", "went dark": "lost", "gone dark": "lost", "said no": "lost", "passed": "lost",
 	"declined": "lost", "ghosted": "lost", "ghosted us": "lost", "dropped out": "lost", "churned": "lost", "to a competitor": "lost",
 	"chose a competitor": "lost", "went with a competitor": "lost", "went with someone else": "lost", "went elsewhere": "lost", "picked a competitor": "lost", "not interested": "lost", "no longer interested": "lost", "backed out": "lost",
-	"walked away": "lost", "fell through": "lost", "is dead": "lost", "died": "lost", "killed the deal": "lost", "rejected": "lost", "turned us down": "lost",
+	"walked away": "lost", "fell through": "lost", "is dead": "lost", "died": "lost", "killed the deal": "lost", "kill the deal": "lost", "not doing business": "lost", "no longer doing business": "lost", "stopped doing business": "lost", "rejected": "lost", "turned us down": "lost",
 	"booked a meeting": "Meeting booked", "meeting booked": "Meeting booked", "booked a call": "Meeting booked", "scheduled a call": "Meeting booked",
 	"scheduled a meeting": "Meeting booked", "set up a meeting": "Meeting booked", "set up a call": "Meeting booked", "booked a demo": "Meeting booked",
 	"booked": "Meeting booked", "meeting scheduled": "Meeting booked", "call booked": "Meeting booked", "demo booked": "Meeting booked", "has a meeting": "Meeting booked",

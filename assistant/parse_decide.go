@@ -404,6 +404,14 @@ func (c *clause) fillSet(cmd *command, s signals) {
 	if field == "" {
 		field = c.w.focusField
 	}
+	if field == "" && s.stage == nil && len(s.amounts)+len(s.numbers) == 1 {
+		// "bump lukas to 35,500": an amount with no field named is the value.
+		amt := append(s.amounts, s.numbers...)[0]
+		if m, err := parseAmount(amt.text); err == nil {
+			cmd.field, cmd.value = "value", m.String()
+			return
+		}
+	}
 	if field == "" || field == "status" {
 		if s.stage != nil {
 			cmd.intent, cmd.stage = intentMove, s.stage

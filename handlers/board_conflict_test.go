@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -205,7 +206,7 @@ func TestBoardPageETag(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		target string
 		htmx   bool
 	}{{"/", false}, {"/", true}, {"/?q=jane", true}, {"/board/cards?status=Interest&after=-1", true}} {
@@ -223,7 +224,7 @@ func TestBoardPageETag(t *testing.T) {
 		if r := get(ann, tc.target, tag, !tc.htmx); r.Code != 200 {
 			t.Errorf("GET %s as page/fragment with the other's tag: got %d, want 200", tc.target, r.Code)
 		}
-		if _, err := st.UpdateLead(context.Background(), jane.ID, store.LeadInput{Notes: ptrTo("seen " + tc.target)}); err != nil {
+		if _, err := st.UpdateLead(context.Background(), jane.ID, store.LeadInput{Notes: ptrTo(fmt.Sprintf("seen %d %s", i, tc.target))}); err != nil {
 			t.Fatal(err)
 		}
 		if r := get(ann, tc.target, tag, tc.htmx); r.Code != 200 || r.Header().Get("ETag") == tag {

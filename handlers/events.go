@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crmteam/crm/store"
 )
 
 // streamWriteWindow is how long one write to a stream may take: each write
@@ -92,6 +96,18 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	heartbeat := time.NewTicker(s.Events.Heartbeat)
 	defer heartbeat.Stop()
+	// A stream outlives the request that opened it: it ends when its session
+	// is signed out (or ended by a password change) or its token is revoked or
+	// its user deactivated, checked at every heartbeat and before sending
+	// events when the last check is older than the hub's Recheck.
+	checked := time.Now()
+	valid := func(force bool) bool {
+		if !force && time.Since(checked) < s.Events.Recheck {
+			return true
+		}
+		checked = time.Now()
+		return s.principalStillValid(r)
+	}
 	for {
 		if reset {
 			msg := fmt.Sprintf("id: %d\nevent: reset\ndata: {\"id\":%d}\n\n", after, after)
@@ -109,6 +125,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if len(frames) > 0 {
+			if !valid(false) {
+				return nil
+			}
 			if err := write(frames...); err != nil {
 				return nil
 			}
@@ -116,6 +135,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-sub.wake:
 		case <-heartbeat.C:
+			if !valid(true) {
+				return nil
+			}
 			if err := write([]byte(": ping\n\n")); err != nil {
 				return nil
 			}
@@ -125,4 +147,27 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
+}
+
+// principalStillValid says whether whoever made r is still signed in: the
+// session has not ended, the token is not revoked and its user is active. A
+// failure to check (the database is down) counts as valid: the stream then
+// ends with the database anyway, or is checked again at the next heartbeat.
+func (s *Server) principalStillValid(r *http.Request) bool {
+	p, ok := currentPrincipal(r.Context())
+	if !ok {
+		return false
+	}
+	var err error
+	switch {
+	case p.Token != nil:
+		tok, ok := bearerToken(r)
+		if !ok {
+			return false
+		}
+		_, err = s.Store.TokenUser(r.Context(), tok)
+	case p.SessionID != uuid.Nil:
+		_, err = s.Store.SessionUser(r.Context(), p.SessionID)
+	}
+	return !errors.Is(err, store.ErrNotFound)
 }

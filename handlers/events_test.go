@@ -335,3 +335,42 @@ func TestEventStreamOutlivesTimeoutsAndEndsOnClose(t *testing.T) {
 		t.Error("stream still open 5 s after Close, want it ended")
 	}
 }
+
+// TestEventStreamEndsWhenTokenRevoked: a stream opened with a token sends no
+// more events once the token is revoked, and ends.
+func TestEventStreamEndsWhenTokenRevoked(t *testing.T) {
+	t.Parallel()
+	e := newEventEnv(t, false, func(_ *http.Server, hub *handlers.EventHub) {
+		hub.Heartbeat, hub.Recheck = time.Hour, 0 // every batch of events is checked
+	})
+	s := openStream(t, e.ts.URL)
+	ctx := context.Background()
+	if _, err := e.st.CreateLead(ctx, store.LeadInput{Name: ptrTo("Before")}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := s.next(t).decode(t); ev.Lead.Name != "Before" {
+		t.Fatalf("before the revocation: got %s %q, want the new lead", ev.Type, ev.Lead.Name)
+	}
+	u, err := e.st.GetUserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := e.st.ListAPITokens(ctx, u.ID)
+	if err != nil || len(toks) != 1 {
+		t.Fatalf("ann's tokens: got %d, %v; want 1", len(toks), err)
+	}
+	if _, err := e.st.RevokeAPIToken(ctx, u.ID, toks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.CreateLead(ctx, store.LeadInput{Name: ptrTo("After")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev, open := <-s.events:
+		if open {
+			t.Errorf("after the token was revoked: got %s %s, want the stream ended", ev.event, ev.data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("stream still open 10 s after its token was revoked, want it ended")
+	}
+}

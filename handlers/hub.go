@@ -72,6 +72,9 @@ type EventHub struct {
 	StreamsPerUser int
 	// Heartbeat is how often an idle stream sends a comment line.
 	Heartbeat time.Duration
+	// Recheck is how old a stream's last check of its session or token may be
+	// when it sends events (it is checked at every heartbeat too).
+	Recheck time.Duration
 
 	mu sync.Mutex
 	// ring holds the encoded events with floor < id <= last, oldest first.
@@ -102,7 +105,7 @@ type subscriber struct {
 // NewEventHub returns a hub over st; rdb nil means polling alone.
 func NewEventHub(st *store.Store, rdb redis.UniversalClient, log *slog.Logger) *EventHub {
 	return &EventHub{
-		store: st, rdb: rdb, log: log, Poll: DefaultEventPoll, StreamsPerUser: DefaultStreamsPerUser, Heartbeat: DefaultHeartbeat,
+		store: st, rdb: rdb, log: log, Poll: DefaultEventPoll, StreamsPerUser: DefaultStreamsPerUser, Heartbeat: DefaultHeartbeat, Recheck: 5 * time.Second,
 		subs: map[*subscriber]struct{}{}, perUser: map[uuid.UUID]int{}, replies: map[uuid.UUID][]chan struct{}{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}

@@ -114,12 +114,13 @@ func TestAssistantChangesInTheAuditTrail(t *testing.T) {
 	page.Find("#lead-history li.event").Each(func(_ int, s *goquery.Selection) {
 		got = append(got, s.AttrOr("data-action", "")+" by "+s.Find(".event-actor").Text())
 	})
-	// The assistant moves a lead by changing its stage: an update of the stage.
-	want := []string{"delete by assistant on behalf of Ann", "update by assistant on behalf of Ann", "create by system"}
+	// The assistant moves a lead by changing its stage: recorded as a move, as
+	// every path that changes the stage is.
+	want := []string{"delete by assistant on behalf of Ann", "move by assistant on behalf of Ann", "create by system"}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("history on the trash page: got %q, want %q", got, want)
 	}
-	move := page.Find(`#lead-history li[data-action=update] li[data-field=status]`)
+	move := page.Find(`#lead-history li[data-action=move] li[data-field=status]`)
 	if old, nw := move.Find(".change-old").Text(), move.Find(".change-new").Text(); old != "Interest" || nw != "Negotiation" {
 		t.Errorf("the move's stage: got %q → %q, want Interest → Negotiation", old, nw)
 	}

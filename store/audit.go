@@ -172,9 +172,8 @@ func recordCreate(ctx context.Context, q *queries.Queries, l queries.Lead) error
 	return recordEvent(ctx, q, l.ID, EventCreate, changes)
 }
 
-// recordUpdate records the fields an update changed; an update that changed
-// nothing is not recorded.
-func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries.Lead) error {
+// fieldChanges lists the fields that differ between before and after.
+func fieldChanges(before, after queries.Lead) []FieldChange {
 	var changes []FieldChange
 	old := leadFields(before)
 	for i, f := range leadFields(after) {
@@ -182,10 +181,22 @@ func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries
 			changes = append(changes, FieldChange{Field: f[0], Old: old[i][1], New: f[1]})
 		}
 	}
+	return changes
+}
+
+// recordUpdate records the fields an update changed, as a move when the stage
+// is one of them (so the stream and webhooks say lead.moved, whatever path
+// changed the stage); an update that changed nothing is not recorded.
+func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries.Lead) error {
+	changes := fieldChanges(before, after)
 	if len(changes) == 0 {
 		return nil
 	}
-	return recordEvent(ctx, q, after.ID, EventUpdate, changes)
+	action := EventUpdate
+	if before.Status != after.Status {
+		action = EventMove
+	}
+	return recordEvent(ctx, q, after.ID, action, changes)
 }
 
 // LastLeadEvent returns the newest event of the lead: who changed it last, how

@@ -162,6 +162,15 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	} else if pos, err = q.LeadPosition(ctx, queries.LeadPositionParams{Status: cur.Status, CardOrder: cur.CardOrder}); err != nil {
 		return Lead{}, fmt.Errorf("position of lead %s: %w", id, err)
 	}
+	// An update that changes nothing writes nothing: no new version, no
+	// updated_at, no event (a client following the stream keeps a version that
+	// still matches).
+	after := cur
+	after.Name, after.Company, after.Email, after.Phone = p.Name, p.Company, p.Email, p.Phone
+	after.Value, after.Notes, after.Source, after.Status = p.Value, p.Notes, p.Source, p.Status
+	if len(fieldChanges(cur, after)) == 0 {
+		return leadFromRow(cur, int(pos)), nil
+	}
 	row, err := q.UpdateLeadFields(ctx, p)
 	if err != nil {
 		return Lead{}, fmt.Errorf("update lead %s: %w", id, err)

@@ -196,3 +196,50 @@ func TestListBoardVersion(t *testing.T) {
 		t.Errorf("after a create: version %d (before %d), %d leads; want another version and 2 leads", v2, v1, len(board.Columns[0].Leads))
 	}
 }
+
+// TestUpdateThatChangesNothingWritesNothing: an update whose values are the
+// lead's own keeps its version and updated_at and records no event (so a client
+// following the stream keeps a version that still matches), and an update that
+// changes the stage is recorded as a move, whatever path made it.
+func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	lead := mustCreate(t, st, "Jane Doe", "Interest")
+	history := func() []store.LeadEvent {
+		t.Helper()
+		evs, err := st.LeadHistory(ctx, lead.ID, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	before := len(history())
+	for _, in := range []store.LeadInput{{}, {Name: ptr("Jane Doe"), Status: ptr("Interest")}} {
+		got, err := st.UpdateLead(ctx, lead.ID, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != lead.Version || !got.UpdatedAt.Equal(lead.UpdatedAt) {
+			t.Errorf("update with the lead's own values: got version %d updated %v, want %d and %v",
+				got.Version, got.UpdatedAt, lead.Version, lead.UpdatedAt)
+		}
+	}
+	if n := len(history()); n != before {
+		t.Errorf("events after updates that changed nothing: got %d, want %d", n, before)
+	}
+	if _, err := st.UpdateLead(ctx, lead.ID, store.LeadInput{Status: ptr("Negotiation"), Phone: ptr("+1 555 0100")}); err != nil {
+		t.Fatal(err)
+	}
+	evs := history()
+	if len(evs) != before+1 {
+		t.Fatalf("events after a stage change by update: got %d, want %d", len(evs), before+1)
+	}
+	newest := evs[0]
+	if evs[len(evs)-1].At.After(newest.At) {
+		newest = evs[len(evs)-1]
+	}
+	if newest.Action != store.EventMove {
+		t.Errorf("an update that changes the stage: recorded as %q, want %q", newest.Action, store.EventMove)
+	}
+}
