@@ -284,8 +284,16 @@ func (s *Server) formInvalid(w http.ResponseWriter, r *http.Request, err error, 
 		return err
 	}
 	f.Errors = formMessages(ve.Fields)
+	return s.leadFormAgain(w, r, http.StatusUnprocessableEntity, "Check the input", f, false)
+}
+
+// leadFormAgain shows form f again with status: in the open dialog for htmx
+// (retargeted to the dialog's body when retarget, as a conflict answers a save
+// whose target was elsewhere), else in a board page with the dialog open
+// under title.
+func (s *Server) leadFormAgain(w http.ResponseWriter, r *http.Request, status int, title string, f views.LeadForm, retarget bool) error {
 	if !isHTMX(r) {
-		return s.boardWithDialog(w, r, http.StatusUnprocessableEntity, "Check the input", func(d views.BoardData) templ.Component {
+		return s.boardWithDialog(w, r, status, title, func(d views.BoardData) templ.Component {
 			f.Stages = d.Stages()
 			return views.LeadFormView(f)
 		})
@@ -295,7 +303,11 @@ func (s *Server) formInvalid(w http.ResponseWriter, r *http.Request, err error, 
 		return err
 	}
 	f.Stages = stages
-	return s.render(w, r, http.StatusUnprocessableEntity, views.LeadFormView(f))
+	if retarget {
+		w.Header().Set("HX-Retarget", views.DialogBodyID.Sel())
+		w.Header().Set("HX-Reswap", "innerHTML")
+	}
+	return s.render(w, r, status, views.LeadFormView(f))
 }
 
 // handleLeadDeleteConfirm answers GET /board/leads/{id}/delete: are you sure?

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/a-h/templ"
 	"github.com/google/uuid"
 
 	"github.com/crmteam/crm/store"
@@ -185,18 +184,5 @@ func (s *Server) conflictForm(w http.ResponseWriter, r *http.Request, cur store.
 		return err
 	}
 	f.History = history
-	if !isHTMX(r) {
-		return s.boardWithDialog(w, r, http.StatusConflict, "Changed meanwhile", func(d views.BoardData) templ.Component {
-			f.Stages = d.Stages()
-			return views.LeadFormView(f)
-		})
-	}
-	stages, err := s.Store.Stages(r.Context())
-	if err != nil {
-		return err
-	}
-	f.Stages = stages
-	w.Header().Set("HX-Retarget", views.DialogBodyID.Sel())
-	w.Header().Set("HX-Reswap", "innerHTML")
-	return s.render(w, r, http.StatusConflict, views.LeadFormView(f))
+	return s.leadFormAgain(w, r, http.StatusConflict, "Changed meanwhile", f, true)
 }
