@@ -146,6 +146,12 @@ func TestBrowserLayout(t *testing.T) {
 			if why := tb.unreachable("#flash .toast-error .toast-close"); why != "" {
 				t.Errorf("error message over the open dialog at %s px: %s; want it on top", size.name, why)
 			}
+			// ... and leaves the dialog's own buttons free to tap.
+			for _, sel := range []string{"#lead-form button[type=submit]", "#lead-form [data-dialog-close].btn"} {
+				if why := tb.unreachable(sel); why != "" {
+					t.Errorf("%s while a message shows at %s px: %s; want it free to tap", sel, size.name, why)
+				}
+			}
 			tb.screenshot("dialog-error-" + size.name + ".png")
 			tb.click("dismiss", "#flash .toast-error .toast-close")
 			tb.click("close", "#lead-form .panel-head [data-dialog-close]")
