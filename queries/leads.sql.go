@@ -116,7 +116,7 @@ func (q *Queries) CountLeads(ctx context.Context) (int32, error) {
 }
 
 const getLead = `-- name: GetLead :one
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version,
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at,
        (SELECT count(*) FROM leads o
         WHERE o.status = leads.status AND o.card_order < leads.card_order)::integer AS position
 FROM leads
@@ -147,13 +147,18 @@ func (q *Queries) GetLead(ctx context.Context, id uuid.UUID) (GetLeadRow, error)
 		&i.Lead.CreatedAt,
 		&i.Lead.UpdatedAt,
 		&i.Lead.Version,
+		&i.Lead.OwnerID,
+		&i.Lead.ClosedAt,
+		&i.Lead.LostReason,
+		&i.Lead.LostNote,
+		&i.Lead.StageEnteredAt,
 		&i.Position,
 	)
 	return i, err
 }
 
 const getLeadForUpdate = `-- name: GetLeadForUpdate :one
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM leads
 WHERE id = $1
 FOR UPDATE
@@ -176,6 +181,11 @@ func (q *Queries) GetLeadForUpdate(ctx context.Context, id uuid.UUID) (Lead, err
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }
@@ -197,7 +207,7 @@ const insertLead = `-- name: InsertLead :one
 INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9)
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
 type InsertLeadParams struct {
@@ -239,6 +249,11 @@ func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }
@@ -297,7 +312,7 @@ func (q *Queries) LeadPositions(ctx context.Context, ids []uuid.UUID) ([]LeadPos
 }
 
 const listColumns = `-- name: ListColumns :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, page.position::integer AS position
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at, page.position::integer AS position
 FROM stages s
 CROSS JOIN LATERAL (
     SELECT l.id,
@@ -353,6 +368,11 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lis
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
 			&i.Lead.Version,
+			&i.Lead.OwnerID,
+			&i.Lead.ClosedAt,
+			&i.Lead.LostReason,
+			&i.Lead.LostNote,
+			&i.Lead.StageEnteredAt,
 			&i.Position,
 		); err != nil {
 			return nil, err
@@ -366,7 +386,7 @@ func (q *Queries) ListColumns(ctx context.Context, arg ListColumnsParams) ([]Lis
 }
 
 const listLeads = `-- name: ListLeads :many
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM leads
 WHERE $1::text IS NULL OR status = $1::text
 ORDER BY card_order, id
@@ -400,6 +420,11 @@ func (q *Queries) ListLeads(ctx context.Context, onlyStatus *string) ([]Lead, er
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.OwnerID,
+			&i.ClosedAt,
+			&i.LostReason,
+			&i.LostNote,
+			&i.StageEnteredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -518,7 +543,7 @@ WITH numbered AS (
            OR ($5::text <> '' AND regexp_replace(n.phone, '[^0-9]', '', 'g') LIKE '%' || $5::text || '%')
            OR n.id = ANY($6::uuid[]))
 )
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, matched.position::integer AS position
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at, matched.position::integer AS position
 FROM matched
 JOIN leads ON leads.id = matched.id
 JOIN stages ON stages.name = leads.status
@@ -577,6 +602,11 @@ func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
 			&i.Lead.Version,
+			&i.Lead.OwnerID,
+			&i.Lead.ClosedAt,
+			&i.Lead.LostReason,
+			&i.Lead.LostNote,
+			&i.Lead.StageEnteredAt,
 			&i.Position,
 		); err != nil {
 			return nil, err
@@ -590,7 +620,7 @@ func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([
 }
 
 const searchLeadsFuzzy = `-- name: SearchLeadsFuzzy :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version,
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at,
        greatest(similarity(name, $1::text), word_similarity($1::text, name),
                 similarity(company, $1::text), word_similarity($1::text, company),
                 similarity(email, $1::text), word_similarity($1::text, email))::real AS score
@@ -639,6 +669,11 @@ func (q *Queries) SearchLeadsFuzzy(ctx context.Context, arg SearchLeadsFuzzyPara
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
 			&i.Lead.Version,
+			&i.Lead.OwnerID,
+			&i.Lead.ClosedAt,
+			&i.Lead.LostReason,
+			&i.Lead.LostNote,
+			&i.Lead.StageEnteredAt,
 			&i.Score,
 		); err != nil {
 			return nil, err
@@ -652,7 +687,7 @@ func (q *Queries) SearchLeadsFuzzy(ctx context.Context, arg SearchLeadsFuzzyPara
 }
 
 const searchLeadsTypo = `-- name: SearchLeadsTypo :many
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, d.distance
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at, d.distance
 FROM leads
 CROSS JOIN LATERAL (
     SELECT min(levenshtein_less_equal(w.word, q.word, 2))::integer AS distance
@@ -703,6 +738,11 @@ func (q *Queries) SearchLeadsTypo(ctx context.Context, arg SearchLeadsTypoParams
 			&i.Lead.CreatedAt,
 			&i.Lead.UpdatedAt,
 			&i.Lead.Version,
+			&i.Lead.OwnerID,
+			&i.Lead.ClosedAt,
+			&i.Lead.LostReason,
+			&i.Lead.LostNote,
+			&i.Lead.StageEnteredAt,
 			&i.Distance,
 		); err != nil {
 			return nil, err
@@ -721,7 +761,7 @@ SET name = $1, company = $2, email = $3, phone = $4,
     value = $5, notes = $6, source = $7,
     status = $8, card_order = $9, updated_at = now()
 WHERE id = $10
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
 type UpdateLeadFieldsParams struct {
@@ -765,6 +805,11 @@ func (q *Queries) UpdateLeadFields(ctx context.Context, arg UpdateLeadFieldsPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }

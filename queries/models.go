@@ -58,19 +58,24 @@ type Conversation struct {
 }
 
 type Lead struct {
-	ID        uuid.UUID
-	Name      string
-	Company   string
-	Email     string
-	Phone     string
-	Value     pgtype.Numeric
-	Notes     string
-	Status    string
-	Source    string
-	CardOrder int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Version   int64
+	ID             uuid.UUID
+	Name           string
+	Company        string
+	Email          string
+	Phone          string
+	Value          pgtype.Numeric
+	Notes          string
+	Status         string
+	Source         string
+	CardOrder      int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Version        int64
+	OwnerID        pgtype.UUID
+	ClosedAt       pgtype.Timestamptz
+	LostReason     string
+	LostNote       string
+	StageEnteredAt time.Time
 }
 
 type LeadEvent struct {
@@ -91,6 +96,18 @@ type LeadEventSequencer struct {
 	LastSeq int64
 }
 
+type LostReason struct {
+	ID       int16
+	Name     string
+	Position int32
+	Active   bool
+}
+
+type PipelineSetting struct {
+	One                bool
+	LostReasonRequired bool
+}
+
 type Session struct {
 	Token  string
 	Data   []byte
@@ -98,26 +115,33 @@ type Session struct {
 }
 
 type Stage struct {
-	ID       int16
-	Name     string
-	Position int32
-	Kind     string
+	ID          int16
+	Name        string
+	Position    int32
+	Kind        string
+	Probability int16
+	RotDays     *int32
 }
 
 type TrashedLead struct {
-	ID        uuid.UUID
-	Name      string
-	Company   string
-	Email     string
-	Phone     string
-	Value     pgtype.Numeric
-	Notes     string
-	Status    string
-	Source    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	DeletedAt time.Time
-	DeletedBy string
+	ID             uuid.UUID
+	Name           string
+	Company        string
+	Email          string
+	Phone          string
+	Value          pgtype.Numeric
+	Notes          string
+	Status         string
+	Source         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      time.Time
+	DeletedBy      string
+	OwnerID        pgtype.UUID
+	ClosedAt       pgtype.Timestamptz
+	LostReason     string
+	LostNote       string
+	StageEnteredAt time.Time
 }
 
 type User struct {

@@ -100,7 +100,7 @@ func (q *Queries) RecentLeadEvents(ctx context.Context, rowLimit int32) ([]Recen
 
 const topLeads = `-- name: TopLeads :many
 
-SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
+SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM leads
 ORDER BY value DESC, name, id
 LIMIT $1::integer
@@ -131,6 +131,11 @@ func (q *Queries) TopLeads(ctx context.Context, rowLimit int32) ([]Lead, error) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.OwnerID,
+			&i.ClosedAt,
+			&i.LostReason,
+			&i.LostNote,
+			&i.StageEnteredAt,
 		); err != nil {
 			return nil, err
 		}

@@ -16,15 +16,22 @@ ORDER BY position
 LIMIT 100
 `
 
-func (q *Queries) ListStages(ctx context.Context) ([]Stage, error) {
+type ListStagesRow struct {
+	ID       int16
+	Name     string
+	Position int32
+	Kind     string
+}
+
+func (q *Queries) ListStages(ctx context.Context) ([]ListStagesRow, error) {
 	rows, err := q.db.Query(ctx, listStages)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Stage{}
+	items := []ListStagesRow{}
 	for rows.Next() {
-		var i Stage
+		var i ListStagesRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Name,

@@ -13,7 +13,7 @@ import (
 )
 
 const getTrashedLead = `-- name: GetTrashedLead :one
-SELECT id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by
+SELECT id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM trashed_leads
 WHERE id = $1
 `
@@ -35,12 +35,17 @@ func (q *Queries) GetTrashedLead(ctx context.Context, id uuid.UUID) (TrashedLead
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.DeletedBy,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }
 
 const getTrashedLeadForUpdate = `-- name: GetTrashedLeadForUpdate :one
-SELECT id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by
+SELECT id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM trashed_leads
 WHERE id = $1
 FOR UPDATE
@@ -63,12 +68,17 @@ func (q *Queries) GetTrashedLeadForUpdate(ctx context.Context, id uuid.UUID) (Tr
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.DeletedBy,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }
 
 const listTrash = `-- name: ListTrash :many
-SELECT id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by
+SELECT id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM trashed_leads
 ORDER BY deleted_at DESC, id
 LIMIT $1::integer
@@ -97,6 +107,11 @@ func (q *Queries) ListTrash(ctx context.Context, rowLimit int32) ([]TrashedLead,
 			&i.UpdatedAt,
 			&i.DeletedAt,
 			&i.DeletedBy,
+			&i.OwnerID,
+			&i.ClosedAt,
+			&i.LostReason,
+			&i.LostNote,
+			&i.StageEnteredAt,
 		); err != nil {
 			return nil, err
 		}
@@ -146,14 +161,14 @@ const restoreLead = `-- name: RestoreLead :one
 WITH back AS (
     DELETE FROM trashed_leads
     WHERE trashed_leads.id = $2
-    RETURNING trashed_leads.id, trashed_leads.name, trashed_leads.company, trashed_leads.email, trashed_leads.phone, trashed_leads.value, trashed_leads.notes, trashed_leads.status, trashed_leads.source, trashed_leads.created_at, trashed_leads.updated_at, trashed_leads.deleted_at, trashed_leads.deleted_by
+    RETURNING trashed_leads.id, trashed_leads.name, trashed_leads.company, trashed_leads.email, trashed_leads.phone, trashed_leads.value, trashed_leads.notes, trashed_leads.status, trashed_leads.source, trashed_leads.created_at, trashed_leads.updated_at, trashed_leads.deleted_at, trashed_leads.deleted_by, trashed_leads.owner_id, trashed_leads.closed_at, trashed_leads.lost_reason, trashed_leads.lost_note, trashed_leads.stage_entered_at
 )
 INSERT INTO leads (id, name, company, email, phone, value, notes, status, source,
                    card_order, created_at, updated_at)
 SELECT back.id, back.name, back.company, back.email, back.phone, back.value, back.notes,
        back.status, back.source, $1, back.created_at, now()
 FROM back
-RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
 type RestoreLeadParams struct {
@@ -180,6 +195,11 @@ func (q *Queries) RestoreLead(ctx context.Context, arg RestoreLeadParams) (Lead,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }
@@ -188,14 +208,14 @@ const trashLead = `-- name: TrashLead :one
 WITH gone AS (
     DELETE FROM leads
     WHERE leads.id = $2
-    RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version
+    RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at
 )
 INSERT INTO trashed_leads (id, name, company, email, phone, value, notes, status, source,
                            created_at, updated_at, deleted_by)
 SELECT gone.id, gone.name, gone.company, gone.email, gone.phone, gone.value, gone.notes,
        gone.status, gone.source, gone.created_at, gone.updated_at, $1
 FROM gone
-RETURNING id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by
+RETURNING id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
 type TrashLeadParams struct {
@@ -222,6 +242,11 @@ func (q *Queries) TrashLead(ctx context.Context, arg TrashLeadParams) (TrashedLe
 		&i.UpdatedAt,
 		&i.DeletedAt,
 		&i.DeletedBy,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
 	)
 	return i, err
 }
