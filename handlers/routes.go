@@ -82,6 +82,8 @@ func (s *Server) Routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.apiAuth)
 		r.Get("/leads", s.api(leadNotFound, s.handleLeadList))
+		r.Get("/leads/export.csv", s.api(leadNotFound, s.handleExportCSV))
+		r.Get("/leads/export.jsonl", s.api(leadNotFound, s.handleExportJSONL))
 		r.Post("/leads", s.api(leadNotFound, s.handleLeadCreate))
 		r.Get("/leads/{id}", s.api(leadNotFound, s.handleLeadGet))
 		r.Put("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))
