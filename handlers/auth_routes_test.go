@@ -71,6 +71,8 @@ var routeSpecs = map[string]routeSpec{
 	"GET /events":                       {access: api, owner: team},
 	"GET /leads/export.csv":             {access: api, owner: team},
 	"GET /leads/export.jsonl":           {access: api, owner: team},
+	"POST /leads/bulk":                  {access: api, owner: team, body: `{"ids": [], "action": "delete"}`},
+	"POST /leads/bulk/{id}/undo":        {access: api, owner: team},
 	"GET /chat/status/{task_id}":        {access: api, owner: owned},
 	"POST /chat":                        {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
 	"POST /chat/clear":                  {access: api, owner: owned},

@@ -84,6 +84,8 @@ func (s *Server) Routes() http.Handler {
 		r.Get("/leads", s.api(leadNotFound, s.handleLeadList))
 		r.Get("/leads/export.csv", s.api(leadNotFound, s.handleExportCSV))
 		r.Get("/leads/export.jsonl", s.api(leadNotFound, s.handleExportJSONL))
+		r.Post("/leads/bulk", s.api(leadNotFound, s.handleBulk))
+		r.Post("/leads/bulk/{id}/undo", s.api(bulkNotFound, s.handleBulkUndo))
 		r.Post("/leads", s.api(leadNotFound, s.handleLeadCreate))
 		r.Get("/leads/{id}", s.api(leadNotFound, s.handleLeadGet))
 		r.Put("/leads/{id}", s.api(leadNotFound, s.handleLeadUpdate))

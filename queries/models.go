@@ -26,6 +26,16 @@ type BoardChange struct {
 	N    int64
 }
 
+type BulkOperation struct {
+	ID          uuid.UUID
+	Action      string
+	Leads       []byte
+	ActorUserID pgtype.UUID
+	ActorName   string
+	CreatedAt   time.Time
+	UndoneAt    pgtype.Timestamptz
+}
+
 type ChatMessage struct {
 	ID               uuid.UUID
 	ConversationID   uuid.UUID
@@ -55,6 +65,39 @@ type Conversation struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	UserID           pgtype.UUID
+}
+
+type Import struct {
+	ID          uuid.UUID
+	Filename    string
+	State       string
+	Header      []string
+	Mapping     []string
+	Duplicates  string
+	TotalRows   int32
+	Processed   int32
+	Created     int32
+	Updated     int32
+	Skipped     int32
+	Failed      int32
+	Error       string
+	UndoReport  []byte
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	CreatedAt   time.Time
+	FinishedAt  pgtype.Timestamptz
+}
+
+type ImportRow struct {
+	ImportID     uuid.UUID
+	RowNo        int32
+	Cells        []string
+	Outcome      *string
+	LeadID       pgtype.UUID
+	VersionAfter *int64
+	Before       []byte
+	Problems     []byte
 }
 
 type Lead struct {

@@ -92,37 +92,43 @@ func (s *Store) GetTrashedLead(ctx context.Context, id uuid.UUID) (TrashedLead, 
 func (s *Store) RestoreLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	var lead Lead
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		t, err := q.GetTrashedLead(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := lockStages(ctx, q, t.Status); err != nil {
-			return err
-		}
-		cur, err := q.GetTrashedLeadForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status != t.Status {
-			return errStale // its stage was renamed meanwhile: retry the transaction
-		}
-		key, pos, err := endKey(ctx, q, cur.Status)
-		if err != nil {
-			return err
-		}
-		row, err := q.RestoreLead(ctx, queries.RestoreLeadParams{ID: id, CardOrder: key})
-		if err != nil {
-			return fmt.Errorf("restore lead %s: %w", id, err)
-		}
-		if err := recordEvent(ctx, q, id, EventRestore, []FieldChange{
-			{Field: "status", New: row.Status}, {Field: "position", New: fmt.Sprint(pos + 1)},
-		}); err != nil {
-			return err
-		}
-		lead = leadFromRow(row, int(pos))
-		return nil
+		var err error
+		lead, err = restoreLead(ctx, q, id)
+		return err
 	})
 	return lead, err
+}
+
+// restoreLead is RestoreLead's work inside the caller's transaction.
+func restoreLead(ctx context.Context, q *queries.Queries, id uuid.UUID) (Lead, error) {
+	t, err := q.GetTrashedLead(ctx, id)
+	if err != nil {
+		return Lead{}, err
+	}
+	if err := lockStages(ctx, q, t.Status); err != nil {
+		return Lead{}, err
+	}
+	cur, err := q.GetTrashedLeadForUpdate(ctx, id)
+	if err != nil {
+		return Lead{}, err
+	}
+	if cur.Status != t.Status {
+		return Lead{}, errStale // its stage was renamed meanwhile: retry the transaction
+	}
+	key, pos, err := endKey(ctx, q, cur.Status)
+	if err != nil {
+		return Lead{}, err
+	}
+	row, err := q.RestoreLead(ctx, queries.RestoreLeadParams{ID: id, CardOrder: key})
+	if err != nil {
+		return Lead{}, fmt.Errorf("restore lead %s: %w", id, err)
+	}
+	if err := recordEvent(ctx, q, id, EventRestore, []FieldChange{
+		{Field: "status", New: row.Status}, {Field: "position", New: fmt.Sprint(pos + 1)},
+	}); err != nil {
+		return Lead{}, err
+	}
+	return leadFromRow(row, int(pos)), nil
 }
 
 // PurgeTrash deletes, for good, the leads deleted before before and their
