@@ -67,39 +67,6 @@ type Conversation struct {
 	UserID           pgtype.UUID
 }
 
-type Import struct {
-	ID          uuid.UUID
-	Filename    string
-	State       string
-	Header      []string
-	Mapping     []string
-	Duplicates  string
-	TotalRows   int32
-	Processed   int32
-	Created     int32
-	Updated     int32
-	Skipped     int32
-	Failed      int32
-	Error       string
-	UndoReport  []byte
-	ActorKind   string
-	ActorUserID pgtype.UUID
-	ActorName   string
-	CreatedAt   time.Time
-	FinishedAt  pgtype.Timestamptz
-}
-
-type ImportRow struct {
-	ImportID     uuid.UUID
-	RowNo        int32
-	Cells        []string
-	Outcome      *string
-	LeadID       pgtype.UUID
-	VersionAfter *int64
-	Before       []byte
-	Problems     []byte
-}
-
 type Lead struct {
 	ID             uuid.UUID
 	Name           string
