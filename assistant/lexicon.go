@@ -30,6 +30,7 @@ var fieldWords = []fieldWord{
 	{field: "notes", words: []string{"notes", "note", "comment", "comments"}, schema: "Notes (replaces the current notes)."},
 	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin", "came from", "came in through", "came through", "came in via", "came via", "came in from", "found us through", "found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from", "heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"}, schema: "Where the lead came from (Website, Referral, ...)."},
 	{field: "status", words: []string{"status", "stage", "column", "phase", "step"}, schema: ""},
+	{field: "owner", words: []string{"owner", "account owner", "deal owner", "rep", "sales rep", "salesperson", "assignee", "owned by", "assigned to"}, schema: "The owner: a user's name or email, or \"me\" for the person writing."},
 }
 
 // fieldAliases maps every word for a field (as the model or a person writes it,
@@ -85,6 +86,8 @@ const (
 	intentSources = "sources"
 	intentRecent  = "recent"
 	intentAdded   = "added"
+	intentOwner   = "owner"
+	intentOwned   = "owned"
 	intentHelp    = "help"
 	intentYes     = "yes"
 	intentNo      = "no"
@@ -114,7 +117,7 @@ var verbs = map[string]map[string]float64{
 	},
 	intentNote: {"note": 3, "add a note": 6, "add note": 6, "note on": 5, "note for": 5, "note to": 5, "comment": 2, "jot": 3, "log a note": 6},
 	intentAsk: {
-		"what": 2, "whats": 2, "what's": 2, "which": 2, "where": 2, "when": 2, "who": 1.5, "whose": 1.5, "how": 1,
+		"what": 2, "whats": 2, "what's": 2, "which": 2, "where": 2, "when": 2, "why": 2, "who": 1.5, "whose": 1.5, "how": 1,
 		"how much": 2.5, "how big": 2.5, "tell me": 1.5, "give me": 1, "do we have": 1, "any": 1, "is": 0.5, "?": 1.5, "show": 0.5,
 	},
 	intentFind: {
@@ -130,6 +133,10 @@ var verbs = map[string]map[string]float64{
 	intentBiggest: {"biggest": 5, "largest": 5, "top": 3, "best": 2, "most valuable": 5, "highest": 4, "whales": 4, "big deals": 4},
 	intentSources: {"by source": 6, "sources": 5, "per source": 6, "come from": 2, "came from": 2, "channels": 4, "lead sources": 6, "where do our leads": 5, "where do leads": 5},
 	intentRecent:  {"recently": 2, "lately": 2, "recent changes": 5, "what changed": 3, "what's changed": 3, "history": 3, "changes": 2, "what happened": 3, "activity": 3},
+	intentOwner: {
+		"assign": 4, "reassign": 5, "re-assign": 5, "give": 3, "hand": 2.5, "hand over": 4, "hand off": 4, "pass": 2,
+		"pass on": 3, "take over": 3, "transfer": 2, "assign to": 4, "put in charge": 4,
+	},
 	intentHelp:    {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
 }
 
