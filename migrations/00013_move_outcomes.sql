@@ -1,10 +1,9 @@
 -- +goose Up
 -- move_lead (migrations 00006, 00007) with outcomes (issue "A pipeline the team
--- owns"): a move sets stage_entered_at when the stage changes and closed_at on
--- entering a won or lost stage (cleared on entering an open one); a move into a
--- lost stage takes a lost reason and note, and is refused (SQLSTATE CR001) when
--- pipeline_settings requires a reason and none is given; a move may carry the
--- lead's value (a won deal's final value). It returns the lead as to_jsonb
+-- owns"; stage_entered_at and closed_at are kept by 00012's trigger): a move
+-- into a lost stage takes a lost reason and note, and is refused (SQLSTATE
+-- CR001) when pipeline_settings requires a reason and none is given; a move
+-- may carry the lead's value (a won deal's final value). It returns the lead as to_jsonb
 -- makes it, the form the event stream's snapshots have, so one decoder reads
 -- both and a new column needs no change here. Locks and retries are as before.
 DROP FUNCTION move_lead(uuid, text, integer, bigint, text, uuid, text, bigint[]);
@@ -174,15 +173,11 @@ BEGIN
         -- version included.
         moved := old_row;
     ELSE
-        -- Entering a stage starts its clock; entering a won or lost stage
-        -- closes the lead, entering an open one reopens it (the audit trail
-        -- keeps when it was closed before).
+        -- stage_entered_at and closed_at follow the stage by the trigger
+        -- of migration 00012.
         UPDATE leads l
         SET status = target, card_order = new_key, updated_at = now(),
-            value = new_value, lost_reason = new_reason, lost_note = new_note,
-            stage_entered_at = CASE WHEN target <> old_status THEN now() ELSE l.stage_entered_at END,
-            closed_at = CASE WHEN target = old_status THEN l.closed_at
-                             WHEN target_kind IN ('won', 'lost') THEN now() END
+            value = new_value, lost_reason = new_reason, lost_note = new_note
         WHERE l.id = p_id
         RETURNING l.* INTO moved;
     END IF;

@@ -47,26 +47,21 @@ WHERE l.id = ANY(@ids::uuid[]);
 SELECT renumber_column(@status::text, @key_gap::bigint);
 
 
--- closed: the lead is created in a won or lost stage (store/outcomes.go).
 -- name: InsertLead :one
 INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order,
-                   owner_id, closed_at, lost_reason, lost_note)
+                   owner_id, lost_reason, lost_note)
 VALUES (@name, @company, @email, @phone, @value, @notes, @status,
-        @source, @card_order, sqlc.narg(owner_id),
-        CASE WHEN @closed::boolean THEN now() END, @lost_reason, @lost_note)
+        @source, @card_order, sqlc.narg(owner_id), @lost_reason, @lost_note)
 RETURNING *;
 
--- UpdateLeadFields writes a lead's fields. A new status starts the stage's
--- clock, and closes the lead (closed: a won or lost stage) or reopens it
--- (store/outcomes.go).
+-- UpdateLeadFields writes a lead's fields (stage_entered_at and closed_at
+-- follow status by the trigger of migration 00012).
 -- name: UpdateLeadFields :one
 UPDATE leads
 SET name = @name, company = @company, email = @email, phone = @phone,
     value = @value, notes = @notes, source = @source,
     status = @status, card_order = @card_order, updated_at = now(),
-    owner_id = sqlc.narg(owner_id), lost_reason = @lost_reason, lost_note = @lost_note,
-    stage_entered_at = CASE WHEN status <> @status THEN now() ELSE stage_entered_at END,
-    closed_at = CASE WHEN status = @status THEN closed_at WHEN @closed::boolean THEN now() END
+    owner_id = sqlc.narg(owner_id), lost_reason = @lost_reason, lost_note = @lost_note
 WHERE id = @id
 RETURNING *;
 

@@ -204,10 +204,9 @@ func (q *Queries) GetLeadStatus(ctx context.Context, id uuid.UUID) (string, erro
 
 const insertLead = `-- name: InsertLead :one
 INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order,
-                   owner_id, closed_at, lost_reason, lost_note)
+                   owner_id, lost_reason, lost_note)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10,
-        CASE WHEN $11::boolean THEN now() END, $12, $13)
+        $8, $9, $10, $11, $12)
 RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
@@ -222,12 +221,10 @@ type InsertLeadParams struct {
 	Source     string
 	CardOrder  int64
 	OwnerID    pgtype.UUID
-	Closed     bool
 	LostReason string
 	LostNote   string
 }
 
-// closed: the lead is created in a won or lost stage (store/outcomes.go).
 func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, error) {
 	row := q.db.QueryRow(ctx, insertLead,
 		arg.Name,
@@ -240,7 +237,6 @@ func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, e
 		arg.Source,
 		arg.CardOrder,
 		arg.OwnerID,
-		arg.Closed,
 		arg.LostReason,
 		arg.LostNote,
 	)
@@ -745,10 +741,8 @@ UPDATE leads
 SET name = $1, company = $2, email = $3, phone = $4,
     value = $5, notes = $6, source = $7,
     status = $8, card_order = $9, updated_at = now(),
-    owner_id = $10, lost_reason = $11, lost_note = $12,
-    stage_entered_at = CASE WHEN status <> $8 THEN now() ELSE stage_entered_at END,
-    closed_at = CASE WHEN status = $8 THEN closed_at WHEN $13::boolean THEN now() END
-WHERE id = $14
+    owner_id = $10, lost_reason = $11, lost_note = $12
+WHERE id = $13
 RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
@@ -765,13 +759,11 @@ type UpdateLeadFieldsParams struct {
 	OwnerID    pgtype.UUID
 	LostReason string
 	LostNote   string
-	Closed     bool
 	ID         uuid.UUID
 }
 
-// UpdateLeadFields writes a lead's fields. A new status starts the stage's
-// clock, and closes the lead (closed: a won or lost stage) or reopens it
-// (store/outcomes.go).
+// UpdateLeadFields writes a lead's fields (stage_entered_at and closed_at
+// follow status by the trigger of migration 00012).
 func (q *Queries) UpdateLeadFields(ctx context.Context, arg UpdateLeadFieldsParams) (Lead, error) {
 	row := q.db.QueryRow(ctx, updateLeadFields,
 		arg.Name,
@@ -786,7 +778,6 @@ func (q *Queries) UpdateLeadFields(ctx context.Context, arg UpdateLeadFieldsPara
 		arg.OwnerID,
 		arg.LostReason,
 		arg.LostNote,
-		arg.Closed,
 		arg.ID,
 	)
 	var i Lead

@@ -34,8 +34,8 @@ import (
 //
 // Outcomes (outcomes.go): LeadInput.LostReason and LostNote apply to a lead in
 // a lost stage; MoveLeadOutcome is a move that carries them and a won deal's
-// value. Every write path (CreateLead, UpdateLead, MoveLead*) sets closed_at
-// and stage_entered_at, and refuses a move into a lost stage without a reason
+// value. Every write sets closed_at and stage_entered_at (migration 00012's
+// trigger); every write path (CreateLead, UpdateLead, MoveLead*) refuses a move into a lost stage without a reason
 // when PipelineSettings.LostReasonRequired, with a *ValidationError on
 // "lost_reason".
 

@@ -102,17 +102,16 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 		return Lead{}, err
 	}
 	row, err := q.InsertLead(ctx, queries.InsertLeadParams{
-		Name:      *in.Name,
-		Company:   deref(in.Company),
-		Email:     deref(in.Email),
-		Phone:     deref(in.Phone),
-		Value:     numericFromMoney(derefMoney(in.Value)),
-		Notes:     deref(in.Notes),
-		Status:    status,
+		Name:       *in.Name,
+		Company:    deref(in.Company),
+		Email:      deref(in.Email),
+		Phone:      deref(in.Phone),
+		Value:      numericFromMoney(derefMoney(in.Value)),
+		Notes:      deref(in.Notes),
+		Status:     status,
 		Source:     deref(in.Source),
 		CardOrder:  key,
 		OwnerID:    owner,
-		Closed:     outcome.closed,
 		LostReason: outcome.lostReason,
 		LostNote:   outcome.lostNote,
 	})
@@ -180,20 +179,19 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 		}
 	}
 	p := queries.UpdateLeadFieldsParams{
-		ID:        id,
-		Name:      pick(in.Name, cur.Name),
-		Company:   pick(in.Company, cur.Company),
-		Email:     pick(in.Email, cur.Email),
-		Phone:     pick(in.Phone, cur.Phone),
-		Value:     cur.Value,
-		Notes:     pick(in.Notes, cur.Notes),
-		Source:    pick(in.Source, cur.Source),
+		ID:         id,
+		Name:       pick(in.Name, cur.Name),
+		Company:    pick(in.Company, cur.Company),
+		Email:      pick(in.Email, cur.Email),
+		Phone:      pick(in.Phone, cur.Phone),
+		Value:      cur.Value,
+		Notes:      pick(in.Notes, cur.Notes),
+		Source:     pick(in.Source, cur.Source),
 		Status:     cur.Status,
 		CardOrder:  cur.CardOrder,
 		OwnerID:    owner,
 		LostReason: outcome.lostReason,
 		LostNote:   outcome.lostNote,
-		Closed:     outcome.closed,
 	}
 	if in.Value != nil {
 		p.Value = numericFromMoney(*in.Value)

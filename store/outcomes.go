@@ -19,7 +19,7 @@ import (
 // import alike):
 //   - entering a stage sets stage_entered_at; entering a won or lost stage
 //     sets closed_at, entering an open one clears it (the audit trail keeps
-//     the history);
+//     the history): the trigger of migration 00012 does it on every write;
 //   - entering a lost stage takes the lost reason and note given (none: "");
 //     when PipelineSettings.LostReasonRequired, a lead entering a lost stage
 //     without a non-empty reason is refused with a *ValidationError on
@@ -30,7 +30,7 @@ import (
 //     stored in the list's spelling; other text is kept as free text;
 //   - owner: a user by email or id, active unless the lead already has them;
 //     a new lead is owned by the user its actor acts for (none for the system).
-// Moves run in move_lead (migration 00012), which applies the same rules
+// Moves run in move_lead (migration 00013), which applies the same rules
 // under the lead's row lock; creates and updates apply them here.
 
 // MsgLostReasonRequired is the message of the refusal of a lost lead without a
@@ -178,7 +178,6 @@ func canonicalReason(ctx context.Context, q *queries.Queries, reason *string) er
 
 // leadOutcome is what a create or an update writes for the stage it ends in.
 type leadOutcome struct {
-	closed     bool
 	lostReason string
 	lostNote   string
 }
@@ -195,7 +194,6 @@ func applyOutcome(ctx context.Context, q *queries.Queries, cur *queries.Lead, st
 	if cur != nil {
 		out.lostReason, out.lostNote = cur.LostReason, cur.LostNote
 	}
-	out.closed = st.Kind == "won" || st.Kind == "lost"
 	if st.Kind != "lost" {
 		errs := map[string]string{}
 		if in.LostReason != nil && *in.LostReason != out.lostReason {
