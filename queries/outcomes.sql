@@ -40,9 +40,9 @@ FROM users
 WHERE id = ANY(@ids::uuid[])
 LIMIT 1000;
 
--- LeadsOwnedBy locks and reads the leads of owner_id, as they were before a
+-- LockLeadsOfOwner locks and reads the leads of owner_id, as they were before a
 -- reassignment, for the audit trail.
--- name: LeadsOwnedBy :many
+-- name: LockLeadsOfOwner :many
 SELECT *
 FROM leads
 WHERE owner_id = @owner_id

@@ -85,7 +85,39 @@ func (q *Queries) LeadOwners(ctx context.Context, ids []uuid.UUID) ([]LeadOwners
 	return items, nil
 }
 
-const leadsOwnedBy = `-- name: LeadsOwnedBy :many
+const listLostReasons = `-- name: ListLostReasons :many
+SELECT id, name, position, active
+FROM lost_reasons
+ORDER BY position, id
+LIMIT 200
+`
+
+func (q *Queries) ListLostReasons(ctx context.Context) ([]LostReason, error) {
+	rows, err := q.db.Query(ctx, listLostReasons)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LostReason{}
+	for rows.Next() {
+		var i LostReason
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Position,
+			&i.Active,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockLeadsOfOwner = `-- name: LockLeadsOfOwner :many
 SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM leads
 WHERE owner_id = $1
@@ -93,10 +125,10 @@ ORDER BY id
 FOR UPDATE
 `
 
-// LeadsOwnedBy locks and reads the leads of owner_id, as they were before a
+// LockLeadsOfOwner locks and reads the leads of owner_id, as they were before a
 // reassignment, for the audit trail.
-func (q *Queries) LeadsOwnedBy(ctx context.Context, ownerID pgtype.UUID) ([]Lead, error) {
-	rows, err := q.db.Query(ctx, leadsOwnedBy, ownerID)
+func (q *Queries) LockLeadsOfOwner(ctx context.Context, ownerID pgtype.UUID) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, lockLeadsOfOwner, ownerID)
 	if err != nil {
 		return nil, err
 	}
@@ -123,38 +155,6 @@ func (q *Queries) LeadsOwnedBy(ctx context.Context, ownerID pgtype.UUID) ([]Lead
 			&i.LostReason,
 			&i.LostNote,
 			&i.StageEnteredAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listLostReasons = `-- name: ListLostReasons :many
-SELECT id, name, position, active
-FROM lost_reasons
-ORDER BY position, id
-LIMIT 200
-`
-
-func (q *Queries) ListLostReasons(ctx context.Context) ([]LostReason, error) {
-	rows, err := q.db.Query(ctx, listLostReasons)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []LostReason{}
-	for rows.Next() {
-		var i LostReason
-		if err := rows.Scan(
-			&i.ID,
-			&i.Name,
-			&i.Position,
-			&i.Active,
 		); err != nil {
 			return nil, err
 		}

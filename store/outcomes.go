@@ -361,7 +361,7 @@ func (s *Store) ReassignLeads(ctx context.Context, from, to uuid.UUID) (int, err
 		}
 		// The leads' row locks, taken in id order, keep a concurrent edit
 		// from writing over the new owner (or this over the edit's).
-		rows, err := q.LeadsOwnedBy(ctx, pgtype.UUID{Bytes: from, Valid: true})
+		rows, err := q.LockLeadsOfOwner(ctx, pgtype.UUID{Bytes: from, Valid: true})
 		if err != nil {
 			return fmt.Errorf("leads of %s: %w", from, err)
 		}
