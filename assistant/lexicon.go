@@ -1,8 +1,11 @@
 package assistant
 
 import (
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/crmteam/crm/store"
 )
 
 // The lexicon: the words people use for what the assistant does, for lead
@@ -16,22 +19,49 @@ type fieldWord struct {
 	field string
 	// words are what people type, several words as one ("phone number").
 	words []string
-	// schema describes the field in the tools' JSON Schema.
-	schema string
 }
 
-// fieldWords lists the lead fields. "stage" is a move, not a data change.
-var fieldWords = []fieldWord{
-	{field: "name", words: []string{"name", "full name", "full_name"}, schema: "New name."},
-	{field: "company", words: []string{"company", "company name", "company_name", "org", "organization", "organisation", "employer", "firm", "business name", "works at", "works for", "work for", "work at", "working at", "working for"}, schema: "Company; empty to clear."},
-	{field: "email", words: []string{"email", "e-mail", "mail", "email address", "email_address", "e mail", "emial", "emal"}, schema: "Email address; empty to clear."},
-	{field: "phone", words: []string{"phone", "phone number", "phone_number", "number", "cell", "cell phone", "mobile", "mobile number", "tel", "telephone", "phone no", "digits"}, schema: "Phone number; empty to clear."},
-	{field: "value", words: []string{"value", "deal value", "deal_value", "deal size", "deal_size", "amount", "worth", "price", "deal", "size", "budget", "valu"}, schema: "Deal value in dollars: a number, or text such as \"20k\" or \"$20,000\"."},
-	{field: "notes", words: []string{"notes", "note", "comment", "comments"}, schema: "Notes (replaces the current notes)."},
-	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin", "came from", "came in through", "came through", "came in via", "came via", "came in from", "found us through", "found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from", "heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"}, schema: "Where the lead came from (Website, Referral, ...)."},
-	{field: "status", words: []string{"status", "stage", "column", "phase", "step"}, schema: ""},
-	{field: "owner", words: []string{"owner", "account owner", "deal owner", "rep", "sales rep", "salesperson", "assignee", "owned by", "assigned to"}, schema: "The owner: a user's name or email, or \"me\" for the person writing."},
+// fieldExtras are words the offline parser reads as a field besides the
+// field table's (its names, labels and words come first): typos and phrases
+// of conversation ("works at", "found us on").
+var fieldExtras = map[string][]string{
+	"name":    {"full_name"},
+	"company": {"company_name", "org", "works at", "works for", "work for", "work at", "working at", "working for", "business name"},
+	"email":   {"email_address", "e mail", "emial", "emal"},
+	"phone":   {"phone_number", "number", "cell phone", "mobile number", "phone no", "digits"},
+	"value":   {"deal_value", "deal_size", "deal", "size", "budget", "valu"},
+	"notes":   {"comment"},
+	"source": {"lead_source", "came in through", "came through", "came in via", "came via", "came in from", "found us through",
+		"found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from",
+		"heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"},
+	"status": {"status", "phase", "step"},
+	"owner":  {"deal owner"},
 }
+
+// notFieldWords are words of the field table the parser reads otherwise:
+// "business" ("not doing business with X" is a loss), "details" (a lead's
+// whole card), and words that are noise or pronouns here ("contact").
+var notFieldWords = words("business details description")
+
+// fieldWords lists the fields people name in messages: the table's settable
+// fields, with its words and the parser's extras.
+var fieldWords = func() []fieldWord {
+	var out []fieldWord
+	for _, f := range store.LeadFields() {
+		if !f.Settable() {
+			continue
+		}
+		fw := fieldWord{field: f.Name}
+		for _, w := range slices.Concat([]string{f.Name, strings.ToLower(f.Label)}, f.Words, fieldExtras[f.Name]) {
+			if notFieldWords[w] || noise[w] || pronounWords[w] || slices.Contains(fw.words, w) {
+				continue
+			}
+			fw.words = append(fw.words, w)
+		}
+		out = append(out, fw)
+	}
+	return out
+}()
 
 // fieldAliases maps every word for a field (as the model or a person writes it,
 // spaces or underscores) to the field.
@@ -45,29 +75,6 @@ var fieldAliases = func() map[string]string {
 	}
 	return m
 }()
-
-// dataFields are the fields update_lead_data changes.
-var dataFields = []string{"name", "company", "email", "phone", "value", "notes", "source"}
-
-// fieldSchema is a field's JSON Schema description for the tools, naming the
-// words people use for it.
-func fieldSchema(field string) string {
-	for _, f := range fieldWords {
-		if f.field == field {
-			var also []string
-			for _, w := range f.words {
-				if w != field && !strings.Contains(w, "_") {
-					also = append(also, w)
-				}
-			}
-			if len(also) > 2 {
-				also = also[:2] // the request stays small (TestLLMCostDoesNotGrow)
-			}
-			return f.schema + " Also: " + strings.Join(also, ", ") + "."
-		}
-	}
-	return ""
-}
 
 // Intents of a message.
 const (

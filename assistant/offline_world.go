@@ -24,7 +24,11 @@ func (t *turn) world(ctx context.Context, job store.ChatJob) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{stages: stages}
+	users, err := t.activeUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{stages: stages, users: users}
 	seen := map[uuid.UUID]bool{}
 	addLead := func(l store.Lead) {
 		if !seen[l.ID] {

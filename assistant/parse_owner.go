@@ -13,6 +13,9 @@ import (
 // it against the accounts (store ListUsers), so an unknown or ambiguous name
 // gets a question back and changes nothing.
 
+// auxiliaries are the verbs around a question's subject: "what does Zed own?".
+var auxiliaries = words("does do did has have had currently still")
+
 // meWords stand for the person writing.
 var meWords = words("me myself i mine my")
 
@@ -202,7 +205,9 @@ func (c *clause) ownedQuery(s signals, ask string) string {
 		// "what does Zed own?": someone no account is called.
 		var ws []string
 		for _, i := range s.rest {
-			ws = append(ws, c.toks[i].text)
+			if !auxiliaries[c.toks[i].norm] {
+				ws = append(ws, c.toks[i].text)
+			}
 		}
 		return strings.Join(ws, " ")
 	}
