@@ -16,16 +16,16 @@ SELECT count(*)::integer AS leads, coalesce(sum(value), 0)::numeric AS total
 FROM leads
 WHERE created_at >= @from_at AND created_at < @to_at;
 
--- LeadsOwnedBy lists the leads one user owns, the most valuable first.
--- name: LeadsOwnedBy :many
+-- OwnerLeads lists the leads one user owns, the most valuable first.
+-- name: OwnerLeads :many
 SELECT *
 FROM leads
 WHERE owner_id = @owner_id
 ORDER BY value DESC, name, id
 LIMIT @row_limit::integer;
 
--- CountLeadsOwnedBy counts and sums the leads one user owns.
--- name: CountLeadsOwnedBy :one
+-- CountOwnerLeads counts and sums the leads one user owns.
+-- name: CountOwnerLeads :one
 SELECT count(*)::integer AS leads, coalesce(sum(value), 0)::numeric AS total
 FROM leads
 WHERE owner_id = @owner_id;

@@ -36,21 +36,21 @@ func (q *Queries) CountLeadsCreatedBetween(ctx context.Context, arg CountLeadsCr
 	return i, err
 }
 
-const countLeadsOwnedBy = `-- name: CountLeadsOwnedBy :one
+const countOwnerLeads = `-- name: CountOwnerLeads :one
 SELECT count(*)::integer AS leads, coalesce(sum(value), 0)::numeric AS total
 FROM leads
 WHERE owner_id = $1
 `
 
-type CountLeadsOwnedByRow struct {
+type CountOwnerLeadsRow struct {
 	Leads int32
 	Total pgtype.Numeric
 }
 
-// CountLeadsOwnedBy counts and sums the leads one user owns.
-func (q *Queries) CountLeadsOwnedBy(ctx context.Context, ownerID pgtype.UUID) (CountLeadsOwnedByRow, error) {
-	row := q.db.QueryRow(ctx, countLeadsOwnedBy, ownerID)
-	var i CountLeadsOwnedByRow
+// CountOwnerLeads counts and sums the leads one user owns.
+func (q *Queries) CountOwnerLeads(ctx context.Context, ownerID pgtype.UUID) (CountOwnerLeadsRow, error) {
+	row := q.db.QueryRow(ctx, countOwnerLeads, ownerID)
+	var i CountOwnerLeadsRow
 	err := row.Scan(&i.Leads, &i.Total)
 	return i, err
 }
@@ -113,7 +113,7 @@ func (q *Queries) LeadsCreatedBetween(ctx context.Context, arg LeadsCreatedBetwe
 	return items, nil
 }
 
-const leadsOwnedBy = `-- name: LeadsOwnedBy :many
+const ownerLeads = `-- name: OwnerLeads :many
 SELECT id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 FROM leads
 WHERE owner_id = $1
@@ -121,14 +121,14 @@ ORDER BY value DESC, name, id
 LIMIT $2::integer
 `
 
-type LeadsOwnedByParams struct {
+type OwnerLeadsParams struct {
 	OwnerID  pgtype.UUID
 	RowLimit int32
 }
 
-// LeadsOwnedBy lists the leads one user owns, the most valuable first.
-func (q *Queries) LeadsOwnedBy(ctx context.Context, arg LeadsOwnedByParams) ([]Lead, error) {
-	rows, err := q.db.Query(ctx, leadsOwnedBy, arg.OwnerID, arg.RowLimit)
+// OwnerLeads lists the leads one user owns, the most valuable first.
+func (q *Queries) OwnerLeads(ctx context.Context, arg OwnerLeadsParams) ([]Lead, error) {
+	rows, err := q.db.Query(ctx, ownerLeads, arg.OwnerID, arg.RowLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -39,11 +39,11 @@ func (s *Store) LeadsCreatedBetween(ctx context.Context, from, to time.Time, lim
 // LeadsOwnedBy returns the leads the user with id owns, the most valuable first.
 func (s *Store) LeadsOwnedBy(ctx context.Context, owner uuid.UUID, limit int) (LeadSet, error) {
 	id := pgtype.UUID{Bytes: owner, Valid: true}
-	rows, err := s.q.LeadsOwnedBy(ctx, queries.LeadsOwnedByParams{OwnerID: id, RowLimit: clampInt32(limit)})
+	rows, err := s.q.OwnerLeads(ctx, queries.OwnerLeadsParams{OwnerID: id, RowLimit: clampInt32(limit)})
 	if err != nil {
 		return LeadSet{}, translate(fmt.Errorf("leads owned by %s: %w", owner, err))
 	}
-	n, err := s.q.CountLeadsOwnedBy(ctx, id)
+	n, err := s.q.CountOwnerLeads(ctx, id)
 	if err != nil {
 		return LeadSet{}, translate(fmt.Errorf("count leads owned by %s: %w", owner, err))
 	}
