@@ -690,6 +690,11 @@ func (t *turn) create(ctx context.Context, fields map[string]json.RawMessage) (t
 		}
 		status = s
 	}
+	for k := range fields {
+		if f, ok := fieldNamed(k); !ok || !f.Settable() || slices.Contains(outcomeFields, f.Name) {
+			return failed("arguments are not valid: unknown field %q; the fields are %s.", k, joinAnd(fieldNames(toolFields(outcomeFields...)))), nil
+		}
+	}
 	rest := maps.Clone(fields)
 	delete(rest, "status")
 	if raw, ok := rest["owner"]; ok && (string(raw) == `""` || string(raw) == "null") {

@@ -46,30 +46,17 @@ func fieldProps(fields []store.Field) map[string]any {
 	return props
 }
 
-// fieldSchema describes a field to the model: its label, how to give it, and
-// two of the words people use for it (the request stays small:
-// TestLLMCostDoesNotGrow).
+// fieldSchema describes a field to the model: its label and how to give it.
+// (The words people use for it stay out: the model writes the field's name,
+// and the request stays small, TestLLMCostDoesNotGrow.)
 func fieldSchema(f store.Field) string {
-	desc := f.Label + "."
 	switch f.Kind {
 	case store.KindMoney:
-		desc += " In dollars: a number, or text such as \"20k\" or \"$20,000\"."
+		return f.Label + ": dollars, a number or text (\"20k\")."
 	case store.KindUser:
-		desc += " A user's name or email, or \"me\" for the person writing."
-	case store.KindLongText:
-		if f.Name == "notes" {
-			desc += " Replaces the current notes."
-		}
-	case store.KindStage:
-		desc += " Forgiving: \"won\" is the won stage."
+		return f.Label + ": a user's name, email or \"me\"."
 	}
-	if !f.Required && f.Kind != store.KindStage {
-		desc += " Empty to clear."
-	}
-	if len(f.Words) > 0 {
-		desc += " Also: " + strings.Join(f.Words[:min(2, len(f.Words))], ", ") + "."
-	}
-	return desc
+	return f.Label + "."
 }
 
 // fieldNamed is the field a tool argument or a person's word names: its API

@@ -29,18 +29,19 @@ var fieldExtras = map[string][]string{
 	"company": {"company_name", "org", "works at", "works for", "work for", "work at", "working at", "working for", "business name"},
 	"email":   {"email_address", "e mail", "emial", "emal"},
 	"phone":   {"phone_number", "number", "cell phone", "mobile number", "phone no", "digits"},
-	"value":   {"deal_value", "deal_size", "deal", "size", "budget", "valu"},
+	"value":   {"value", "deal_value", "deal_size", "deal", "size", "budget", "valu"},
 	"notes":   {"comment"},
 	"source": {"lead_source", "came in through", "came through", "came in via", "came via", "came in from", "found us through",
 		"found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from",
 		"heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"},
-	"status": {"status", "phase", "step"},
+	"status": {"status", "stage", "column", "phase", "step"},
 	"owner":  {"deal owner"},
 }
 
 // notFieldWords are words of the field table the parser reads otherwise:
 // "business" ("not doing business with X" is a loss), "details" (a lead's
-// whole card), and words that are noise or pronouns here ("contact").
+// whole card); the table's words that are noise or pronouns here ("contact")
+// are left out too. The extras above are the parser's own, kept as they are.
 var notFieldWords = words("business details description")
 
 // fieldWords lists the fields people name in messages: the table's settable
@@ -52,11 +53,15 @@ var fieldWords = func() []fieldWord {
 			continue
 		}
 		fw := fieldWord{field: f.Name}
-		for _, w := range slices.Concat([]string{f.Name, strings.ToLower(f.Label)}, f.Words, fieldExtras[f.Name]) {
-			if notFieldWords[w] || noise[w] || pronounWords[w] || slices.Contains(fw.words, w) {
-				continue
+		for _, w := range f.Words {
+			if !notFieldWords[w] && !noise[w] && !pronounWords[w] {
+				fw.words = append(fw.words, w)
 			}
-			fw.words = append(fw.words, w)
+		}
+		for _, w := range slices.Concat([]string{f.Name, strings.ToLower(f.Label)}, fieldExtras[f.Name]) {
+			if !slices.Contains(fw.words, w) {
+				fw.words = append(fw.words, w)
+			}
 		}
 		out = append(out, fw)
 	}
@@ -144,7 +149,7 @@ var verbs = map[string]map[string]float64{
 		"assign": 4, "reassign": 5, "re-assign": 5, "give": 3, "hand": 2.5, "hand over": 4, "hand off": 4, "pass": 2,
 		"pass on": 3, "take over": 3, "transfer": 2, "assign to": 4, "put in charge": 4,
 	},
-	intentHelp:    {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
+	intentHelp: {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
 }
 
 // events are outcomes said as events, each a stage (a kind "won" or "lost", or

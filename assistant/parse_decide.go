@@ -333,7 +333,7 @@ func (c *clause) fill(intent string, s signals, ask string) command {
 		}
 		if cmd.stage == nil {
 			cmd.stageText = c.after("to", "into", "as", "in")
-			if s.event == "won" || s.event == "lost" {
+			if (s.event == "won" || s.event == "lost") && cmd.stageText == "" {
 				// Several won (or lost) stages: the tool asks which.
 				cmd.stageText = s.event
 			}

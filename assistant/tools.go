@@ -40,7 +40,7 @@ func obj(props map[string]any, required ...string) map[string]any {
 
 func str(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
 
-const leadRefDesc = "The lead: its id from search_leads, or the person's words for it (name, company or email; typos and partial names are fine)."
+const leadRefDesc = "The lead: its id from search_leads, or the person's words for it (name, company or email; typos are fine)."
 
 // toolSpecs lists every tool, in the order the model sees them. The lead
 // fields of the schemas come from the store's field table, so a field added
@@ -48,28 +48,26 @@ const leadRefDesc = "The lead: its id from search_leads, or the person's words f
 var toolSpecs = []toolSpec{
 	{
 		name:        toolSearch,
-		description: "Find leads by name, company or email (forgiving of typos and partial words), list the leads in one stage, or list the leads one user owns. Returns the best 5 matches (10 of a stage or owner) with their fields; notes are cut short.",
+		description: "Find leads by name, company or email (forgiving of typos and partial words), or list the leads of one stage or owner. Returns the best 5 matches (10 of a list) with their fields; notes are cut short.",
 		params: obj(map[string]any{
 			"query":  str("Name, company or email to look for. May be empty when status or owner is given."),
 			"status": str("Only leads in this stage (optional)."),
-			"owner":  str("Only the leads this user owns: a name, an email, or \"me\" (optional)."),
+			"owner":  str("Only this user's leads: name, email or \"me\" (optional)."),
 		}),
 	},
 	{
 		name: toolStatus,
-		description: "Move one lead to another stage. Also for outcomes: signed or won (with the final value if said), lost (with the reason the person gave), booked a meeting, sent the proposal. " +
-			"A lead already in a lost stage given a new lost_reason gets that reason.",
+		description: "Move one lead to another stage. Also for outcomes: won (with its final value), lost (with the reason), booked a meeting, sent the proposal.",
 		params: obj(map[string]any{
 			"lead":        str(leadRefDesc),
 			"status":      str("The stage to move it to; forgiving (\"won\" is the won stage, \"lost\" the lost one)."),
-			"lost_reason": str("Why it was lost, in the person's words (only for a lost stage)."),
-			"lost_note":   str("More about why it was lost (optional)."),
-			"value":       fieldProps(toolFields())["value"],
+			"lost_reason": str("Why it was lost, the person's words."),
+			"value":       map[string]any{"type": []string{"number", "string"}, "description": "A won deal's final value."},
 		}, "lead", "status"),
 	},
 	{
 		name:        toolData,
-		description: "Change some fields of one lead, the owner too. Give only the fields that change. To move a lead to another stage use update_lead_status.",
+		description: "Change some fields of one lead, the owner too. Give only the fields that change; empty text clears one. To move a lead to another stage use update_lead_status.",
 		params: obj(map[string]any{
 			"lead":    str(leadRefDesc),
 			"changes": obj(fieldProps(toolFields(append([]string{"status"}, outcomeFields...)...))),
