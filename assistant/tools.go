@@ -56,7 +56,7 @@ var toolSpecs = []toolSpec{
 		}),
 	},
 	{
-		name: toolStatus,
+		name:        toolStatus,
 		description: "Move one lead to another stage. Also for outcomes: won (with its final value), lost (with the reason), booked a meeting, sent the proposal.",
 		params: obj(map[string]any{
 			"lead":        str(leadRefDesc),
