@@ -369,15 +369,20 @@ func (t *turn) listStage(ctx context.Context, st store.Stage, q string) (toolRes
 	if len(col.Leads) == 0 {
 		return toolResult{OK: true, Message: fmt.Sprintf("No leads in %s.", st.Name), Leads: []leadView{}}, nil
 	}
-	head := fmt.Sprintf("%s in %s", plural(col.Count, "lead"), st.Name)
-	if col.Count > len(col.Leads) {
-		head += fmt.Sprintf(" (the first %d)", len(col.Leads))
+	return t.listed(fmt.Sprintf("%s in %s", plural(col.Count, "lead"), st.Name), col.Count, col.Leads, "first"), nil
+}
+
+// listed is a tool's answer listing some of count leads under head (which
+// says which ones are shown when not all are), as the plan leaves them.
+func (t *turn) listed(head string, count int, leads []store.Lead, which string) toolResult {
+	if count > len(leads) {
+		head += fmt.Sprintf(" (the %s %d)", which, len(leads))
 	}
-	leads := make([]store.Lead, len(col.Leads))
-	for i, l := range col.Leads {
-		leads[i] = t.current(l)
+	cur := make([]store.Lead, len(leads))
+	for i, l := range leads {
+		cur[i] = t.current(l)
 	}
-	return toolResult{OK: true, Message: describeLeads(head, leads), Leads: viewsOf(leads)}, nil
+	return toolResult{OK: true, Message: describeLeads(head, cur), Leads: viewsOf(cur)}
 }
 
 func describeLeads(head string, leads []store.Lead) string {

@@ -272,14 +272,7 @@ func (t *turn) listOwned(ctx context.Context, who string) (toolResult, error) {
 		return toolResult{OK: true, Message: fmt.Sprintf("%s owns no leads.", u.Name), Leads: []leadView{}}, nil
 	}
 	head := fmt.Sprintf("%s owns %s worth %s", u.Name, plural(set.Count, "lead"), formatMoney(set.Total))
-	if set.Count > len(set.Leads) {
-		head += fmt.Sprintf(" (the %d biggest)", len(set.Leads))
-	}
-	leads := make([]store.Lead, len(set.Leads))
-	for i, l := range set.Leads {
-		leads[i] = t.current(l)
-	}
-	return toolResult{OK: true, Message: describeLeads(head, leads), Leads: viewsOf(leads)}, nil
+	return t.listed(head, set.Count, set.Leads, "biggest"), nil
 }
 
 // lostReasonWords are words of the same meaning, for matching what a person

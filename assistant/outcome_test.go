@@ -224,7 +224,7 @@ func TestOwnersAndLostLLM(t *testing.T) {
 			raw = append(raw, b...)
 		}
 	}
-	contains(t, "schemas", string(raw), `"owner"`, `"lost_reason"`, `"lost_note"`)
+	contains(t, "schemas", string(raw), `"owner"`, `"lost_reason"`)
 }
 
 // TestLostNoteIsData: a lost note that gives orders is data. A model steered
