@@ -334,6 +334,9 @@ func lostReasonText(t *turn, lead store.Lead) string {
 	return text + "."
 }
 
+// smallTalk are words that answer nothing: "thanks", "great".
+var smallTalk = words("thanks thank great cool nice perfect awesome good fine got sounds")
+
 // skipWords answer "why did we lose Bob?" with no reason.
 var skipWords = words("skip no nope nah none dunno pass cancel nevermind")
 
@@ -349,8 +352,12 @@ func answerLost(ctx context.Context, t *turn, p pending, msg string, cmds []comm
 		return "OK, no reason recorded.", true, nil
 	}
 	reason := strings.TrimSpace(msg)
-	if len(cmds) != 1 {
-		return "", false, nil
+	content := false
+	for _, w := range ws {
+		content = content || !noise[w] && !smallTalk[w] && !yesWords[w]
+	}
+	if len(cmds) != 1 || !content {
+		return "", false, nil // "thanks", "ok": no reason
 	}
 	c := cmds[0]
 	for _, r := range c.refs {

@@ -114,8 +114,15 @@ func TestLostAndWonOffline(t *testing.T) {
 	if l := leadNamed(t, p.st, "Priya Raman"); l.Status != "Closed lost" || l.LostReason != "No budget" {
 		t.Errorf("Priya Raman: got %s / %q, want Closed lost / No budget", l.Status, l.LostReason)
 	}
+	// Small talk after the offer is no reason.
+	h.say("move Jane Doe to lost")
+	h.say("thanks!")
+	if l := leadNamed(t, p.st, "Jane Doe"); l.LostReason != "" {
+		t.Errorf("a thanks became Jane Doe's lost reason: %q", l.LostReason)
+	}
 	contains(t, "why lost", h.say("why did we lose Bob Martin?").Content, "Went with a competitor")
-	contains(t, "why lost, not lost", h.say("why did we lose Jane Doe?").Content, "not lost")
+	contains(t, "why lost, none", h.say("why did we lose Jane Doe?").Content, "no reason was recorded")
+	contains(t, "why lost, not lost", h.say("why did we lose Emily Chen?").Content, "not lost")
 
 	// Won with the final value.
 	h.say("we won Emily Chen for 130k")
@@ -262,4 +269,25 @@ func TestLostNoteIsData(t *testing.T) {
 		}
 	}
 	contains(t, "reply", rep.Content, "not clearly yours", "Reply \"yes\"")
+}
+
+// TestSeveralLostStages: with two lost stages, "we lost Bob" asks which one,
+// and naming one moves him there with the reason.
+func TestSeveralLostStages(t *testing.T) {
+	t.Parallel()
+	p := newPipeline(t)
+	if _, err := p.pool.Exec(context.Background(),
+		`INSERT INTO stages (name, position, kind) VALUES ('Disqualified', (SELECT max(position) + 1 FROM stages), 'lost')`); err != nil {
+		t.Fatalf("add a second lost stage: %v", err)
+	}
+	h := p.harness(t, nil)
+	rep := h.say("we lost Bob Martin, too expensive")
+	contains(t, "which lost stage", rep.Content, "Closed lost", "Disqualified", "Which stage")
+	if l := leadNamed(t, p.st, "Bob Martin"); l.Status != "Interest" {
+		t.Errorf("Bob Martin moved before the stage was chosen: %s", l.Status)
+	}
+	h.say("move Bob Martin to Disqualified: too expensive")
+	if l := leadNamed(t, p.st, "Bob Martin"); l.Status != "Disqualified" || l.LostReason != "Price" {
+		t.Errorf("Bob Martin: got %s / %q, want Disqualified / Price", l.Status, l.LostReason)
+	}
 }
