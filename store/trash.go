@@ -128,7 +128,8 @@ func restoreLead(ctx context.Context, q *queries.Queries, id uuid.UUID) (Lead, e
 	}); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(row, int(pos)), nil
+	lead := leadFromRow(row, int(pos))
+	return lead, fillOwners(ctx, q, &lead)
 }
 
 // PurgeTrash deletes, for good, the leads deleted before before and their
