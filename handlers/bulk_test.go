@@ -120,7 +120,7 @@ func TestBulkActions(t *testing.T) {
 		t.Fatalf("assign: %d %s", res.status, res.body)
 	}
 	hist := leadHistoryText(t, st, ids[0])
-	if !strings.Contains(hist, "owner:  → Bea") {
+	if !strings.Contains(hist, "owner: api@example.com → bea@example.com") {
 		t.Errorf("history after assign: %s", hist)
 	}
 

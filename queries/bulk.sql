@@ -14,15 +14,6 @@ SET owner_id = sqlc.narg(owner_id)::uuid
 WHERE id = @id
 RETURNING *;
 
--- name: SetLostReason :exec
-UPDATE leads
-SET lost_reason = @lost_reason
-WHERE id = ANY(@ids::uuid[]);
-
--- name: LostReasonRequired :one
-SELECT lost_reason_required
-FROM pipeline_settings;
-
 -- name: InsertBulkOperation :one
 INSERT INTO bulk_operations (action, leads, actor_user_id, actor_name)
 VALUES (@action, @leads, sqlc.narg(actor_user_id)::uuid, @actor_name)
@@ -40,7 +31,7 @@ SET undone_at = now()
 WHERE id = @id;
 
 -- name: UserNames :many
-SELECT id, name
+SELECT id, email AS name
 FROM users
 WHERE id = ANY(@ids::uuid[])
 ORDER BY id

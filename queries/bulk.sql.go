@@ -109,18 +109,6 @@ func (q *Queries) LockLeads(ctx context.Context, ids []uuid.UUID) ([]Lead, error
 	return items, nil
 }
 
-const lostReasonRequired = `-- name: LostReasonRequired :one
-SELECT lost_reason_required
-FROM pipeline_settings
-`
-
-func (q *Queries) LostReasonRequired(ctx context.Context) (bool, error) {
-	row := q.db.QueryRow(ctx, lostReasonRequired)
-	var lost_reason_required bool
-	err := row.Scan(&lost_reason_required)
-	return lost_reason_required, err
-}
-
 const markBulkOperationUndone = `-- name: MarkBulkOperationUndone :exec
 UPDATE bulk_operations
 SET undone_at = now()
@@ -170,24 +158,8 @@ func (q *Queries) SetLeadOwner(ctx context.Context, arg SetLeadOwnerParams) (Lea
 	return i, err
 }
 
-const setLostReason = `-- name: SetLostReason :exec
-UPDATE leads
-SET lost_reason = $1
-WHERE id = ANY($2::uuid[])
-`
-
-type SetLostReasonParams struct {
-	LostReason string
-	Ids        []uuid.UUID
-}
-
-func (q *Queries) SetLostReason(ctx context.Context, arg SetLostReasonParams) error {
-	_, err := q.db.Exec(ctx, setLostReason, arg.LostReason, arg.Ids)
-	return err
-}
-
 const userNames = `-- name: UserNames :many
-SELECT id, name
+SELECT id, email AS name
 FROM users
 WHERE id = ANY($1::uuid[])
 ORDER BY id

@@ -141,15 +141,6 @@ func (s *Store) bulkAction(ctx context.Context, q *queries.Queries, in BulkInput
 			return BulkResult{}, fieldError("status", "must be one of: "+stageNames(stages))
 		}
 		target = st
-		if st.Kind == "lost" && in.LostReason == "" {
-			required, err := q.LostReasonRequired(ctx)
-			if err != nil {
-				return BulkResult{}, fmt.Errorf("pipeline settings: %w", err)
-			}
-			if required {
-				return BulkResult{}, fieldError("lost_reason", "is required to move leads into a lost stage")
-			}
-		}
 	}
 	var ownerName string
 	if in.Action == BulkAssign && in.Owner != uuid.Nil {
@@ -157,7 +148,7 @@ func (s *Store) bulkAction(ctx context.Context, q *queries.Queries, in BulkInput
 		if err != nil || !u.Active {
 			return BulkResult{}, fieldError("owner_id", "must be the id of an active user")
 		}
-		ownerName = u.Name
+		ownerName = u.Email
 	}
 	names := make([]string, len(stages))
 	for i, st := range stages {
@@ -186,11 +177,6 @@ func (s *Store) bulkAction(ctx context.Context, q *queries.Queries, in BulkInput
 	if len(stale) > 0 {
 		return BulkResult{}, &BulkStaleError{IDs: stale}
 	}
-	if in.Action == BulkMove && in.LostReason != "" {
-		if err := q.SetLostReason(ctx, queries.SetLostReasonParams{LostReason: in.LostReason, Ids: in.IDs}); err != nil {
-			return BulkResult{}, fmt.Errorf("set lost reason: %w", err)
-		}
-	}
 	owners, err := s.ownerNames(ctx, q, rows)
 	if err != nil {
 		return BulkResult{}, err
@@ -211,8 +197,13 @@ func (s *Store) bulkAction(ctx context.Context, q *queries.Queries, in BulkInput
 		var lead Lead
 		switch in.Action {
 		case BulkMove:
-			status := target.Name
-			if lead, err = s.updateLead(ctx, q, id, LeadInput{Status: &status}, nil); err != nil {
+			// updateLead applies the outcome rules (a lost reason when the
+			// pipeline requires one) as for any move.
+			move := LeadInput{Status: &target.Name}
+			if in.LostReason != "" {
+				move.LostReason = &in.LostReason
+			}
+			if lead, err = s.updateLead(ctx, q, id, move, nil); err != nil {
 				return BulkResult{}, err
 			}
 		case BulkAssign:
@@ -241,7 +232,8 @@ func (s *Store) bulkAction(ctx context.Context, q *queries.Queries, in BulkInput
 	return res, nil
 }
 
-// ownerNames returns the names of the owners of rows, keyed by owner id.
+// ownerNames returns how the history names the owners of rows (their
+// emails, as the field table writes an owner), keyed by owner id.
 func (s *Store) ownerNames(ctx context.Context, q *queries.Queries, rows []queries.Lead) (map[pgtype.UUID]string, error) {
 	var ids []uuid.UUID
 	for _, r := range rows {
@@ -264,7 +256,7 @@ func (s *Store) ownerNames(ctx context.Context, q *queries.Queries, rows []queri
 }
 
 // setOwner gives lead cur to owner (uuid.Nil: nobody) and records the change
-// as an update of the field owner, by name.
+// as an update of the field owner.
 func setOwner(ctx context.Context, q *queries.Queries, cur queries.Lead, owner uuid.UUID, oldName, newName string) (Lead, error) {
 	next := pgtype.UUID{Bytes: owner, Valid: owner != uuid.Nil}
 	if next == cur.OwnerID || (!next.Valid && !cur.OwnerID.Valid) {
@@ -286,7 +278,8 @@ func leadAt(ctx context.Context, q *queries.Queries, r queries.Lead) (Lead, erro
 	if err != nil {
 		return Lead{}, fmt.Errorf("position of lead %s: %w", r.ID, err)
 	}
-	return leadFromRow(r, int(pos)), nil
+	lead := leadFromRow(r, int(pos))
+	return lead, fillOwners(ctx, q, &lead)
 }
 
 // UndoReport says what an Undo did: the leads put back, and those kept as they
