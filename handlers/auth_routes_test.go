@@ -24,6 +24,8 @@ const (
 	api    = "api"    // a session or a bearer token; 401 JSON otherwise
 	page   = "page"   // a session; a redirect to sign-in otherwise
 	admin  = "admin"  // a page for admins; 403 for members
+	// apiAdmin is the JSON API for admins: 401 JSON signed out, 403 for members.
+	apiAdmin = "api-admin"
 )
 
 // Who may use a route besides whoever is signed in.
@@ -69,6 +71,10 @@ var routeSpecs = map[string]routeSpec{
 	"PUT /leads/{id}/status":            {access: api, owner: team, body: `{"status": "Closed won"}`},
 	"POST /leads/{id}/restore":          {access: api, owner: team},
 	"GET /events":                       {access: api, owner: team},
+	"GET /stages":                       {access: api, owner: team},
+	"POST /stages":                      {access: apiAdmin, body: `{"name": "Refused"}`},
+	"PATCH /stages/{id}":                {access: apiAdmin, body: `{"name": "Refused"}`},
+	"DELETE /stages/{id}":               {access: apiAdmin},
 	"GET /chat/status/{task_id}":        {access: api, owner: owned},
 	"POST /chat":                        {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
 	"POST /chat/clear":                  {access: api, owner: owned},
@@ -133,6 +139,8 @@ func (f routeFixture) path(pattern string) string {
 		p = strings.ReplaceAll(p, "{id}", f.rootToken)
 	case strings.HasPrefix(p, "/admin/users/"):
 		p = strings.ReplaceAll(strings.ReplaceAll(p, "{token_id}", f.memberToken), "{id}", f.memberID)
+	case strings.HasPrefix(p, "/stages/{id}"):
+		p = strings.ReplaceAll(p, "{id}", "2") + "?move_to=1"
 	case p == "/static/*":
 		p = static.URL("app.css")
 	}
@@ -271,7 +279,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		ct := ""
 		if spec.body != "" {
 			ct = "application/x-www-form-urlencoded"
-			if spec.access == api {
+			if spec.access == api || spec.access == apiAdmin {
 				ct = "application/json"
 			}
 		}
@@ -284,7 +292,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			// Nobody signed in.
 			r := send(nil)
 			switch spec.access {
-			case api:
+			case api, apiAdmin:
 				if r.status != http.StatusUnauthorized || r.json(t)["error"] == nil {
 					t.Errorf("signed out: got %d %.200s, want 401 with a JSON error", r.status, r.body)
 				}
@@ -331,7 +339,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 
 			// The wrong user.
 			switch {
-			case spec.access == admin || spec.access == ops:
+			case spec.access == admin || spec.access == ops || spec.access == apiAdmin:
 				if r := send(memberC); r.status != http.StatusForbidden {
 					t.Errorf("member: got %d, want 403", r.status)
 				}

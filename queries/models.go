@@ -89,6 +89,8 @@ type LeadEvent struct {
 	ActorName   string
 	Lead        []byte
 	Seq         *int64
+	Stage       []byte
+	Stages      []byte
 }
 
 type LeadEventSequencer struct {

@@ -12,34 +12,6 @@ import (
 	"github.com/crmteam/crm/queries"
 )
 
-// Stage is a column of the pipeline.
-type Stage struct {
-	Name     string `json:"name"`
-	Position int    `json:"position"`
-	// Kind is "open", "won" or "lost".
-	Kind string `json:"kind"`
-}
-
-// Stages returns the pipeline's stages in board order.
-func (s *Store) Stages(ctx context.Context) ([]Stage, error) {
-	stages, err := listStages(ctx, s.q)
-	return stages, translate(err)
-}
-
-// listStages reads the stages in board order through q (a transaction's, or
-// the pool's).
-func listStages(ctx context.Context, q *queries.Queries) ([]Stage, error) {
-	rows, err := q.ListStages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list stages: %w", err)
-	}
-	out := make([]Stage, len(rows))
-	for i, r := range rows {
-		out[i] = Stage{Name: r.Name, Position: int(r.Position), Kind: r.Kind}
-	}
-	return out, nil
-}
-
 // BoardQuery selects what part of the board to read.
 type BoardQuery struct {
 	// Search matches name, company, email and notes (case-insensitive substring).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,8 @@ const (
 var eventTypes = map[string]string{
 	EventCreate: LeadCreated, EventUpdate: LeadUpdated, EventMove: LeadMoved,
 	EventDelete: LeadDeleted, EventRestore: LeadRestored,
+	EventStageCreate: StageCreated, EventStageUpdate: StageUpdated,
+	EventStageDelete: StageDeleted, EventStageReorder: StageReordered,
 }
 
 // Event is one change as the event stream sends it, and as outgoing webhooks
@@ -49,8 +52,15 @@ type Event struct {
 	At    time.Time  `json:"at"`
 	Actor EventActor `json:"actor"`
 	// Lead is the lead after the change; for lead.deleted, as it went to the
-	// trash (card_order 0).
-	Lead Lead `json:"lead"`
+	// trash (card_order 0). Absent from stage events.
+	Lead Lead `json:"lead,omitzero"`
+	// Stage is, for stage.created and stage.updated, the stage after the
+	// change; for stage.deleted, the stage as it was (its leads went to the
+	// stage the changes name as move_to); absent otherwise.
+	Stage *Stage `json:"stage,omitempty"`
+	// Stages is, for every stage.* event, the whole pipeline after the change
+	// in board order, so a client re-draws its columns from the event alone.
+	Stages []Stage `json:"stages,omitempty"`
 	// Changes are the fields changed, values as text (see FieldChange).
 	Changes []FieldChange `json:"changes"`
 }
@@ -120,6 +130,13 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 		if err := json.Unmarshal(r.Changes, &ev.Changes); err != nil {
 			return nil, fmt.Errorf("decode changes of event %d: %w", r.Seq, err)
 		}
+		if strings.HasPrefix(ev.Type, "stage.") {
+			if err := decodeStageEvent(&ev, r.Stage, r.Stages); err != nil {
+				return nil, fmt.Errorf("decode stages of event %d: %w", r.Seq, err)
+			}
+			out[i] = ev
+			continue
+		}
 		if err := json.Unmarshal(r.Lead, &ev.Lead); err != nil {
 			return nil, fmt.Errorf("decode lead of event %d: %w", r.Seq, err)
 		}
@@ -128,4 +145,15 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 		out[i] = ev
 	}
 	return out, nil
+}
+
+// decodeStageEvent fills a stage event's stage (when it has one) and pipeline.
+func decodeStageEvent(ev *Event, stage, stages []byte) error {
+	if string(stage) != "null" {
+		ev.Stage = &Stage{}
+		if err := json.Unmarshal(stage, ev.Stage); err != nil {
+			return err
+		}
+	}
+	return json.Unmarshal(stages, &ev.Stages)
 }
