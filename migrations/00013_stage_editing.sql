@@ -20,27 +20,6 @@ ALTER TABLE lead_events
     ADD CONSTRAINT lead_events_stage_check CHECK (
         (action LIKE 'stage\_%') = (lead_id = '00000000-0000-0000-0000-000000000000'));
 
--- stage_entered_at (migration 00011) follows every write that takes a lead to
--- another stage, whatever path makes it (a move, an edit, an import, a stage
--- deleted with its leads moved). A stage renamed carries its leads along (ON
--- UPDATE CASCADE) without their entering a new stage: then the old name is no
--- longer a stage when the cascade updates the lead.
--- +goose StatementBegin
-CREATE FUNCTION leads_stage_entered() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF NEW.status IS DISTINCT FROM OLD.status
-       AND EXISTS (SELECT 1 FROM stages s WHERE s.name = OLD.status) THEN
-        NEW.stage_entered_at := now();
-    END IF;
-    RETURN NEW;
-END;
-$$;
--- +goose StatementEnd
-CREATE TRIGGER leads_stage_entered BEFORE UPDATE OF status ON leads
-    FOR EACH ROW EXECUTE FUNCTION leads_stage_entered();
-
 -- Writers lock stage rows by id, not by position (queries/stages.sql
 -- LockStages): positions change when stages are reordered, so two writers
 -- reading them at different times could lock in opposite orders and deadlock;
@@ -382,8 +361,6 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
-DROP TRIGGER leads_stage_entered ON leads;
-DROP FUNCTION leads_stage_entered();
 DELETE FROM lead_events WHERE action LIKE 'stage\_%';
 ALTER TABLE lead_events DROP CONSTRAINT lead_events_stage_check;
 ALTER TABLE lead_events DROP COLUMN stages, DROP COLUMN stage;
