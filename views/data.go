@@ -20,6 +20,8 @@ type BoardData struct {
 	Board store.Board
 	// Query is the search the board is filtered by ("" for none).
 	Query string
+	// Filter is the board filters' form (board_filter.go).
+	Filter BoardFilter
 	// Now is the time relative times ("3 h ago") are measured from.
 	Now time.Time
 	// EventsSince is the event stream's position read before the board (0:
