@@ -208,6 +208,9 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		}
 		board.Columns[i] = *col
 	}
+	if err := fillBoardOwners(ctx, q, &board); err != nil {
+		return Board{}, err
+	}
 	if bq.WithTotals {
 		totals, err := q.FilterTotals(ctx, f.totalsParams())
 		if err != nil {

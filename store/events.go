@@ -137,12 +137,24 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 			out[i] = ev
 			continue
 		}
-		if err := json.Unmarshal(r.Lead, &ev.Lead); err != nil {
+		// The snapshot is the leads row as JSON (card_order its position):
+		// read as the API's lead, the owner filled in below.
+		lead, err := leadFromJSON(r.Lead, -1)
+		if err != nil {
 			return nil, fmt.Errorf("decode lead of event %d: %w", r.Seq, err)
 		}
+		ev.Lead = lead
 		ev.Lead.ID = r.LeadID
-		ev.Lead.CreatedAt, ev.Lead.UpdatedAt = ev.Lead.CreatedAt.UTC(), ev.Lead.UpdatedAt.UTC()
 		out[i] = ev
+	}
+	leads := make([]*Lead, 0, len(out))
+	for i := range out {
+		if out[i].Stage == nil && out[i].Stages == nil {
+			leads = append(leads, &out[i].Lead)
+		}
+	}
+	if err := fillOwners(ctx, s.q, leads...); err != nil {
+		return nil, translate(err)
 	}
 	return out, nil
 }

@@ -1,37 +1,19 @@
 -- +goose Up
--- Stages the team edits (issue "A pipeline the team owns"; store/stages.go).
-
--- Stage changes are events of the one event stream (migration 00008), so every
--- open board, on every server, and later the webhooks follow them in the same
--- order as lead changes. They are rows of lead_events with their own actions;
--- lead_id is the nil uuid for them rather than NULL, so that every reader of
--- lead_events keeps its non-null lead_id (no lead has the nil uuid; the check
--- below keeps the two kinds of row apart). stage is the stage after the change
--- (for a delete, as it was, with move_to); stages is the whole pipeline after
--- the change, in board order, so a client re-draws its columns from the event
--- alone.
-ALTER TABLE lead_events DROP CONSTRAINT lead_events_action_check;
-ALTER TABLE lead_events ADD CONSTRAINT lead_events_action_check CHECK (action IN (
-    'create', 'update', 'move', 'delete', 'restore',
-    'stage_create', 'stage_update', 'stage_delete', 'stage_reorder'));
-ALTER TABLE lead_events
-    ADD COLUMN stage  jsonb,
-    ADD COLUMN stages jsonb,
-    ADD CONSTRAINT lead_events_stage_check CHECK (
-        (action LIKE 'stage\_%') = (lead_id = '00000000-0000-0000-0000-000000000000'));
-
--- Writers lock stage rows by id, not by position (queries/stages.sql
--- LockStages): positions change when stages are reordered, so two writers
--- reading them at different times could lock in opposite orders and deadlock;
--- ids never change. move_lead is as migration 00007 made it, with that order.
+-- move_lead (migrations 00006, 00007) with outcomes (issue "A pipeline the team
+-- owns"; stage_entered_at and closed_at are kept by 00012's trigger): a move
+-- into a lost stage takes a lost reason and note, and is refused (SQLSTATE
+-- CR001) when pipeline_settings requires a reason and none is given; a move
+-- may carry the lead's value (a won deal's final value). It returns the lead as to_jsonb
+-- makes it, the form the event stream's snapshots have, so one decoder reads
+-- both and a new column needs no change here. Locks and retries are as before.
+DROP FUNCTION move_lead(uuid, text, integer, bigint, text, uuid, text, bigint[]);
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION move_lead(p_id uuid, p_target text, p_order integer, p_key_gap bigint,
+CREATE FUNCTION move_lead(p_id uuid, p_target text, p_order integer, p_key_gap bigint,
                           p_actor_kind text, p_actor_user_id uuid, p_actor_name text,
-                          p_if_versions bigint[] DEFAULT NULL)
-RETURNS TABLE (id uuid, name text, company text, email text, phone text,
-               value numeric(14, 2), notes text, status text, source text,
-               card_order bigint, created_at timestamptz, updated_at timestamptz,
-               version bigint, "position" integer, stale boolean)
+                          p_if_versions bigint[] DEFAULT NULL,
+                          p_lost_reason text DEFAULT NULL, p_lost_note text DEFAULT NULL,
+                          p_value numeric(14, 2) DEFAULT NULL)
+RETURNS TABLE (lead jsonb, "position" integer, stale boolean)
 LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
@@ -46,6 +28,11 @@ DECLARE
     old_key bigint;
     old_pos integer;
     old_version bigint;
+    old_row leads%ROWTYPE;
+    target_kind text;
+    new_reason text;
+    new_note text;
+    new_value numeric(14, 2);
     new_key bigint;
     new_pos integer;
     keys bigint[];
@@ -56,14 +43,14 @@ DECLARE
     stage record;
 BEGIN
     -- The stages of the lead's column and of the target (named exactly, else
-    -- without regard to case), locked shared in id order in one statement.
+    -- without regard to case), locked shared in board order in one statement.
     -- That statement reads the lead's column before it holds the locks: it is
     -- read again below, under them.
     FOR stage IN SELECT s.name
                  FROM stages s
                  WHERE s.name = (SELECT l.status FROM leads l WHERE l.id = p_id)
                     OR s.name = p_target OR lower(s.name) = lower(p_target)
-                 ORDER BY s.id
+                 ORDER BY s.position
                  FOR SHARE OF s
     LOOP
         locked := locked || stage.name;
@@ -74,18 +61,19 @@ BEGIN
     -- The lead's row lock: a concurrent move of the same lead (which may hold
     -- other columns' locks than these) is waited for, and then this reads where
     -- that move put it.
-    SELECT l.status, l.card_order, l.version INTO old_status, old_key, old_version
-    FROM leads l WHERE l.id = p_id FOR UPDATE;
+    SELECT l.* INTO old_row FROM leads l WHERE l.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
         RETURN; -- no such lead (or deleted meanwhile)
     END IF;
+    old_status := old_row.status;
+    old_key := old_row.card_order;
+    old_version := old_row.version;
     IF NOT old_status = ANY (locked) THEN
         RAISE EXCEPTION 'lead % moved meanwhile', p_id USING ERRCODE = '40001';
     END IF;
     IF p_if_versions IS NOT NULL AND NOT old_version = ANY (p_if_versions) THEN
         -- Changed since the caller saw it: the lead as it is, unmoved.
-        RETURN QUERY SELECT l.id, l.name, l.company, l.email, l.phone, l.value, l.notes, l.status,
-                            l.source, l.card_order, l.created_at, l.updated_at, l.version,
+        RETURN QUERY SELECT to_jsonb(l),
                             (SELECT count(*) FROM leads o
                              WHERE o.status = l.status AND o.card_order < l.card_order)::integer,
                             true
@@ -95,6 +83,25 @@ BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'no stage is named %', p_target USING ERRCODE = 'P0002';
     END IF;
+    -- The outcome (store/outcomes.go): entering a lost stage takes the reason
+    -- and note given (none given: ''), and refuses a move without a reason
+    -- when the team requires one; a move within the lost stage changes them
+    -- only when given. The caller checked that a reason is only given for a
+    -- lost stage.
+    SELECT s.kind INTO target_kind FROM stages s WHERE s.name = target;
+    new_reason := old_row.lost_reason;
+    new_note := old_row.lost_note;
+    IF target_kind = 'lost' AND (target <> old_status OR p_lost_reason IS NOT NULL) THEN
+        new_reason := coalesce(p_lost_reason, '');
+    END IF;
+    IF target_kind = 'lost' AND (target <> old_status OR p_lost_note IS NOT NULL) THEN
+        new_note := coalesce(p_lost_note, '');
+    END IF;
+    IF target_kind = 'lost' AND target <> old_status AND btrim(new_reason) = ''
+       AND (SELECT ps.lost_reason_required FROM pipeline_settings ps) THEN
+        RAISE EXCEPTION 'lost_reason is required' USING ERRCODE = 'CR001';
+    END IF;
+    new_value := coalesce(p_value, old_row.value);
     SELECT (SELECT count(*) FROM leads o WHERE o.status = old_status AND o.card_order < old_key),
            ARRAY(SELECT n.card_order FROM leads n
                  WHERE n.status = target AND n.id <> p_id
@@ -160,13 +167,17 @@ BEGIN
         END IF;
     END IF;
 
-    IF target = old_status AND new_key = old_key THEN
+    IF target = old_status AND new_key = old_key AND new_reason = old_row.lost_reason
+       AND new_note = old_row.lost_note AND new_value = old_row.value THEN
         -- A move to where the card is: nothing to write, updated_at and the
         -- version included.
-        SELECT l.* INTO moved FROM leads l WHERE l.id = p_id;
+        moved := old_row;
     ELSE
+        -- stage_entered_at and closed_at follow the stage by the trigger
+        -- of migration 00012.
         UPDATE leads l
-        SET status = target, card_order = new_key, updated_at = now()
+        SET status = target, card_order = new_key, updated_at = now(),
+            value = new_value, lost_reason = new_reason, lost_note = new_note
         WHERE l.id = p_id
         RETURNING l.* INTO moved;
     END IF;
@@ -180,22 +191,30 @@ BEGIN
     IF target <> old_status OR old_pos <> new_pos THEN
         changes := changes || jsonb_build_object('field', 'position', 'old', (old_pos + 1)::text, 'new', (new_pos + 1)::text);
     END IF;
+    IF new_value <> old_row.value THEN
+        changes := changes || jsonb_build_object('field', 'value', 'old', old_row.value::text, 'new', new_value::text);
+    END IF;
+    IF new_reason <> old_row.lost_reason THEN
+        changes := changes || jsonb_build_object('field', 'lost_reason', 'old', old_row.lost_reason, 'new', new_reason);
+    END IF;
+    IF new_note <> old_row.lost_note THEN
+        changes := changes || jsonb_build_object('field', 'lost_note', 'old', old_row.lost_note, 'new', new_note);
+    END IF;
     IF jsonb_array_length(changes) > 0 THEN
         INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name)
         VALUES (p_id, 'move', changes, p_actor_kind, p_actor_user_id, p_actor_name);
     END IF;
 
-    RETURN QUERY SELECT moved.id, moved.name, moved.company, moved.email, moved.phone, moved.value,
-                        moved.notes, moved.status, moved.source, moved.card_order, moved.created_at,
-                        moved.updated_at, moved.version, new_pos, false;
+    RETURN QUERY SELECT to_jsonb(moved), new_pos, false;
 END;
 $$;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP FUNCTION move_lead(uuid, text, integer, bigint, text, uuid, text, bigint[], text, text, numeric);
 -- move_lead as migration 00007 made it.
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION move_lead(p_id uuid, p_target text, p_order integer, p_key_gap bigint,
+CREATE FUNCTION move_lead(p_id uuid, p_target text, p_order integer, p_key_gap bigint,
                           p_actor_kind text, p_actor_user_id uuid, p_actor_name text,
                           p_if_versions bigint[] DEFAULT NULL)
 RETURNS TABLE (id uuid, name text, company text, email text, phone text,
@@ -361,8 +380,3 @@ BEGIN
 END;
 $$;
 -- +goose StatementEnd
-DELETE FROM lead_events WHERE action LIKE 'stage\_%';
-ALTER TABLE lead_events DROP CONSTRAINT lead_events_stage_check;
-ALTER TABLE lead_events DROP COLUMN stages, DROP COLUMN stage;
-ALTER TABLE lead_events DROP CONSTRAINT lead_events_action_check;
-ALTER TABLE lead_events ADD CONSTRAINT lead_events_action_check CHECK (action IN ('create', 'update', 'move', 'delete', 'restore'));
