@@ -33,7 +33,7 @@ func TestBoardFilters(t *testing.T) {
 	seeds := []seed{
 		{"Alpha", "Interest", "Web", 100_00, true, "2026-01-05", "2026-11-01", 1},
 		{"Bravo", "Interest", "Referral", 5_000_00, false, "2026-02-10", "2026-11-20", 30}, // stale: Interest rots after 14 days
-		{"Charlie", "Negotiation", "web", 20_000_00, true, "2026-03-15", "2026-12-01", 40},  // stale: 21 days
+		{"Charlie", "Negotiation", "web", 20_000_00, true, "2026-03-15", "2026-12-01", 40}, // stale: 21 days
 		{"Delta", "Negotiation", "Event", 700_00, false, "2026-03-16", "2026-12-02", 3},
 		{"Echo", "Closed won", "Web", 9_000_00, true, "2026-04-01", "2026-12-03", 400}, // won never rots
 	}
