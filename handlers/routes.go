@@ -90,12 +90,14 @@ func (s *Server) Routes() http.Handler {
 		r.Put("/leads/{id}/status", s.api(leadNotFound, s.handleLeadMove))
 		r.Post("/leads/{id}/restore", s.api(trashNotFound, s.handleLeadRestore))
 		r.Get("/events", s.api("not found", s.handleEvents))
-		s.stageRoutes(r)
 
 		r.With(s.chatSession).Get("/chat/status/{task_id}", s.api(taskNotFound, s.handleChatStatus))
 		r.With(s.chatSession).Post("/chat", s.api(taskNotFound, s.chatLimited(s.handleChatSend)))
 		r.With(s.chatSession).Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
 	})
+
+	// Stages: the JSON API and the admins' settings page (stages.go).
+	s.stageRoutes(r)
 
 	// The assistant panel's fragments: like pages, with failures shown in the panel.
 	r.Group(func(r chi.Router) {

@@ -18,12 +18,20 @@ import (
 // stageNotFound is the API's message for an unknown stage id.
 const stageNotFound = "stage not found"
 
-// stageRoutes registers the stage API on r (the JSON API group).
-func (s *Server) stageRoutes(r chi.Router) {
-	r.Get("/stages", s.api(stageNotFound, s.handleStageList))
-	r.Post("/stages", s.api(stageNotFound, s.apiAdmin(s.handleStageCreate)))
-	r.Patch("/stages/{id}", s.api(stageNotFound, s.apiAdmin(s.handleStageUpdate)))
-	r.Delete("/stages/{id}", s.api(stageNotFound, s.apiAdmin(s.handleStageDelete)))
+// stageRoutes registers the stage API (a session or a token; changes for
+// admins) and the admins' pipeline settings page (stages_page.go) on root.
+func (s *Server) stageRoutes(root chi.Router) {
+	root.Group(func(r chi.Router) {
+		r.Use(s.apiAuth)
+		r.Get("/stages", s.api(stageNotFound, s.handleStageList))
+		r.Post("/stages", s.api(stageNotFound, s.apiAdmin(s.handleStageCreate)))
+		r.Patch("/stages/{id}", s.api(stageNotFound, s.apiAdmin(s.handleStageUpdate)))
+		r.Delete("/stages/{id}", s.api(stageNotFound, s.apiAdmin(s.handleStageDelete)))
+	})
+	root.Group(func(r chi.Router) {
+		r.Use(s.pageAuth, s.adminOnly)
+		s.stagePageRoutes(r)
+	})
 }
 
 // apiAdmin refuses members with 403 JSON.
