@@ -149,6 +149,8 @@ func (s *Server) Routes() http.Handler {
 		})
 	})
 
+	s.webhookRoutes(r)
+
 	return r
 }
 
