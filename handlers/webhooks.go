@@ -207,7 +207,14 @@ func (s *Server) handleWebhookUpdate(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	in := p.Apply(cur)
-	if err := s.checkWebhook(r, &in); err != nil {
+	// The receiver's address is checked again only when the URL changes: a
+	// subscription whose host no longer resolves can still be turned off.
+	if p.URL != nil {
+		err = s.checkWebhook(r, &in)
+	} else if ve := in.Validate(); ve != nil {
+		err = ve
+	}
+	if err != nil {
 		return err
 	}
 	h, err := s.Store.UpdateWebhook(r.Context(), id, in, p.Enabled)
