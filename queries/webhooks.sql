@@ -49,7 +49,7 @@ WHERE enabled
 ORDER BY id
 LIMIT 500;
 
--- LockWebhookCursor takes the fan-out's lock (migration 00013) and returns
+-- LockWebhookCursor takes the fan-out's lock (migration 00014) and returns
 -- the last seq fanned out.
 -- name: LockWebhookCursor :one
 SELECT last_seq

@@ -421,7 +421,7 @@ FROM webhook_cursor
 FOR UPDATE
 `
 
-// LockWebhookCursor takes the fan-out's lock (migration 00013) and returns
+// LockWebhookCursor takes the fan-out's lock (migration 00014) and returns
 // the last seq fanned out.
 func (q *Queries) LockWebhookCursor(ctx context.Context) (int64, error) {
 	row := q.db.QueryRow(ctx, lockWebhookCursor)

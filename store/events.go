@@ -139,7 +139,7 @@ func eventsAfter(ctx context.Context, q *queries.Queries, after int64, limit int
 	for i := range out {
 		leads[i] = &out[i].Lead
 	}
-	if err := fillOwners(ctx, s.q, leads...); err != nil {
+	if err := fillOwners(ctx, q, leads...); err != nil {
 		return nil, translate(err)
 	}
 	return out, nil
