@@ -109,7 +109,17 @@ func (d *WebhookDispatcher) init() {
 // and their deliveries wait for their lease to run out.
 func (d *WebhookDispatcher) Run(ctx context.Context) {
 	d.init()
+	var purged time.Time
 	for {
+		// The log keeps finished deliveries for store.WebhookLogRetention.
+		if time.Since(purged) >= time.Hour {
+			purged = time.Now()
+			if n, err := d.Store.PurgeWebhookDeliveries(ctx, purged.Add(-store.WebhookLogRetention)); err != nil && ctx.Err() == nil {
+				d.Log.Warn("webhook log purge", "err", err)
+			} else if n > 0 {
+				d.Log.Info("webhook log purged", "deliveries", n)
+			}
+		}
 		busy, err := d.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.Log.Warn("webhook dispatch", "err", err)

@@ -154,3 +154,14 @@ LIMIT 5000;
 UPDATE webhook_deliveries
 SET state = 'pending', next_attempt_at = now(), first_attempt_at = NULL, updated_at = now()
 WHERE id = @id AND webhook_id = @webhook_id;
+
+-- DeleteOldWebhookDeliveries forgets finished deliveries (and their log)
+-- last touched before @before, a batch at a time.
+-- name: DeleteOldWebhookDeliveries :execrows
+DELETE FROM webhook_deliveries d
+WHERE d.id IN (
+    SELECT o.id
+    FROM webhook_deliveries o
+    WHERE o.state <> 'pending' AND o.updated_at < @before::timestamptz
+    ORDER BY o.id
+    LIMIT 10000);

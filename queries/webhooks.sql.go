@@ -89,6 +89,26 @@ func (q *Queries) ClaimWebhookDeliveries(ctx context.Context, arg ClaimWebhookDe
 	return items, nil
 }
 
+const deleteOldWebhookDeliveries = `-- name: DeleteOldWebhookDeliveries :execrows
+DELETE FROM webhook_deliveries d
+WHERE d.id IN (
+    SELECT o.id
+    FROM webhook_deliveries o
+    WHERE o.state <> 'pending' AND o.updated_at < $1::timestamptz
+    ORDER BY o.id
+    LIMIT 10000)
+`
+
+// DeleteOldWebhookDeliveries forgets finished deliveries (and their log)
+// last touched before @before, a batch at a time.
+func (q *Queries) DeleteOldWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldWebhookDeliveries, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deleteWebhook = `-- name: DeleteWebhook :execrows
 DELETE FROM webhooks
 WHERE id = $1

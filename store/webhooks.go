@@ -561,3 +561,28 @@ func (s *Store) ResendWebhookDelivery(ctx context.Context, webhookID uuid.UUID, 
 	}
 	return nil
 }
+
+// WebhookLogRetention is how long finished deliveries stay in the log.
+const WebhookLogRetention = 30 * 24 * time.Hour
+
+// PurgeWebhookDeliveries deletes the delivered and given-up deliveries, with
+// their attempts, last touched before before; it returns how many. Pending
+// ones stay, however old.
+func (s *Store) PurgeWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.retry(ctx, func() error {
+			var err error
+			n, err = s.q.DeleteOldWebhookDeliveries(ctx, before)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("purge webhook deliveries: %w", err)
+		}
+		total += n
+		if n < 10000 {
+			return total, nil
+		}
+	}
+}
