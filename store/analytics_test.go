@@ -126,8 +126,8 @@ func TestAnalyticsFixture(t *testing.T) {
 				{StageRef: ref("Negotiation"), Probability: 75, Leads: 1, Value: 3000_00, Forecast: 2250_00},
 			},
 			PipelineValue: 4234_56, Forecast: 2373_46,
-			WinRate:       store.WinRate{Lost: 2, LostValue: 1300_00, Rate: f(0)},
-			LostReasons:   []store.LostReason{{Reason: "", Leads: 1, Value: 500_00}, {Reason: "Price", Leads: 1, Value: 800_00}},
+			WinRate:     store.WinRate{Lost: 2, LostValue: 1300_00, Rate: f(0)},
+			LostReasons: []store.LostReason{{Reason: "", Leads: 1, Value: 500_00}, {Reason: "Price", Leads: 1, Value: 800_00}},
 			// L3 Meeting booked, L4 Negotiation, L7 and L8 Interest.
 			Funnel: []store.FunnelStep{
 				{StageRef: ref("Interest"), Reached: 4, ToNext: f(2.0 / 4)},
