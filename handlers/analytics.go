@@ -11,22 +11,27 @@ import (
 )
 
 // The analytics page and its JSON (README "Analytics"). One address serves
-// both, GET /analytics/?from=&to=&owner=: a browser's navigation (Accept:
-// text/html) gets the page, an API client (a bearer token, or an Accept
-// header that does not ask for HTML, as curl's */*) the numbers as JSON; see
-// wantsJSON. Refusals come in the same shape: 401 JSON or a redirect to
-// sign-in, a 400 JSON error or an error page.
+// both, GET /analytics/?from=&to=&owner=: a request whose Accept header asks
+// for HTML (a browser's navigation) or from htmx gets the page, any other
+// (curl's */*, application/json) the numbers as JSON, with a session or a
+// bearer token alike. Refusals come in the same shape: 401 JSON or a redirect
+// to sign-in, a 400 JSON error or an error page.
 
-// negotiatedAuth guards a route that answers both pages and JSON: as the API
-// for JSON clients, as a page for browsers.
+// wantsPage says whether a request to a page-or-JSON address wants the page.
+func wantsPage(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" || strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// negotiatedAuth guards a route that answers both pages and JSON (see
+// wantsPage): as a page for browsers, as the API for JSON clients.
 func (s *Server) negotiatedAuth(next http.Handler) http.Handler {
 	api, page := s.apiAuth(next), s.pageAuth(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wantsJSON(r) {
-			api.ServeHTTP(w, r)
+		if wantsPage(r) {
+			page.ServeHTTP(w, r)
 			return
 		}
-		page.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	})
 }
 
@@ -37,11 +42,11 @@ func (s *Server) negotiated(fn func(w http.ResponseWriter, r *http.Request) erro
 	return func(w http.ResponseWriter, r *http.Request) {
 		// Caches key the two answers apart.
 		w.Header().Add("Vary", "Accept, Authorization")
-		if wantsJSON(r) {
-			api(w, r)
+		if wantsPage(r) {
+			page(w, r)
 			return
 		}
-		page(w, r)
+		api(w, r)
 	}
 }
 
@@ -55,7 +60,7 @@ func (s *Server) handleAnalytics(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if wantsJSON(r) {
+	if !wantsPage(r) {
 		writeJSON(w, http.StatusOK, a)
 		return nil
 	}

@@ -16,8 +16,6 @@ const AnalyticsPath = "/analytics"
 // AnalyticsData is what the analytics page shows.
 type AnalyticsData struct {
 	A store.Analytics
-	// Owner is the owner filter as given ("" for everyone).
-	Owner string
 }
 
 // chartBar is one bar of a horizontal bar chart: a label, a length as a share
