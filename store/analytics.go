@@ -168,6 +168,11 @@ func (s *Store) Analytics(ctx context.Context, q AnalyticsQuery) (Analytics, err
 		StageDays: []StageDays{}, WonByMonth: []MonthTotal{}, Owners: []OwnerTotals{},
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// Plan each query for its parameters: a generic plan of a prepared
+		// statement would keep the "every owner or this one" test per row.
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+			return fmt.Errorf("analytics plans: %w", err)
+		}
 		r := analyticsReader{q: s.q.WithTx(tx), from: from, to: to}
 		return r.read(ctx, q.Owner, &out)
 	})
