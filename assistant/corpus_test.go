@@ -145,6 +145,11 @@ func canonical(cmds []command) string {
 			if c.stage != nil {
 				b.WriteString(" " + c.stage.Name)
 			}
+			if c.query != "" {
+				fmt.Fprintf(&b, " source=%q", c.query)
+			}
+		case intentAdded:
+			b.WriteString(" " + c.text)
 		case intentSet:
 			v := c.value
 			if c.field == "value" {
@@ -169,8 +174,11 @@ func canonical(cmds []command) string {
 				}
 			}
 			if a.Value != nil {
-				m, _ := parseAmount(a.Value.text)
-				fmt.Fprintf(&b, " value=%s", strings.TrimSuffix(m.String(), ".00"))
+				if m, err := parseAmount(a.Value.text); err == nil {
+					fmt.Fprintf(&b, " value=%s", strings.TrimSuffix(m.String(), ".00"))
+				} else {
+					fmt.Fprintf(&b, " value=%q", a.Value.text)
+				}
 			}
 			for _, f := range [][2]string{{"source", a.Source}, {"stage", a.Status}, {"notes", a.Notes}} {
 				if f[1] != "" {

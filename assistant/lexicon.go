@@ -28,7 +28,7 @@ var fieldWords = []fieldWord{
 	{field: "phone", words: []string{"phone", "phone number", "phone_number", "number", "cell", "cell phone", "mobile", "mobile number", "tel", "telephone", "phone no", "digits"}, schema: "Phone number; empty to clear."},
 	{field: "value", words: []string{"value", "deal value", "deal_value", "deal size", "deal_size", "amount", "worth", "price", "deal", "size", "budget", "valu"}, schema: "Deal value in dollars: a number, or text such as \"20k\" or \"$20,000\"."},
 	{field: "notes", words: []string{"notes", "note", "comment", "comments"}, schema: "Notes (replaces the current notes)."},
-	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin", "came from", "came in through", "came through", "came in via", "came via", "came in from", "found us through", "found us via"}, schema: "Where the lead came from (Website, Referral, ...)."},
+	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin", "came from", "came in through", "came through", "came in via", "came via", "came in from", "found us through", "found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from", "heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"}, schema: "Where the lead came from (Website, Referral, ...)."},
 	{field: "status", words: []string{"status", "stage", "column", "phase", "step"}, schema: ""},
 }
 
@@ -84,6 +84,7 @@ const (
 	intentBiggest = "biggest"
 	intentSources = "sources"
 	intentRecent  = "recent"
+	intentAdded   = "added"
 	intentHelp    = "help"
 	intentYes     = "yes"
 	intentNo      = "no"

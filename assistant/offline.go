@@ -98,7 +98,12 @@ func run(ctx context.Context, t *turn, w *world, cmd command, message string) (s
 	case intentSummary:
 		return call(toolSummary, struct{}{})
 	case intentStats:
+		if cmd.query != "" {
+			return sourceStats(ctx, t, cmd.query)
+		}
 		return stageStats(ctx, t, cmd.stage)
+	case intentAdded:
+		return addedIn(ctx, t, cmd.text)
 	case intentBiggest:
 		return biggest(ctx, t)
 	case intentSources:

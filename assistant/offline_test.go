@@ -170,6 +170,18 @@ func TestOffline(t *testing.T) {
 		{says: []string{"Jane Doe's new email is jane@doe.dev"}, changes: []change{set("Jane Doe", func(l *leadState) { l.Email = "jane@doe.dev" })}},
 		{says: []string{"bump Bob Martin's value to 25k"}, changes: []change{set("Bob Martin", func(l *leadState) { l.Value = "25000.00" })}},
 		{says: []string{"Jane Doe's deal is worth 80k now"}, changes: []change{set("Jane Doe", func(l *leadState) { l.Value = "80000.00" })}},
+		// Two fields of one lead in one message; values that are no deal value
+		// are refused, and nothing changes.
+		{says: []string{"change Lukas Novak's value to 60000 and her phone to +39 333 1234567"},
+			changes: []change{set("Lukas Novak", func(l *leadState) { l.Value = "60000.00"; l.Phone = "+39 333 1234567" })}},
+		{says: []string{"set Bob Martin's value to -5k"}, reply: []string{"must not be negative"}, notReply: []string{"Updated"}},
+		{says: []string{"set Bob Martin's value to 12345678901234567890"}, reply: []string{"too large"}, notReply: []string{"Updated"}},
+		{says: []string{"add Nina Kraus from Kraus AG, -12k"}, reply: []string{"not added", "must not be negative"}},
+		// The pipeline by source.
+		{says: []string{"how many leads came from the website?"}, reply: []string{"3 leads came from Website", "$226,000"}},
+		{says: []string{"how many came in through referrals"}, reply: []string{"2 leads came from Referral"}},
+		{says: []string{"add Jane Roe from Initech, found us on LinkedIn"},
+			changes: []change{created("Jane Roe", leadState{Company: "Initech", Source: "LinkedIn"})}},
 		{says: []string{"Add Omar Haddad from Vandelay with a 40k deal"},
 			changes: []change{created("Omar Haddad", leadState{Company: "Vandelay", Value: "40000.00"})}},
 		{says: []string{"how many leads are in Interest?"}, reply: []string{"Interest: 3 leads worth $100,000"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -193,6 +194,56 @@ func bySource(ctx context.Context, t *turn) (string, error) {
 		lines = append(lines, fmt.Sprintf("- %s: %s, %s", name, plural(s.Leads, "lead"), formatMoney(s.Total)))
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// sourceStats answers how many leads came from one source and what they are
+// worth. The source is matched forgivingly ("the website" is Website,
+// "referrals" is Referral) against the sources the leads have.
+func sourceStats(ctx context.Context, t *turn, text string) (string, error) {
+	totals, err := t.store.LeadsBySource(ctx, 500)
+	if err != nil {
+		return "", err
+	}
+	want := strings.Join(slices.DeleteFunc(foldWords(text), func(w string) bool { return w == "the" || w == "our" || w == "a" || w == "an" }), " ")
+	var best *store.SourceTotal
+	bestScore := 0.0
+	for i, s := range totals {
+		have := strings.Join(foldWords(s.Source), " ")
+		if have == "" {
+			continue
+		}
+		sc := store.WordSimilarity(want, have)
+		if strings.TrimSuffix(want, "s") == strings.TrimSuffix(have, "s") {
+			sc = 1
+		}
+		if sc > bestScore {
+			best, bestScore = &totals[i], sc
+		}
+	}
+	if best == nil || bestScore < 0.8 {
+		return fmt.Sprintf("No lead came from %s.", strings.TrimSpace(text)), nil
+	}
+	return fmt.Sprintf("%s came from %s, worth %s in total.", plural(best.Leads, "lead"), best.Source, formatMoney(best.Total)), nil
+}
+
+// addedIn answers which leads were added in a period ("today", "this week").
+func addedIn(ctx context.Context, t *turn, period string) (string, error) {
+	from, to := periodRange(period, t.now)
+	set, err := t.store.LeadsCreatedBetween(ctx, from, to, stageListLimit)
+	if err != nil {
+		return "", err
+	}
+	if set.Count == 0 {
+		return fmt.Sprintf("No lead was added %s.", period), nil
+	}
+	head := fmt.Sprintf("%s added %s, worth %s", plural(set.Count, "lead"), period, formatMoney(set.Total))
+	if set.Count > len(set.Leads) {
+		head += fmt.Sprintf(" (the newest %d)", len(set.Leads))
+	}
+	for i := range set.Leads {
+		set.Leads[i] = t.current(set.Leads[i])
+	}
+	return describeLeads(head, set.Leads), nil
 }
 
 // recent answers what changed lately, from the audit trail.

@@ -97,7 +97,7 @@ func parseMessage(msg string, w *world) []command {
 		var cmds []command
 		ctx := *w
 		for i, p := range parts {
-			if i > 0 && p[0].kind == tokWord && possessives[p[0].norm] {
+			if i > 0 && p[0].kind == tokWord && possessives[p[0].norm] && len(cmds) > 0 && cmds[len(cmds)-1].intent == intentCreate {
 				// "add Bob Stone from Acme, his phone is ...": details, not a command.
 				cmds = nil
 				break

@@ -31,7 +31,7 @@ func (c *clause) createArgs(s signals) createArgs {
 		a.Phone = t.text
 	}
 	for _, t := range s.amounts {
-		a.Value = &amount{text: t.money.String()}
+		a.Value = &amount{text: t.amountText()}
 	}
 	// The verb: the strongest create word.
 	verb, weight := -1, 0.0
@@ -91,6 +91,13 @@ func (c *clause) createArgs(s signals) createArgs {
 	}
 	for ; i < len(c.toks); i++ {
 		t := c.toks[i]
+		if n, field := c.fieldPhrase(i); n > 1 && field != "status" && field != "name" {
+			// "found us on LinkedIn", "works at Initech": a field's words.
+			flush()
+			kind = field
+			i += n - 1
+			continue
+		}
 		switch {
 		case t.kind == tokPunct && t.text == "(":
 			flush()
@@ -112,6 +119,19 @@ func (c *clause) createArgs(s signals) createArgs {
 	}
 	flush()
 	return a
+}
+
+// fieldPhrase is the longest lexicon phrase of several words naming a field
+// at token i ("found us on", "phone number"): its length and field, or 0.
+func (c *clause) fieldPhrase(i int) (int, string) {
+	for n := min(maxPhrase, len(c.toks)-i); n >= 2; n-- {
+		if ws, ok := c.words(i, i+n); ok {
+			if p := lexicon[ws]; p != nil && p.field != "" {
+				return n, p.field
+			}
+		}
+	}
+	return 0, ""
 }
 
 // sourceAhead says whether the words from i on name a known source ("at a
@@ -178,7 +198,7 @@ func (c *clause) assignCreate(a *createArgs, kind string, part []token) {
 		}
 	case "value":
 		if a.Value == nil && len(part) == 1 && part[0].kind == tokNumber {
-			a.Value = &amount{text: part[0].money.String()}
+			a.Value = &amount{text: part[0].amountText()}
 		} else if a.Value == nil && !noise[norm] {
 			a.Value = &amount{text: text}
 		}

@@ -137,6 +137,7 @@ func (c *clause) decide() command {
 	stageOrEvent := s.stage != nil || s.event != ""
 	field := s.dataField()
 	ask := c.askField(s)
+	period := c.period()
 
 	scores := map[string]float64{
 		intentMove: s.verb[intentMove] + 3*b2f(stageOrEvent) + 2*lead - 3*b2f(field != "" && s.stage == nil && s.event == "") -
@@ -156,6 +157,8 @@ func (c *clause) decide() command {
 		intentSources: s.verb[intentSources] - 3*lead,
 		intentRecent:  s.verb[intentRecent] - 1.5*lead,
 		intentHelp:    s.verb[intentHelp],
+		intentAdded: 3*b2f(period != "" && !hasLead) + 2*b2f(ask == "added") + 1.5*b2f(s.question) +
+			b2f(s.verb[intentCreate] > 0 && s.verb[intentCreate] <= 2) - 4*b2f(period == ""),
 	}
 	if c.createStart() {
 		scores[intentCreate] += 4
@@ -181,6 +184,13 @@ func (c *clause) decide() command {
 			best = intentSummary
 		}
 	}
+	source := ""
+	if (best == intentStats || best == intentSummary || best == intentSources) && s.stage == nil && !hasLead {
+		// "how many leads came from the website?": one source's leads.
+		if source = c.sourceNamed(); source != "" {
+			best = intentStats
+		}
+	}
 	// A bare lead reference is a lookup: "Jane Doe?".
 	if best == intentUnknown && hasLead && len(s.rest) == 0 && !stageOrEvent {
 		best = intentFind
@@ -189,7 +199,14 @@ func (c *clause) decide() command {
 	if best == intentUnknown && hasLead && stageOrEvent {
 		best = intentMove
 	}
-	return c.fill(best, s, ask)
+	cmd := c.fill(best, s, ask)
+	switch best {
+	case intentStats:
+		cmd.query = source
+	case intentAdded:
+		cmd.text = period
+	}
+	return cmd
 }
 
 // createStart says whether the clause opens with a verb that adds a lead ("add
@@ -225,7 +242,7 @@ func (c *clause) eventStage(s signals) *store.Stage {
 
 // intentOrder breaks ties between equal scores: the safer reading first.
 var intentOrder = []string{intentHelp, intentNote, intentDelete, intentCreate, intentMove, intentNext, intentSet,
-	intentAsk, intentStats, intentSummary, intentBiggest, intentSources, intentRecent, intentList, intentFind}
+	intentAsk, intentAdded, intentStats, intentSummary, intentBiggest, intentSources, intentRecent, intentList, intentFind}
 
 // askField is what a question asks about a lead: a field, or when it was added
 // or touched, or its history.
@@ -407,8 +424,8 @@ func (c *clause) fillSet(cmd *command, s signals) {
 	if field == "" && s.stage == nil && len(s.amounts)+len(s.numbers) == 1 {
 		// "bump lukas to 35,500": an amount with no field named is the value.
 		amt := append(s.amounts, s.numbers...)[0]
-		if m, err := parseAmount(amt.text); err == nil {
-			cmd.field, cmd.value = "value", m.String()
+		if _, err := readAmount(amt.text); err == nil || amt.bad {
+			cmd.field, cmd.value = "value", amt.amountText()
 			return
 		}
 	}
@@ -493,11 +510,11 @@ func (c *clause) typedFor(field string, s signals) ([2]string, bool) {
 	case field == "phone" && len(s.numbers) > 0:
 		return [2]string{"phone", s.numbers[len(s.numbers)-1].text}, true
 	case (field == "value" || field == "" && (c.w.focusField == "value" || c.w.focusField == "")) && len(s.amounts) > 0:
-		return [2]string{"value", s.amounts[len(s.amounts)-1].money.String()}, true
+		return [2]string{"value", s.amounts[len(s.amounts)-1].amountText()}, true
 	case field == "value" && len(s.numbers) > 0:
-		return [2]string{"value", s.numbers[len(s.numbers)-1].money.String()}, true
+		return [2]string{"value", s.numbers[len(s.numbers)-1].amountText()}, true
 	case field == "" && c.w.focusField == "value" && len(s.numbers) > 0:
-		return [2]string{"value", s.numbers[len(s.numbers)-1].money.String()}, true
+		return [2]string{"value", s.numbers[len(s.numbers)-1].amountText()}, true
 	case field == "" && c.w.focusField == "phone" && len(s.numbers) > 0:
 		return [2]string{"phone", s.numbers[len(s.numbers)-1].text}, true
 	}

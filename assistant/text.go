@@ -51,25 +51,42 @@ func formatMoney(m store.Money) string {
 	return out
 }
 
-var amountRE = regexp.MustCompile(`(?i)^(?:usd|eur|gbp|[$€£])?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(k|m|mm|bn|thousand|million|grand)?\s*(?:usd|eur|gbp|dollars|bucks|[$€£])?$`)
+var amountRE = regexp.MustCompile(`(?i)^(-)?\s*(?:usd|eur|gbp|[$€£])?\s*(-)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*(k|m|mm|bn|thousand|million|grand)?\s*(?:usd|eur|gbp|dollars|bucks|[$€£])?$`)
 
 // parseAmount reads a deal value the way people write it: "20000", "$20,000",
-// "20k", "1.5m", "2 million", "19999.99".
+// "20k", "1.5m", "2 million", "19999.99". A negative amount, or one larger
+// than a deal value can be, is refused with a message saying so.
 func parseAmount(s string) (store.Money, error) {
+	m, err := readAmount(s)
+	switch {
+	case err != nil:
+		return 0, err
+	case m < 0:
+		return 0, errors.New("must not be negative: a deal value is 0 or more")
+	case m > store.MaxMoney:
+		return 0, errors.New("is too large: a deal value is at most " + formatMoney(store.MaxMoney))
+	}
+	return m, nil
+}
+
+// readAmount reads an amount as parseAmount does, but any sign and size (up
+// to what an int64 of cents holds), so the tokenizer keeps "-5k" one amount
+// for the tool to refuse rather than a dash and 5k.
+func readAmount(s string) (store.Money, error) {
 	s = strings.TrimSpace(s)
 	m := amountRE.FindStringSubmatch(s)
-	if m == nil {
+	if m == nil || m[1] != "" && m[2] != "" {
 		return 0, errors.New("is not an amount like 20000, $20,000 or 20k")
 	}
-	num := strings.ReplaceAll(m[1], ",", "")
-	if m[2] != "" {
-		num += "." + m[2]
+	num := strings.ReplaceAll(m[3], ",", "")
+	if m[4] != "" {
+		num += "." + m[4]
 	}
 	r, ok := new(big.Rat).SetString(num)
 	if !ok {
 		return 0, errors.New("is not an amount like 20000, $20,000 or 20k")
 	}
-	switch strings.ToLower(m[3]) {
+	switch strings.ToLower(m[5]) {
 	case "k", "thousand", "grand":
 		r.Mul(r, big.NewRat(1000, 1))
 	case "m", "mm", "million":
@@ -77,11 +94,18 @@ func parseAmount(s string) (store.Money, error) {
 	case "bn":
 		r.Mul(r, big.NewRat(1_000_000_000, 1))
 	}
-	money, err := store.ParseMoney(r.FloatString(2))
-	if err != nil {
-		return 0, err
+	r.Mul(r, big.NewRat(100, 1))
+	if !r.IsInt() {
+		return 0, errors.New("must have at most two decimals")
 	}
-	return money, nil
+	if !r.Num().IsInt64() {
+		return 0, errors.New("is too large: a deal value is at most " + formatMoney(store.MaxMoney))
+	}
+	cents := store.Money(r.Num().Int64())
+	if m[1] != "" || m[2] != "" {
+		cents = -cents
+	}
+	return cents, nil
 }
 
 // truncate shortens s to at most n runes, marking the cut.

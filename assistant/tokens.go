@@ -34,6 +34,9 @@ type token struct {
 	// it lowercased and without accents (for tokWord).
 	text, norm string
 	money      store.Money
+	// bad marks an amount that is no deal value (negative, or too large):
+	// its text is passed on as typed, for the tool to refuse it clearly.
+	bad bool
 	// start and end are the token's byte offsets in the (normalized) message,
 	// so a value is cut from the text as typed.
 	start, end int
@@ -44,9 +47,18 @@ var (
 	// A phone: a + and digits, or digit groups with separators; at least 7 digits
 	// (checked below).
 	phoneTok = regexp.MustCompile(`^(?:\+\s?)?(?:\(\d{1,5}\)\s?)?\d[\d\s().\-]{4,}\d`)
-	moneyTok = regexp.MustCompile(`(?i)^(?:(?:usd|eur|gbp|[$€£])\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|mm|bn|thousand|million|grand)\b)?|\d[\d,]*(?:\.\d+)?\s?(?:k|m|mm|bn|thousand|million|grand|usd|eur|gbp|dollars|bucks|[$€£])(?:\b|$|\s))`)
-	numTok   = regexp.MustCompile(`^\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?\b`)
+	moneyTok = regexp.MustCompile(`(?i)^-?(?:(?:usd|eur|gbp|[$€£])\s?-?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|mm|bn|thousand|million|grand)\b)?|\d[\d,]*(?:\.\d+)?\s?(?:k|m|mm|bn|thousand|million|grand|usd|eur|gbp|dollars|bucks|[$€£])(?:\b|$|\s))`)
+	numTok   = regexp.MustCompile(`^-?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?\b`)
 )
+
+// amountText is an amount token as a value for the tools: in dollars, or as
+// typed when it is no deal value (then the tool says why).
+func (t token) amountText() string {
+	if t.bad {
+		return t.text
+	}
+	return t.money.String()
+}
 
 // tokenize cuts s into tokens.
 func tokenize(s string) []token {
@@ -90,8 +102,8 @@ func tokenizeText(s string) ([]token, string) {
 		}
 		if m := moneyTok.FindString(rest); m != "" && (i == 0 || !isWordByte(s[i-1])) {
 			m = strings.TrimRight(m, " ")
-			if v, err := parseAmount(m); err == nil {
-				add(token{kind: tokMoney, text: m, norm: strings.ToLower(m), money: v}, i, i+len(m))
+			if v, err := readAmount(m); err == nil {
+				add(token{kind: tokMoney, text: m, norm: strings.ToLower(m), money: v, bad: v < 0 || v > store.MaxMoney}, i, i+len(m))
 				i += len(m)
 				continue
 			}
@@ -105,8 +117,8 @@ func tokenizeText(s string) ([]token, string) {
 			}
 		}
 		if m := numTok.FindString(rest); m != "" && (i == 0 || !isWordByte(s[i-1])) {
-			v, _ := parseAmount(strings.TrimRight(m, "stndrh"))
-			add(token{kind: tokNumber, text: m, norm: strings.ToLower(m), money: v}, i, i+len(m))
+			v, err := readAmount(strings.TrimRight(m, "stndrh"))
+			add(token{kind: tokNumber, text: m, norm: strings.ToLower(m), money: v, bad: err != nil || v < 0 || v > store.MaxMoney}, i, i+len(m))
 			i += len(m)
 			continue
 		}

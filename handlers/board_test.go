@@ -581,7 +581,8 @@ func TestLeadCreateForm(t *testing.T) {
 
 	ada := leadNamed(t, st, "Ada Lovelace")
 	wantLead := store.Lead{Name: "Ada Lovelace", Company: "Analytical Engines", Email: "ada@example.com", Phone: "+44 20 0000",
-		Value: 12_500_50, Notes: "Line one\nLine two", Status: "Meeting booked", Source: "Referral", CardOrder: 1}
+		Value: 12_500_50, Notes: "Line one\nLine two", Status: "Meeting booked", Source: "Referral", CardOrder: 1,
+		Owner: &store.LeadOwner{Name: "Board", Email: "board@example.com"}}
 	if diff := cmp.Diff(wantLead, ada, cmpLeadFields); diff != "" {
 		t.Errorf("stored lead (-want +got):\n%s", diff)
 	}
@@ -595,7 +596,7 @@ func TestLeadCreateForm(t *testing.T) {
 
 var cmpLeadFields = cmp.FilterPath(func(p cmp.Path) bool {
 	switch p.Last().String() {
-	case ".ID", ".CreatedAt", ".UpdatedAt", ".Version":
+	case ".ID", ".CreatedAt", ".UpdatedAt", ".Version", ".StageEnteredAt":
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,26 +93,40 @@ func rejectUnknown(m map[string]json.RawMessage, allowed ...string) error {
 	return &httpError{status: http.StatusBadRequest, msg: "unknown field " + strings.Join(names, ", "), fields: fields}
 }
 
-var (
-	leadTextFields     = []string{"name", "company", "email", "phone", "notes", "status", "source"}
-	leadReadOnlyFields = []string{"id", "card_order", "created_at", "updated_at", "version"}
-	leadWritableFields = append(append([]string{}, leadTextFields...), "value")
-)
+// leadServerFields are the lead's JSON members the server sets that are not in
+// the lead-field table; the table's read-only fields are added to them.
+var leadServerFields = []string{"id", "card_order", "updated_at", "version", "stage_entered_at"}
 
-// leadInput turns a decoded JSON object into a store.LeadInput. null clears an
-// optional text field (and is refused for name and status); value accepts a JSON
-// number or a string holding one, as the original backend did.
+// leadReadOnlyFields are the members a client may not write.
+func leadReadOnlyFields() []string {
+	out := append([]string{}, leadServerFields...)
+	for _, f := range store.LeadFields() {
+		if f.ReadOnly {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// leadInput turns a decoded JSON object into a store.LeadInput, field by field
+// as the lead-field table describes them. null clears an optional field (and
+// is refused for a required one: name, status); value accepts a JSON number or
+// a string holding one, as the original backend did; owner is a user's email
+// or id, or the object a lead's owner is shown as (its id counts), null for
+// nobody.
 //
-// The server's own fields (id, card_order, created_at, updated_at, version) cannot be
-// written. On an update (cur is the stored lead) a body may still carry them, so a
-// script can PUT back the object it read: id and card_order are then ignored when
-// they equal the stored values and refused when they differ (a different
-// card_order is a move, which PUT /leads/{id}/status/ does); the timestamps and
-// the version are ignored (If-Match is how a client makes a write depend on the
-// version). On a create (cur is nil) each is refused.
+// The server's own fields (id, card_order, created_at, updated_at, version, and
+// the table's read-only ones) cannot be written. On an update (cur is the
+// stored lead) a body may still carry them, so a script can PUT back the
+// object it read: id and card_order are then ignored when they equal the
+// stored values and refused when they differ (a different card_order is a
+// move, which PUT /leads/{id}/status/ does); the timestamps and the version
+// are ignored (If-Match is how a client makes a write depend on the version).
+// On a create (cur is nil) each is refused.
 func leadInput(m map[string]json.RawMessage, cur *store.Lead) (store.LeadInput, error) {
 	fields := map[string]string{}
-	for _, k := range leadReadOnlyFields {
+	readOnly := leadReadOnlyFields()
+	for _, k := range readOnly {
 		raw, ok := m[k]
 		if !ok || (cur != nil && readOnlyUnchanged(k, raw, cur)) {
 			continue
@@ -122,48 +137,69 @@ func leadInput(m map[string]json.RawMessage, cur *store.Lead) (store.LeadInput, 
 			fields[k] = "is set by the server and cannot be written"
 		}
 	}
-	allowed := append(append([]string{}, leadWritableFields...), leadReadOnlyFields...)
+	allowed := append([]string{}, readOnly...)
+	for _, f := range store.LeadFields() {
+		if !f.ReadOnly {
+			allowed = append(allowed, f.Name)
+		}
+	}
 	if err := rejectUnknown(m, allowed...); err != nil {
 		return store.LeadInput{}, err
 	}
 	var in store.LeadInput
-	targets := map[string]**string{
-		"name": &in.Name, "company": &in.Company, "email": &in.Email, "phone": &in.Phone,
-		"notes": &in.Notes, "status": &in.Status, "source": &in.Source,
-	}
-	for _, k := range leadTextFields {
-		raw, ok := m[k]
-		if !ok {
+	for _, f := range store.LeadFields() {
+		raw, ok := m[f.Name]
+		if !ok || f.ReadOnly {
 			continue
 		}
-		if isNull(raw) {
-			if k == "name" || k == "status" {
-				fields[k] = "must not be null"
-				continue
-			}
-			empty := ""
-			*targets[k] = &empty
-			continue
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			fields[k] = "must be a string"
-			continue
-		}
-		*targets[k] = &s
-	}
-	if raw, ok := m["value"]; ok {
-		v, msg := parseValue(raw)
-		if msg != "" {
-			fields["value"] = msg
-		} else {
-			in.Value = &v
+		if msg := setJSONField(&in, f, raw); msg != "" {
+			fields[f.Name] = msg
 		}
 	}
 	if len(fields) > 0 {
 		return in, &store.ValidationError{Fields: fields}
 	}
 	return in, nil
+}
+
+// setJSONField sets field f of in from its JSON value raw, and returns what is
+// wrong with it, or "".
+func setJSONField(in *store.LeadInput, f store.Field, raw json.RawMessage) string {
+	if f.Kind == store.KindMoney {
+		v, msg := parseValue(raw)
+		if msg == "" {
+			in.Value = &v
+		}
+		return msg
+	}
+	var text string
+	switch {
+	case isNull(raw):
+		if f.Required {
+			return "must not be null"
+		}
+	case f.Kind == store.KindUser && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")):
+		var ref struct {
+			ID    string `json:"id"`
+			Email string `json:"email"`
+		}
+		if json.Unmarshal(raw, &ref) != nil || (ref.ID == "" && ref.Email == "") {
+			return "must be a user's email or id"
+		}
+		text = cmp.Or(ref.ID, ref.Email)
+	default:
+		if json.Unmarshal(raw, &text) != nil {
+			if f.Kind == store.KindUser {
+				return "must be a user's email or id"
+			}
+			return "must be a string"
+		}
+	}
+	var verr *store.ValidationError
+	if err := f.Set(in, text); errors.As(err, &verr) {
+		return verr.Fields[f.Name]
+	}
+	return ""
 }
 
 // readOnlyUnchanged reports whether a server field sent in an update matches the

@@ -230,7 +230,7 @@ func (s *Server) handleLeadUpdate(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var cur *store.Lead
-	if hasAny(m, leadReadOnlyFields) {
+	if hasAny(m, leadReadOnlyFields()) {
 		// Compare what the body says of the server's fields with the stored lead.
 		stored, err := s.Store.GetLead(r.Context(), id)
 		if err != nil {
@@ -277,8 +277,10 @@ func (s *Server) handleLeadDelete(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// handleLeadMove answers PUT /leads/{id}/status/ with body {status, card_order}.
-// card_order may be left out to put the lead at the end of the column.
+// handleLeadMove answers PUT /leads/{id}/status/ with body {status, card_order,
+// lost_reason, lost_note, value}. card_order may be left out to put the lead
+// at the end of the column; lost_reason and lost_note apply to a move into a
+// lost stage, value (a won deal's final value) to any move.
 func (s *Server) handleLeadMove(w http.ResponseWriter, r *http.Request) error {
 	id, err := leadID(r)
 	if err != nil {
@@ -292,7 +294,7 @@ func (s *Server) handleLeadMove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := rejectUnknown(m, "status", "card_order"); err != nil {
+	if err := rejectUnknown(m, "status", "card_order", "lost_reason", "lost_note", "value"); err != nil {
 		return err
 	}
 	fields := map[string]string{}
@@ -310,10 +312,21 @@ func (s *Server) handleLeadMove(w http.ResponseWriter, r *http.Request) error {
 		}
 		order = n
 	}
+	// The outcome: why a lead was lost (for a lost stage), a won deal's value.
+	var in store.LeadInput
+	for _, name := range []string{"lost_reason", "lost_note", "value"} {
+		raw, ok := m[name]
+		if f, known := store.LeadFieldByName(name); ok && known {
+			if msg := setJSONField(&in, f, raw); msg != "" {
+				fields[name] = msg
+			}
+		}
+	}
 	if len(fields) > 0 {
 		return &store.ValidationError{Fields: fields}
 	}
-	lead, err := s.Store.MoveLeadIf(r.Context(), id, status, order, ifVersions)
+	out := store.Outcome{LostReason: in.LostReason, LostNote: in.LostNote, Value: in.Value}
+	lead, err := s.Store.MoveLeadOutcome(r.Context(), id, status, order, out, ifVersions)
 	if err != nil {
 		return err
 	}

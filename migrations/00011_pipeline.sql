@@ -71,25 +71,42 @@ ALTER TABLE trashed_leads
 
 -- Today's data: the owner is whoever created the lead as the audit trail says,
 -- else the first admin; a lead entered its stage at its last move, else when
--- it was created; a lead in a won or lost stage closed then.
+-- it was created; a lead in a won or lost stage closed then. One set-based
+-- statement (the trail read once, not per lead): at 100,000 leads and 400,000
+-- events the whole migration takes a few seconds (README, "Upgrading").
 -- Every lead gets a new version here: its JSON gained fields, so the ETags a
 -- client holds no longer describe it.
 UPDATE leads l SET
-    owner_id = coalesce(
-        (SELECT e.actor_user_id FROM lead_events e
-         WHERE e.lead_id = l.id AND e.action = 'create' AND e.actor_user_id IS NOT NULL
-         ORDER BY e.id LIMIT 1),
-        (SELECT u.id FROM users u WHERE u.role = 'admin' AND u.active ORDER BY u.created_at LIMIT 1)),
-    stage_entered_at = coalesce(
-        (SELECT max(e.at) FROM lead_events e WHERE e.lead_id = l.id AND e.action = 'move'),
-        l.created_at);
-UPDATE leads l SET closed_at = l.stage_entered_at
-FROM stages s WHERE s.name = l.status AND s.kind IN ('won', 'lost');
+    owner_id = b.owner_id,
+    stage_entered_at = b.entered,
+    closed_at = CASE WHEN b.kind IN ('won', 'lost') THEN b.entered END
+FROM (
+    SELECT x.id, s.kind,
+           coalesce(c.actor_user_id,
+                    (SELECT u.id FROM users u WHERE u.role = 'admin' AND u.active
+                     ORDER BY u.created_at LIMIT 1)) AS owner_id,
+           coalesce(m.at, x.created_at) AS entered
+    FROM leads x
+    JOIN stages s ON s.name = x.status
+    LEFT JOIN (SELECT DISTINCT ON (e.lead_id) e.lead_id, e.actor_user_id
+               FROM lead_events e
+               WHERE e.action = 'create' AND e.actor_user_id IS NOT NULL
+               ORDER BY e.lead_id, e.id) c ON c.lead_id = x.id
+    LEFT JOIN (SELECT e.lead_id, max(e.at) AS at
+               FROM lead_events e
+               WHERE e.action = 'move'
+               GROUP BY e.lead_id) m ON m.lead_id = x.id
+) b
+WHERE b.id = l.id;
 UPDATE trashed_leads t SET
-    owner_id = (SELECT e.actor_user_id FROM lead_events e
-                WHERE e.lead_id = t.id AND e.action = 'create' AND e.actor_user_id IS NOT NULL
-                ORDER BY e.id LIMIT 1),
-    stage_entered_at = t.updated_at;
+    owner_id = c.actor_user_id,
+    stage_entered_at = t.updated_at
+FROM trashed_leads x
+LEFT JOIN (SELECT DISTINCT ON (e.lead_id) e.lead_id, e.actor_user_id
+           FROM lead_events e
+           WHERE e.action = 'create' AND e.actor_user_id IS NOT NULL
+           ORDER BY e.lead_id, e.id) c ON c.lead_id = x.id
+WHERE x.id = t.id;
 
 CREATE INDEX leads_owner_idx ON leads (owner_id);
 

@@ -48,16 +48,20 @@ SELECT renumber_column(@status::text, @key_gap::bigint);
 
 
 -- name: InsertLead :one
-INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)
+INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order,
+                   owner_id, lost_reason, lost_note)
 VALUES (@name, @company, @email, @phone, @value, @notes, @status,
-        @source, @card_order)
+        @source, @card_order, sqlc.narg(owner_id), @lost_reason, @lost_note)
 RETURNING *;
 
+-- UpdateLeadFields writes a lead's fields (stage_entered_at and closed_at
+-- follow status by the trigger of migration 00012).
 -- name: UpdateLeadFields :one
 UPDATE leads
 SET name = @name, company = @company, email = @email, phone = @phone,
     value = @value, notes = @notes, source = @source,
-    status = @status, card_order = @card_order, updated_at = now()
+    status = @status, card_order = @card_order, updated_at = now(),
+    owner_id = sqlc.narg(owner_id), lost_reason = @lost_reason, lost_note = @lost_note
 WHERE id = @id
 RETURNING *;
 
@@ -177,18 +181,15 @@ WHERE d.distance <= 2
 ORDER BY d.distance, leads.name, leads.id
 LIMIT @row_limit::integer;
 
--- MoveLead moves a lead in one statement: see move_lead in migrations 00006
--- and 00007. stale: the lead's version was not one of if_versions, and nothing
--- was written.
+-- MoveLead moves a lead in one statement: see move_lead in migrations 00006,
+-- 00007 and 00012. lead is the lead after the move, as to_jsonb makes it;
+-- stale: the lead's version was not one of if_versions, and nothing was written.
 -- name: MoveLead :one
-SELECT m.id::uuid AS id, m.name::text AS name, m.company::text AS company, m.email::text AS email,
-       m.phone::text AS phone, m.value::numeric AS value, m.notes::text AS notes,
-       m.status::text AS status, m.source::text AS source, m.card_order::bigint AS card_order,
-       m.created_at::timestamptz AS created_at, m.updated_at::timestamptz AS updated_at,
-       m.version::bigint AS version, m.position::integer AS position, m.stale::boolean AS stale
+SELECT m.lead::jsonb AS lead, m.position::integer AS position, m.stale::boolean AS stale
 FROM move_lead(@id::uuid, @target::text, @target_position::integer, @key_gap::bigint,
                @actor_kind::text, sqlc.narg(actor_user_id)::uuid, @actor_name::text,
-               sqlc.narg(if_versions)::bigint[]) m;
+               sqlc.narg(if_versions)::bigint[], sqlc.narg(lost_reason)::text,
+               sqlc.narg(lost_note)::text, sqlc.narg(value)::numeric) m;
 
 -- BoardVersion is the board version (migration 00007): it changes with every
 -- committed change of a lead or a stage.

@@ -7,7 +7,6 @@ package queries
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -204,22 +203,26 @@ func (q *Queries) GetLeadStatus(ctx context.Context, id uuid.UUID) (string, erro
 }
 
 const insertLead = `-- name: InsertLead :one
-INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order)
+INSERT INTO leads (name, company, email, phone, value, notes, status, source, card_order,
+                   owner_id, lost_reason, lost_note)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9)
+        $8, $9, $10, $11, $12)
 RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
 type InsertLeadParams struct {
-	Name      string
-	Company   string
-	Email     string
-	Phone     string
-	Value     pgtype.Numeric
-	Notes     string
-	Status    string
-	Source    string
-	CardOrder int64
+	Name       string
+	Company    string
+	Email      string
+	Phone      string
+	Value      pgtype.Numeric
+	Notes      string
+	Status     string
+	Source     string
+	CardOrder  int64
+	OwnerID    pgtype.UUID
+	LostReason string
+	LostNote   string
 }
 
 func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, error) {
@@ -233,6 +236,9 @@ func (q *Queries) InsertLead(ctx context.Context, arg InsertLeadParams) (Lead, e
 		arg.Status,
 		arg.Source,
 		arg.CardOrder,
+		arg.OwnerID,
+		arg.LostReason,
+		arg.LostNote,
 	)
 	var i Lead
 	err := row.Scan(
@@ -437,14 +443,11 @@ func (q *Queries) ListLeads(ctx context.Context, onlyStatus *string) ([]Lead, er
 }
 
 const moveLead = `-- name: MoveLead :one
-SELECT m.id::uuid AS id, m.name::text AS name, m.company::text AS company, m.email::text AS email,
-       m.phone::text AS phone, m.value::numeric AS value, m.notes::text AS notes,
-       m.status::text AS status, m.source::text AS source, m.card_order::bigint AS card_order,
-       m.created_at::timestamptz AS created_at, m.updated_at::timestamptz AS updated_at,
-       m.version::bigint AS version, m.position::integer AS position, m.stale::boolean AS stale
+SELECT m.lead::jsonb AS lead, m.position::integer AS position, m.stale::boolean AS stale
 FROM move_lead($1::uuid, $2::text, $3::integer, $4::bigint,
                $5::text, $6::uuid, $7::text,
-               $8::bigint[]) m
+               $8::bigint[], $9::text,
+               $10::text, $11::numeric) m
 `
 
 type MoveLeadParams struct {
@@ -456,29 +459,20 @@ type MoveLeadParams struct {
 	ActorUserID    pgtype.UUID
 	ActorName      string
 	IfVersions     []int64
+	LostReason     *string
+	LostNote       *string
+	Value          pgtype.Numeric
 }
 
 type MoveLeadRow struct {
-	ID        uuid.UUID
-	Name      string
-	Company   string
-	Email     string
-	Phone     string
-	Value     pgtype.Numeric
-	Notes     string
-	Status    string
-	Source    string
-	CardOrder int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Version   int64
-	Position  int32
-	Stale     bool
+	Lead     []byte
+	Position int32
+	Stale    bool
 }
 
-// MoveLead moves a lead in one statement: see move_lead in migrations 00006
-// and 00007. stale: the lead's version was not one of if_versions, and nothing
-// was written.
+// MoveLead moves a lead in one statement: see move_lead in migrations 00006,
+// 00007 and 00012. lead is the lead after the move, as to_jsonb makes it;
+// stale: the lead's version was not one of if_versions, and nothing was written.
 func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow, error) {
 	row := q.db.QueryRow(ctx, moveLead,
 		arg.ID,
@@ -489,25 +483,12 @@ func (q *Queries) MoveLead(ctx context.Context, arg MoveLeadParams) (MoveLeadRow
 		arg.ActorUserID,
 		arg.ActorName,
 		arg.IfVersions,
+		arg.LostReason,
+		arg.LostNote,
+		arg.Value,
 	)
 	var i MoveLeadRow
-	err := row.Scan(
-		&i.ID,
-		&i.Name,
-		&i.Company,
-		&i.Email,
-		&i.Phone,
-		&i.Value,
-		&i.Notes,
-		&i.Status,
-		&i.Source,
-		&i.CardOrder,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Version,
-		&i.Position,
-		&i.Stale,
-	)
+	err := row.Scan(&i.Lead, &i.Position, &i.Stale)
 	return i, err
 }
 
@@ -759,24 +740,30 @@ const updateLeadFields = `-- name: UpdateLeadFields :one
 UPDATE leads
 SET name = $1, company = $2, email = $3, phone = $4,
     value = $5, notes = $6, source = $7,
-    status = $8, card_order = $9, updated_at = now()
-WHERE id = $10
+    status = $8, card_order = $9, updated_at = now(),
+    owner_id = $10, lost_reason = $11, lost_note = $12
+WHERE id = $13
 RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
 
 type UpdateLeadFieldsParams struct {
-	Name      string
-	Company   string
-	Email     string
-	Phone     string
-	Value     pgtype.Numeric
-	Notes     string
-	Source    string
-	Status    string
-	CardOrder int64
-	ID        uuid.UUID
+	Name       string
+	Company    string
+	Email      string
+	Phone      string
+	Value      pgtype.Numeric
+	Notes      string
+	Source     string
+	Status     string
+	CardOrder  int64
+	OwnerID    pgtype.UUID
+	LostReason string
+	LostNote   string
+	ID         uuid.UUID
 }
 
+// UpdateLeadFields writes a lead's fields (stage_entered_at and closed_at
+// follow status by the trigger of migration 00012).
 func (q *Queries) UpdateLeadFields(ctx context.Context, arg UpdateLeadFieldsParams) (Lead, error) {
 	row := q.db.QueryRow(ctx, updateLeadFields,
 		arg.Name,
@@ -788,6 +775,9 @@ func (q *Queries) UpdateLeadFields(ctx context.Context, arg UpdateLeadFieldsPara
 		arg.Source,
 		arg.Status,
 		arg.CardOrder,
+		arg.OwnerID,
+		arg.LostReason,
+		arg.LostNote,
 		arg.ID,
 	)
 	var i Lead

@@ -7,9 +7,11 @@ WITH gone AS (
     RETURNING leads.*
 )
 INSERT INTO trashed_leads (id, name, company, email, phone, value, notes, status, source,
-                           created_at, updated_at, deleted_by)
+                           created_at, updated_at, deleted_by,
+                           owner_id, closed_at, lost_reason, lost_note, stage_entered_at)
 SELECT gone.id, gone.name, gone.company, gone.email, gone.phone, gone.value, gone.notes,
-       gone.status, gone.source, gone.created_at, gone.updated_at, @deleted_by
+       gone.status, gone.source, gone.created_at, gone.updated_at, @deleted_by,
+       gone.owner_id, gone.closed_at, gone.lost_reason, gone.lost_note, gone.stage_entered_at
 FROM gone
 RETURNING *;
 
@@ -39,9 +41,11 @@ WITH back AS (
     RETURNING trashed_leads.*
 )
 INSERT INTO leads (id, name, company, email, phone, value, notes, status, source,
-                   card_order, created_at, updated_at)
+                   card_order, created_at, updated_at,
+                   owner_id, closed_at, lost_reason, lost_note, stage_entered_at)
 SELECT back.id, back.name, back.company, back.email, back.phone, back.value, back.notes,
-       back.status, back.source, @card_order, back.created_at, now()
+       back.status, back.source, @card_order, back.created_at, now(),
+       back.owner_id, back.closed_at, back.lost_reason, back.lost_note, back.stage_entered_at
 FROM back
 RETURNING *;
 

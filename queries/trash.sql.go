@@ -164,9 +164,11 @@ WITH back AS (
     RETURNING trashed_leads.id, trashed_leads.name, trashed_leads.company, trashed_leads.email, trashed_leads.phone, trashed_leads.value, trashed_leads.notes, trashed_leads.status, trashed_leads.source, trashed_leads.created_at, trashed_leads.updated_at, trashed_leads.deleted_at, trashed_leads.deleted_by, trashed_leads.owner_id, trashed_leads.closed_at, trashed_leads.lost_reason, trashed_leads.lost_note, trashed_leads.stage_entered_at
 )
 INSERT INTO leads (id, name, company, email, phone, value, notes, status, source,
-                   card_order, created_at, updated_at)
+                   card_order, created_at, updated_at,
+                   owner_id, closed_at, lost_reason, lost_note, stage_entered_at)
 SELECT back.id, back.name, back.company, back.email, back.phone, back.value, back.notes,
-       back.status, back.source, $1, back.created_at, now()
+       back.status, back.source, $1, back.created_at, now(),
+       back.owner_id, back.closed_at, back.lost_reason, back.lost_note, back.stage_entered_at
 FROM back
 RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `
@@ -211,9 +213,11 @@ WITH gone AS (
     RETURNING leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at
 )
 INSERT INTO trashed_leads (id, name, company, email, phone, value, notes, status, source,
-                           created_at, updated_at, deleted_by)
+                           created_at, updated_at, deleted_by,
+                           owner_id, closed_at, lost_reason, lost_note, stage_entered_at)
 SELECT gone.id, gone.name, gone.company, gone.email, gone.phone, gone.value, gone.notes,
-       gone.status, gone.source, gone.created_at, gone.updated_at, $1
+       gone.status, gone.source, gone.created_at, gone.updated_at, $1,
+       gone.owner_id, gone.closed_at, gone.lost_reason, gone.lost_note, gone.stage_entered_at
 FROM gone
 RETURNING id, name, company, email, phone, value, notes, status, source, created_at, updated_at, deleted_at, deleted_by, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 `

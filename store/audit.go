@@ -153,32 +153,36 @@ func eventActor(ctx context.Context) actorColumns {
 	return actorColumns{kind: a.Kind, userID: userID, name: name}
 }
 
-// leadFields lists a lead's recorded fields with their values as text.
-func leadFields(l queries.Lead) [][2]string {
-	return [][2]string{
-		{"name", l.Name}, {"company", l.Company}, {"email", l.Email}, {"phone", l.Phone},
-		{"value", moneyFromNumeric(l.Value).String()}, {"notes", l.Notes}, {"status", l.Status}, {"source", l.Source},
+// auditedFields are the fields of the lead-field table the audit trail
+// records: all but the read-only ones.
+func auditedFields() []Field {
+	out := make([]Field, 0, len(leadFields))
+	for _, f := range leadFields {
+		if !f.ReadOnly {
+			out = append(out, f)
+		}
 	}
+	return out
 }
 
 // recordCreate records a new lead with the fields it was given.
-func recordCreate(ctx context.Context, q *queries.Queries, l queries.Lead) error {
+func recordCreate(ctx context.Context, q *queries.Queries, l Lead) error {
 	var changes []FieldChange
-	for _, f := range leadFields(l) {
-		if f[1] != "" && (f[0] != "value" || moneyFromNumeric(l.Value) != 0) {
-			changes = append(changes, FieldChange{Field: f[0], New: f[1]})
+	for _, f := range auditedFields() {
+		if v := f.Text(l); v != "" && (f.Kind != KindMoney || l.Value != 0) {
+			changes = append(changes, FieldChange{Field: f.Name, New: v})
 		}
 	}
 	return recordEvent(ctx, q, l.ID, EventCreate, changes)
 }
 
-// fieldChanges lists the fields that differ between before and after.
-func fieldChanges(before, after queries.Lead) []FieldChange {
+// fieldChanges lists the fields that differ between before and after, values
+// as the table shows them.
+func fieldChanges(before, after Lead) []FieldChange {
 	var changes []FieldChange
-	old := leadFields(before)
-	for i, f := range leadFields(after) {
-		if old[i][1] != f[1] {
-			changes = append(changes, FieldChange{Field: f[0], Old: old[i][1], New: f[1]})
+	for _, f := range auditedFields() {
+		if o, n := f.Text(before), f.Text(after); o != n {
+			changes = append(changes, FieldChange{Field: f.Name, Old: o, New: n})
 		}
 	}
 	return changes
@@ -187,7 +191,7 @@ func fieldChanges(before, after queries.Lead) []FieldChange {
 // recordUpdate records the fields an update changed, as a move when the stage
 // is one of them (so the stream and webhooks say lead.moved, whatever path
 // changed the stage); an update that changed nothing is not recorded.
-func recordUpdate(ctx context.Context, q *queries.Queries, before, after queries.Lead) error {
+func recordUpdate(ctx context.Context, q *queries.Queries, before, after Lead) error {
 	changes := fieldChanges(before, after)
 	if len(changes) == 0 {
 		return nil

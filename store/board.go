@@ -178,6 +178,9 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		}
 		board.Columns[i] = *col
 	}
+	if err := fillBoardOwners(ctx, q, &board); err != nil {
+		return Board{}, err
+	}
 	if bq.WithTotals {
 		totals, err := q.ColumnTotals(ctx, queries.ColumnTotalsParams{Pattern: f.pattern, Digits: f.digits, Ids: f.ids})
 		if err != nil {

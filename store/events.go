@@ -120,12 +120,22 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 		if err := json.Unmarshal(r.Changes, &ev.Changes); err != nil {
 			return nil, fmt.Errorf("decode changes of event %d: %w", r.Seq, err)
 		}
-		if err := json.Unmarshal(r.Lead, &ev.Lead); err != nil {
+		// The snapshot is the leads row as JSON (card_order its position):
+		// read as the API's lead, the owner filled in below.
+		lead, err := leadFromJSON(r.Lead, -1)
+		if err != nil {
 			return nil, fmt.Errorf("decode lead of event %d: %w", r.Seq, err)
 		}
+		ev.Lead = lead
 		ev.Lead.ID = r.LeadID
-		ev.Lead.CreatedAt, ev.Lead.UpdatedAt = ev.Lead.CreatedAt.UTC(), ev.Lead.UpdatedAt.UTC()
 		out[i] = ev
+	}
+	leads := make([]*Lead, len(out))
+	for i := range out {
+		leads[i] = &out[i].Lead
+	}
+	if err := fillOwners(ctx, s.q, leads...); err != nil {
+		return nil, translate(err)
 	}
 	return out, nil
 }

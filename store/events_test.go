@@ -90,7 +90,7 @@ func TestEventStreamCarriesEachChange(t *testing.T) {
 		}
 	}
 	want := []summary{
-		{start + 1, store.LeadCreated, "Interest", 0, 0, []store.FieldChange{{Field: "name", New: "Jane Doe"}, {Field: "status", New: "Interest"}}},
+		{start + 1, store.LeadCreated, "Interest", 0, 0, []store.FieldChange{{Field: "name", New: "Jane Doe"}, {Field: "status", New: "Interest"}, {Field: "owner", New: "ann@example.com"}}},
 		{start + 2, store.LeadUpdated, "Interest", 0, value, []store.FieldChange{{Field: "value", Old: "0.00", New: "99000.00"}}},
 		{start + 3, store.LeadMoved, "Negotiation", 0, value, []store.FieldChange{{Field: "status", Old: "Interest", New: "Negotiation"}, {Field: "position", Old: "1", New: "1"}}},
 		{start + 4, store.LeadDeleted, "Negotiation", 0, value, []store.FieldChange{}},

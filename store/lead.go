@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmteam/crm/queries"
 )
@@ -35,6 +36,54 @@ type Lead struct {
 	// the board's forms and drops). Versions only grow and are never reused.
 	// Moves of other cards change the lead's position, not its version.
 	Version int64 `json:"version"`
+	// Owner is the user who owns the lead; nil: nobody.
+	Owner *LeadOwner `json:"owner"`
+	// ClosedAt is when the lead entered its won or lost stage; nil while open.
+	ClosedAt *time.Time `json:"closed_at"`
+	// LostReason and LostNote say why the lead was lost (kept when it is
+	// reopened, as history; replaced when it is lost again).
+	LostReason string `json:"lost_reason"`
+	LostNote   string `json:"lost_note"`
+	// StageEnteredAt is when the lead entered its current stage.
+	StageEnteredAt time.Time `json:"stage_entered_at"`
+}
+
+// LeadOwner is the user who owns a lead, as a lead shows it.
+type LeadOwner struct {
+	ID    uuid.UUID `json:"id"`
+	Name  string    `json:"name"`
+	Email string    `json:"email"`
+}
+
+// email is the owner's email, "" for nobody.
+func (o *LeadOwner) email() string {
+	if o == nil {
+		return ""
+	}
+	return o.Email
+}
+
+// Initials are the first letters of the owner's first and last names, for
+// the card ("Ann Lee": "AL").
+func (o *LeadOwner) Initials() string {
+	if o == nil {
+		return ""
+	}
+	words := strings.Fields(o.Name)
+	if len(words) == 0 {
+		words = []string{o.Email}
+	}
+	first := func(w string) string {
+		for _, r := range w {
+			return strings.ToUpper(string(r))
+		}
+		return ""
+	}
+	out := first(words[0])
+	if len(words) > 1 {
+		out += first(words[len(words)-1])
+	}
+	return out
 }
 
 // leadFromRow is the lead of row r, at position pos of its column.
@@ -53,7 +102,36 @@ func leadFromRow(r queries.Lead, pos int) Lead {
 		CreatedAt: r.CreatedAt.UTC(),
 		UpdatedAt: r.UpdatedAt.UTC(),
 		Version:   r.Version,
+		// The owner's name and email are filled in by withOwners.
+		Owner:          ownerRef(r.OwnerID),
+		ClosedAt:       timePtr(r.ClosedAt),
+		LostReason:     r.LostReason,
+		LostNote:       r.LostNote,
+		StageEnteredAt: r.StageEnteredAt.UTC(),
 	}
+}
+
+func ownerRef(id pgtype.UUID) *LeadOwner {
+	if !id.Valid {
+		return nil
+	}
+	return &LeadOwner{ID: id.Bytes}
+}
+
+func timePtr(t pgtype.Timestamptz) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	u := t.Time.UTC()
+	return &u
+}
+
+// formatTime is t in RFC 3339, "" for nil.
+func formatTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // Field length limits, in characters. The table's check constraints repeat them.
@@ -64,12 +142,16 @@ const (
 	MaxPhoneLen   = 50
 	MaxNotesLen   = 10000
 	MaxSourceLen  = 100
+	// MaxLostReasonLen and MaxLostNoteLen bound why a lead was lost.
+	MaxLostReasonLen = 200
+	MaxLostNoteLen   = 2000
 	// maxStageLen is the longest stage name (the stages table's check).
 	maxStageLen = 60
 )
 
 // LeadInput is a create or a partial update of a lead: a nil field is left as it is
-// (or takes its default on create).
+// (or takes its default on create). Its fields are described by the lead-field
+// table (fields.go).
 type LeadInput struct {
 	Name    *string
 	Company *string
@@ -79,44 +161,35 @@ type LeadInput struct {
 	Notes   *string
 	Status  *string
 	Source  *string
+	// Owner is the owner's email or id; "" for nobody. A new lead without
+	// one is owned by the user the context's actor acts for (nobody for the
+	// system).
+	Owner *string
+	// LostReason and LostNote may be given for a lead that is (or is being
+	// moved into) a lost stage. A reason matching an entry of the admin list
+	// without regard to case takes the list's spelling; other text is kept.
+	LostReason *string
+	LostNote   *string
 }
 
-// Normalize trims surrounding white space from every text field except notes,
-// whose layout is the author's.
+// Normalize trims surrounding white space from every text field except those
+// kept as typed (notes).
 func (in *LeadInput) Normalize() {
-	for _, p := range []*string{in.Name, in.Company, in.Email, in.Phone, in.Status, in.Source} {
-		if p != nil {
-			*p = strings.TrimSpace(*p)
-		}
+	for _, f := range leadFields {
+		f.normalize(in)
 	}
 }
 
 // Validate checks every given field and, when creating, that name is present.
-// Whether status names a stage is checked against the database by the store.
+// Whether status names a stage and owner a user is checked against the
+// database by the store.
 func (in *LeadInput) Validate(creating bool) *ValidationError {
 	errs := map[string]string{}
-	if in.Name == nil {
-		if creating {
-			errs["name"] = "is required"
+	for _, f := range leadFields {
+		if creating && f.Required && !f.HasDefault && f.ptr != nil && *f.ptr(in) == nil {
+			errs[f.Name] = "is required"
 		}
-	} else if *in.Name == "" {
-		errs["name"] = "must not be empty"
-	}
-	checkText(errs, "name", in.Name, MaxNameLen)
-	checkText(errs, "company", in.Company, MaxCompanyLen)
-	checkText(errs, "email", in.Email, MaxEmailLen)
-	checkText(errs, "phone", in.Phone, MaxPhoneLen)
-	checkText(errs, "notes", in.Notes, MaxNotesLen)
-	checkText(errs, "source", in.Source, MaxSourceLen)
-	checkText(errs, "status", in.Status, maxStageLen)
-	if in.Email != nil && *in.Email != "" && errs["email"] == "" && !looksLikeEmail(*in.Email) {
-		errs["email"] = "must be an email address like name@example.com"
-	}
-	if in.Value != nil && (*in.Value < 0 || *in.Value > MaxMoney) {
-		errs["value"] = "must be between 0 and 999999999999.99"
-	}
-	if in.Status != nil && *in.Status == "" && errs["status"] == "" {
-		errs["status"] = "must not be empty"
+		f.check(errs, in)
 	}
 	if len(errs) == 0 {
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmteam/crm/queries"
 )
@@ -52,7 +53,11 @@ func (s *Store) GetLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 	if err != nil {
 		return Lead{}, translate(err)
 	}
-	return leadFromRow(row.Lead, int(row.Position)), nil
+	lead := leadFromRow(row.Lead, int(row.Position))
+	if err := fillOwners(ctx, s.q, &lead); err != nil {
+		return Lead{}, translate(err)
+	}
+	return lead, nil
 }
 
 // CreateLead validates in and adds the lead at the end of its column (the first
@@ -74,9 +79,20 @@ func (s *Store) CreateLead(ctx context.Context, in LeadInput) (Lead, error) {
 // createLead is CreateLead's work inside the caller's transaction; in is already
 // normalized and validated.
 func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput) (Lead, error) {
-	status, err := s.resolveStatus(ctx, q, in.Status)
+	st, err := s.resolveStage(ctx, q, in.Status)
 	if err != nil {
 		return Lead{}, err
+	}
+	status := st.Name
+	outcome, err := applyOutcome(ctx, q, nil, st, &in)
+	if err != nil {
+		return Lead{}, err
+	}
+	owner := defaultOwner(ctx)
+	if in.Owner != nil {
+		if owner, err = resolveOwner(ctx, q, *in.Owner, pgtype.UUID{}); err != nil {
+			return Lead{}, err
+		}
 	}
 	if err := lockStages(ctx, q, status); err != nil {
 		return Lead{}, err
@@ -86,23 +102,30 @@ func (s *Store) createLead(ctx context.Context, q *queries.Queries, in LeadInput
 		return Lead{}, err
 	}
 	row, err := q.InsertLead(ctx, queries.InsertLeadParams{
-		Name:      *in.Name,
-		Company:   deref(in.Company),
-		Email:     deref(in.Email),
-		Phone:     deref(in.Phone),
-		Value:     numericFromMoney(derefMoney(in.Value)),
-		Notes:     deref(in.Notes),
-		Status:    status,
-		Source:    deref(in.Source),
-		CardOrder: key,
+		Name:       *in.Name,
+		Company:    deref(in.Company),
+		Email:      deref(in.Email),
+		Phone:      deref(in.Phone),
+		Value:      numericFromMoney(derefMoney(in.Value)),
+		Notes:      deref(in.Notes),
+		Status:     status,
+		Source:     deref(in.Source),
+		CardOrder:  key,
+		OwnerID:    owner,
+		LostReason: outcome.lostReason,
+		LostNote:   outcome.lostNote,
 	})
 	if err != nil {
 		return Lead{}, fmt.Errorf("insert lead: %w", err)
 	}
-	if err := recordCreate(ctx, q, row); err != nil {
+	lead := leadFromRow(row, int(pos))
+	if err := fillOwners(ctx, q, &lead); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(row, int(pos)), nil
+	if err := recordCreate(ctx, q, lead); err != nil {
+		return Lead{}, err
+	}
+	return lead, nil
 }
 
 // UpdateLead changes the fields given in in. A changed status moves the lead to
@@ -138,17 +161,37 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if err := checkVersion(ctx, q, cur, ifVersions); err != nil {
 		return Lead{}, err
 	}
+	st, err := s.resolveStage(ctx, q, &cur.Status)
+	if in.Status != nil {
+		st, err = s.resolveStage(ctx, q, in.Status)
+	}
+	if err != nil {
+		return Lead{}, err
+	}
+	outcome, err := applyOutcome(ctx, q, &cur, st, &in)
+	if err != nil {
+		return Lead{}, err
+	}
+	owner := cur.OwnerID
+	if in.Owner != nil {
+		if owner, err = resolveOwner(ctx, q, *in.Owner, cur.OwnerID); err != nil {
+			return Lead{}, err
+		}
+	}
 	p := queries.UpdateLeadFieldsParams{
-		ID:        id,
-		Name:      pick(in.Name, cur.Name),
-		Company:   pick(in.Company, cur.Company),
-		Email:     pick(in.Email, cur.Email),
-		Phone:     pick(in.Phone, cur.Phone),
-		Value:     cur.Value,
-		Notes:     pick(in.Notes, cur.Notes),
-		Source:    pick(in.Source, cur.Source),
-		Status:    cur.Status,
-		CardOrder: cur.CardOrder,
+		ID:         id,
+		Name:       pick(in.Name, cur.Name),
+		Company:    pick(in.Company, cur.Company),
+		Email:      pick(in.Email, cur.Email),
+		Phone:      pick(in.Phone, cur.Phone),
+		Value:      cur.Value,
+		Notes:      pick(in.Notes, cur.Notes),
+		Source:     pick(in.Source, cur.Source),
+		Status:     cur.Status,
+		CardOrder:  cur.CardOrder,
+		OwnerID:    owner,
+		LostReason: outcome.lostReason,
+		LostNote:   outcome.lostNote,
 	}
 	if in.Value != nil {
 		p.Value = numericFromMoney(*in.Value)
@@ -165,20 +208,29 @@ func (s *Store) updateLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	// An update that changes nothing writes nothing: no new version, no
 	// updated_at, no event (a client following the stream keeps a version that
 	// still matches).
-	after := cur
-	after.Name, after.Company, after.Email, after.Phone = p.Name, p.Company, p.Email, p.Phone
-	after.Value, after.Notes, after.Source, after.Status = p.Value, p.Notes, p.Source, p.Status
-	if len(fieldChanges(cur, after)) == 0 {
-		return leadFromRow(cur, int(pos)), nil
+	planned := cur
+	planned.Name, planned.Company, planned.Email, planned.Phone = p.Name, p.Company, p.Email, p.Phone
+	planned.Value, planned.Notes, planned.Source, planned.Status = p.Value, p.Notes, p.Source, p.Status
+	planned.OwnerID, planned.LostReason, planned.LostNote = p.OwnerID, p.LostReason, p.LostNote
+	before, after := leadFromRow(cur, int(pos)), leadFromRow(planned, int(pos))
+	if err := fillOwners(ctx, q, &before, &after); err != nil {
+		return Lead{}, err
+	}
+	if len(fieldChanges(before, after)) == 0 {
+		return before, nil
 	}
 	row, err := q.UpdateLeadFields(ctx, p)
 	if err != nil {
 		return Lead{}, fmt.Errorf("update lead %s: %w", id, err)
 	}
-	if err := recordUpdate(ctx, q, cur, row); err != nil {
+	after = leadFromRow(row, int(pos))
+	if err := fillOwners(ctx, q, &after); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(row, int(pos)), nil
+	if err := recordUpdate(ctx, q, before, after); err != nil {
+		return Lead{}, err
+	}
+	return after, nil
 }
 
 // MoveLead puts the lead at position order of the column status (within its own
@@ -194,12 +246,45 @@ func (s *Store) MoveLead(ctx context.Context, id uuid.UUID, status string, order
 // otherwise, and nothing is written. move_lead checks the version under the
 // lead's row lock.
 func (s *Store) MoveLeadIf(ctx context.Context, id uuid.UUID, status string, order int, ifVersions []int64) (Lead, error) {
+	return s.moveLead(ctx, id, status, order, Outcome{}, ifVersions)
+}
+
+// moveLead is MoveLeadIf with an outcome (MoveLeadOutcome). The outcome's
+// rules that need the target stage's kind and the settings are applied by
+// move_lead under its locks; the reason's spelling and that it is given only
+// for a lost stage are checked here.
+func (s *Store) moveLead(ctx context.Context, id uuid.UUID, status string, order int, out Outcome, ifVersions []int64) (Lead, error) {
 	status = strings.TrimSpace(status)
 	if status == "" {
 		return Lead{}, fieldError("status", "is required")
 	}
 	if errs := map[string]string{}; checkText(errs, "status", &status, maxStageLen) {
 		return Lead{}, &ValidationError{Fields: errs}
+	}
+	in := LeadInput{LostReason: out.LostReason, LostNote: out.LostNote, Value: out.Value}
+	in.Normalize()
+	if verr := in.Validate(false); verr != nil {
+		return Lead{}, verr
+	}
+	if in.LostReason != nil || in.LostNote != nil {
+		st, err := s.resolveStage(ctx, s.q, &status)
+		if err != nil {
+			return Lead{}, err
+		}
+		if st.Kind != "lost" {
+			field := "lost_note"
+			if in.LostReason != nil {
+				field = "lost_reason"
+			}
+			return Lead{}, fieldError(field, msgLostOnly)
+		}
+		if err := canonicalReason(ctx, s.q, in.LostReason); err != nil {
+			return Lead{}, translate(err)
+		}
+	}
+	var value pgtype.Numeric
+	if in.Value != nil {
+		value = numericFromMoney(*in.Value)
 	}
 	a := eventActor(ctx)
 	var row queries.MoveLeadRow
@@ -208,6 +293,7 @@ func (s *Store) MoveLeadIf(ctx context.Context, id uuid.UUID, status string, ord
 		row, err = s.q.MoveLead(ctx, queries.MoveLeadParams{
 			ID: id, Target: status, TargetPosition: int32(min(max(order, 0), math.MaxInt32)), KeyGap: keyGap,
 			ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name, IfVersions: ifVersions,
+			LostReason: in.LostReason, LostNote: in.LostNote, Value: value,
 		})
 		return err
 	})
@@ -219,14 +305,19 @@ func (s *Store) MoveLeadIf(ctx context.Context, id uuid.UUID, status string, ord
 		}
 		return Lead{}, fmt.Errorf("%w: stage %q was renamed meanwhile", ErrConflict, status)
 	}
+	if errors.As(err, &pgErr) && pgErr.Code == "CR001" {
+		return Lead{}, fieldError("lost_reason", MsgLostReasonRequired)
+	}
 	if err != nil {
 		return Lead{}, translate(err)
 	}
-	lead := leadFromRow(queries.Lead{
-		ID: row.ID, Name: row.Name, Company: row.Company, Email: row.Email, Phone: row.Phone, Value: row.Value,
-		Notes: row.Notes, Status: row.Status, Source: row.Source, CardOrder: row.CardOrder,
-		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, Version: row.Version,
-	}, int(row.Position))
+	lead, err := leadFromJSON(row.Lead, int(row.Position))
+	if err != nil {
+		return Lead{}, fmt.Errorf("decode moved lead %s: %w", id, err)
+	}
+	if err := fillOwners(ctx, s.q, &lead); err != nil {
+		return Lead{}, translate(err)
+	}
 	if row.Stale {
 		return Lead{}, &StaleLeadError{Lead: lead}
 	}
@@ -289,7 +380,11 @@ func (s *Store) deleteLead(ctx context.Context, q *queries.Queries, id uuid.UUID
 	if _, err := trashLead(ctx, q, id); err != nil {
 		return Lead{}, err
 	}
-	return leadFromRow(cur, int(pos)), nil
+	lead := leadFromRow(cur, int(pos))
+	if err := fillOwners(ctx, q, &lead); err != nil {
+		return Lead{}, err
+	}
+	return lead, nil
 }
 
 // lockLeadAndColumns locks the stage of the lead's column and, when newStatus is
@@ -348,7 +443,11 @@ func checkVersion(ctx context.Context, q *queries.Queries, cur queries.Lead, ifV
 	if err != nil {
 		return fmt.Errorf("position of lead %s: %w", cur.ID, err)
 	}
-	return &StaleLeadError{Lead: leadFromRow(cur, int(pos))}
+	lead := leadFromRow(cur, int(pos))
+	if err := fillOwners(ctx, q, &lead); err != nil {
+		return err
+	}
+	return &StaleLeadError{Lead: lead}
 }
 
 // errStale means the lead moved to another column between reading its column and
@@ -374,22 +473,28 @@ func lockStages(ctx context.Context, q *queries.Queries, names ...string) error 
 // regard to case, writing the stage's own spelling back), or the first stage when
 // status is nil.
 func (s *Store) resolveStatus(ctx context.Context, q *queries.Queries, status *string) (string, error) {
+	st, err := s.resolveStage(ctx, q, status)
+	return st.Name, err
+}
+
+// resolveStage is resolveStatus returning the whole stage.
+func (s *Store) resolveStage(ctx context.Context, q *queries.Queries, status *string) (Stage, error) {
 	stages, err := listStages(ctx, q)
 	if err != nil {
-		return "", err
+		return Stage{}, err
 	}
 	if len(stages) == 0 {
-		return "", errors.New("no stages are defined")
+		return Stage{}, errors.New("no stages are defined")
 	}
 	if status == nil {
-		return stages[0].Name, nil
+		return stages[0], nil
 	}
 	st, ok := findStage(stages, *status)
 	if !ok {
-		return "", fieldError("status", "must be one of: "+stageNames(stages))
+		return Stage{}, fieldError("status", "must be one of: "+stageNames(stages))
 	}
 	*status = st.Name
-	return st.Name, nil
+	return st, nil
 }
 
 func deref(p *string) string {

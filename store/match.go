@@ -131,6 +131,13 @@ func (s *Store) MatchLeads(ctx context.Context, query string, limit int) ([]Lead
 			}
 		}
 	}
+	leads := make([]*Lead, len(out))
+	for i := range out {
+		leads[i] = &out[i].Lead
+	}
+	if err := fillOwners(ctx, s.q, leads...); err != nil {
+		return nil, translate(err)
+	}
 	return out, nil
 }
 

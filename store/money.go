@@ -47,6 +47,18 @@ func ParseMoney(s string) (Money, error) {
 	return Money(cents.Num().Int64()), nil
 }
 
+// ParseMoneyText reads an amount as people type it: "75000", "$75,000",
+// "1 999.50". Empty is zero.
+func ParseMoneyText(s string) (Money, error) {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "$")
+	s = strings.NewReplacer(",", "", " ", "", "\u00a0", "").Replace(s)
+	if s == "" {
+		return 0, nil
+	}
+	return ParseMoney(s)
+}
+
 // String formats m as dollars with two decimals, "20000.50".
 func (m Money) String() string {
 	sign := ""

@@ -23,6 +23,9 @@ func (s *Store) TopLeads(ctx context.Context, limit int) ([]Lead, error) {
 	for i, r := range rows {
 		out[i] = leadFromRow(r, 0)
 	}
+	if err := fillOwnersOf(ctx, s.q, out); err != nil {
+		return nil, translate(err)
+	}
 	return out, nil
 }
 

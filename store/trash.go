@@ -120,7 +120,7 @@ func (s *Store) RestoreLead(ctx context.Context, id uuid.UUID) (Lead, error) {
 			return err
 		}
 		lead = leadFromRow(row, int(pos))
-		return nil
+		return fillOwners(ctx, q, &lead)
 	})
 	return lead, err
 }

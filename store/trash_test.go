@@ -191,7 +191,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	want := []ev{
 		{"create", "user", "ann", []store.FieldChange{{Field: "name", New: "Jane"}, {Field: "company", New: "Acme"},
-			{Field: "value", New: "50000.00"}, {Field: "status", New: "Interest"}}},
+			{Field: "value", New: "50000.00"}, {Field: "status", New: "Interest"}, {Field: "owner", New: "ann@example.com"}}},
 		{"update", "token", "API token “sync” of bob", []store.FieldChange{{Field: "company", Old: "Acme", New: "Acme Inc"},
 			{Field: "email", Old: "", New: "jane@acme.test"}}},
 		{"move", "user", "ann", []store.FieldChange{{Field: "position", Old: "1", New: "2"}}},
