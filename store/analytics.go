@@ -17,7 +17,7 @@ import (
 
 // Pipeline analytics: what the pipeline holds now, and what happened in a
 // period, read from the leads and the stage changes of the audit trail
-// (migration 00012, lead_stage_changes). README "Analytics" says what each
+// (migration 00014, lead_stage_changes). README "Analytics" says what each
 // number means; the SQL is queries/analytics.sql.
 
 // MaxAnalyticsDays bounds an analytics period, so that one request reads at
@@ -76,8 +76,8 @@ type WinRate struct {
 	Rate *float64 `json:"rate"`
 }
 
-// LostReason is one reason given for the leads lost in the period.
-type LostReason struct {
+// LostReasonTotal is one reason given for the leads lost in the period.
+type LostReasonTotal struct {
 	// Reason is the text chosen or typed; "" when none was given.
 	Reason string `json:"reason"`
 	// Other marks the row that sums the reasons beyond the most common ones.
@@ -129,16 +129,16 @@ type Analytics struct {
 	From string `json:"from"`
 	To   string `json:"to"`
 	// Owner is the owner the numbers are limited to, nil for everyone.
-	Owner         *AnalyticsOwner `json:"owner"`
-	Pipeline      []PipelineStage `json:"pipeline"`
-	PipelineValue Money           `json:"pipeline_value"`
-	Forecast      Money           `json:"forecast"`
-	WinRate       WinRate         `json:"win_rate"`
-	LostReasons   []LostReason    `json:"lost_reasons"`
-	Funnel        []FunnelStep    `json:"funnel"`
-	StageDays     []StageDays     `json:"stage_days"`
-	WonByMonth    []MonthTotal    `json:"won_by_month"`
-	Owners        []OwnerTotals   `json:"owners"`
+	Owner         *AnalyticsOwner   `json:"owner"`
+	Pipeline      []PipelineStage   `json:"pipeline"`
+	PipelineValue Money             `json:"pipeline_value"`
+	Forecast      Money             `json:"forecast"`
+	WinRate       WinRate           `json:"win_rate"`
+	LostReasons   []LostReasonTotal `json:"lost_reasons"`
+	Funnel        []FunnelStep      `json:"funnel"`
+	StageDays     []StageDays       `json:"stage_days"`
+	WonByMonth    []MonthTotal      `json:"won_by_month"`
+	Owners        []OwnerTotals     `json:"owners"`
 	// Users are everyone who may be chosen as the owner filter.
 	Users []AnalyticsOwner `json:"-"`
 }
@@ -164,7 +164,7 @@ func (s *Store) Analytics(ctx context.Context, q AnalyticsQuery) (Analytics, err
 	to := dayStart(q.To).AddDate(0, 0, 1)
 	out := Analytics{
 		From: from.Format(time.DateOnly), To: dayStart(q.To).Format(time.DateOnly),
-		Pipeline: []PipelineStage{}, LostReasons: []LostReason{}, Funnel: []FunnelStep{},
+		Pipeline: []PipelineStage{}, LostReasons: []LostReasonTotal{}, Funnel: []FunnelStep{},
 		StageDays: []StageDays{}, WonByMonth: []MonthTotal{}, Owners: []OwnerTotals{},
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -353,10 +353,10 @@ func (r *analyticsReader) lostReasons(ctx context.Context, out *Analytics) error
 	if err != nil {
 		return fmt.Errorf("analytics lost reasons: %w", err)
 	}
-	out.LostReasons = make([]LostReason, 0, len(rows)+1)
-	rest := LostReason{Other: true, Leads: out.WinRate.Lost, Value: out.WinRate.LostValue}
+	out.LostReasons = make([]LostReasonTotal, 0, len(rows)+1)
+	rest := LostReasonTotal{Other: true, Leads: out.WinRate.Lost, Value: out.WinRate.LostValue}
 	for _, row := range rows {
-		lr := LostReason{Reason: row.LostReason, Leads: int(row.Leads), Value: moneyFromNumeric(row.Value)}
+		lr := LostReasonTotal{Reason: row.LostReason, Leads: int(row.Leads), Value: moneyFromNumeric(row.Value)}
 		rest.Leads -= lr.Leads
 		rest.Value -= lr.Value
 		out.LostReasons = append(out.LostReasons, lr)

@@ -74,7 +74,7 @@ func TestAnalyticsFixture(t *testing.T) {
 		// Closed in the period: L1 won; L3 and L7 lost. L2 was lost but is
 		// open again; L5 closed after the period, L6 before it.
 		WinRate:     store.WinRate{Won: 1, WonValue: 1000_00, Lost: 2, LostValue: 1300_00, Rate: f(1.0 / 3)},
-		LostReasons: []store.LostReason{{Reason: "", Leads: 1, Value: 500_00}, {Reason: "Price", Leads: 1, Value: 800_00}},
+		LostReasons: []store.LostReasonTotal{{Reason: "", Leads: 1, Value: 500_00}, {Reason: "Price", Leads: 1, Value: 800_00}},
 		// Furthest step entered in the period: L1 won (5), L4 Negotiation (4),
 		// L2 Proposal (3, before and after the rename), L3 Meeting booked (2;
 		// lost is no step), L5, L7 and L8 Interest (1); L6 none.
@@ -127,7 +127,7 @@ func TestAnalyticsFixture(t *testing.T) {
 			},
 			PipelineValue: 4234_56, Forecast: 2373_46,
 			WinRate:     store.WinRate{Lost: 2, LostValue: 1300_00, Rate: f(0)},
-			LostReasons: []store.LostReason{{Reason: "", Leads: 1, Value: 500_00}, {Reason: "Price", Leads: 1, Value: 800_00}},
+			LostReasons: []store.LostReasonTotal{{Reason: "", Leads: 1, Value: 500_00}, {Reason: "Price", Leads: 1, Value: 800_00}},
 			// L3 Meeting booked, L4 Negotiation, L7 and L8 Interest.
 			Funnel: []store.FunnelStep{
 				{StageRef: ref("Interest"), Reached: 4, ToNext: f(2.0 / 4)},
@@ -202,5 +202,55 @@ func TestAnalyticsBadQuery(t *testing.T) {
 		if a.WinRate.Rate != nil || len(a.Owners) != 0 || a.Funnel[0].Reached != 0 {
 			t.Errorf("%v to %v, no leads: got %+v, want nothing", q.From, q.To, a)
 		}
+	}
+}
+
+// TestAnalyticsFromRealWrites writes through the store as the app does
+// (create, move, update with a stage change, delete), so the stage changes
+// come from the trigger on the audit trail, not from a fixture.
+func TestAnalyticsFromRealWrites(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ann := mustUser(t, st, "ann@example.com", store.RoleAdmin)
+	ctx := store.WithActor(context.Background(), store.UserActor(ann))
+	value := store.Money(500_00)
+	won, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("Won"), Status: ptr("Interest"), Value: &value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MoveLead(ctx, won.ID, "Proposal sent", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateLead(ctx, won.ID, store.LeadInput{Status: ptr("Closed won")}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, "Open", "Meeting booked")
+	gone := mustCreate(t, st, "Gone", "Negotiation")
+	if _, err := st.DeleteLead(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC()
+	a, err := st.Analytics(ctx, store.AnalyticsQuery{From: today, To: today})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reached := map[string]int{}
+	for _, s := range a.Funnel {
+		reached[s.Name] = s.Reached
+	}
+	// Won reached every step up to Closed won; Open reached Meeting booked;
+	// Gone is in the trash.
+	want := map[string]int{"Interest": 2, "Meeting booked": 2, "Proposal sent": 1, "Negotiation": 1, "Closed won": 1}
+	if !cmp.Equal(reached, want) {
+		t.Errorf("funnel today: got %v, want %v", reached, want)
+	}
+	if w := a.WinRate; w.Won != 1 || w.WonValue != 500_00 || w.Lost != 0 {
+		t.Errorf("win rate today: got %+v, want 1 won of $500 (closed_at set by the move)", w)
+	}
+	if a.StageDays[0].Intervals != 1 || a.StageDays[2].Intervals != 1 {
+		t.Errorf("stays ended today: got %+v, want one in Interest and one in Proposal sent", a.StageDays)
+	}
+	if a.Pipeline[1].Leads != 1 || a.Pipeline[1].Name != "Meeting booked" {
+		t.Errorf("pipeline: got %+v, want Open in Meeting booked", a.Pipeline)
 	}
 }

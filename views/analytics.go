@@ -179,7 +179,7 @@ func winChart(a store.Analytics) chart {
 }
 
 // ReasonLabel is how a lost reason is shown.
-func ReasonLabel(r store.LostReason) string {
+func ReasonLabel(r store.LostReasonTotal) string {
 	switch {
 	case r.Other:
 		return "Other reasons"
