@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crmteam/crm/store"
@@ -50,21 +51,83 @@ func (s *Server) negotiated(fn func(w http.ResponseWriter, r *http.Request) erro
 	}
 }
 
-// handleAnalytics answers GET /analytics/: the page, or its numbers as JSON.
-func (s *Server) handleAnalytics(w http.ResponseWriter, r *http.Request) error {
-	q, err := analyticsQuery(r.URL.Query(), time.Now())
-	if err != nil {
-		return err
+// handleAnalytics returns the handler of GET /analytics/: the page, or its
+// numbers as JSON. Its numbers are kept for the board version they were read
+// at (analyticsCache).
+func (s *Server) handleAnalytics() func(w http.ResponseWriter, r *http.Request) error {
+	cache := &analyticsCache{}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := analyticsQuery(r.URL.Query(), time.Now())
+		if err != nil {
+			return err
+		}
+		v, err := s.boardVer.get(r.Context())
+		if err != nil {
+			return err
+		}
+		a, ok := cache.get(v, q, time.Now())
+		if !ok {
+			if a, err = s.Store.Analytics(r.Context(), q); err != nil {
+				return err
+			}
+			cache.put(q, a, time.Now())
+		}
+		if !wantsPage(r) {
+			writeJSON(w, http.StatusOK, a)
+			return nil
+		}
+		return s.render(w, r, http.StatusOK, views.AnalyticsPage(views.AnalyticsData{A: a}))
 	}
-	a, err := s.Store.Analytics(r.Context(), q)
-	if err != nil {
-		return err
+}
+
+// analyticsCache keeps the numbers of the latest queries while the board
+// version they were read at is current: every committed change of a lead or a
+// stage changes it, so a kept answer is the one a new read would give. Only
+// users' names and emails are not in the version: kept answers are at most
+// analyticsCacheAge old.
+type analyticsCache struct {
+	mu      sync.Mutex
+	version int64
+	entries map[analyticsKey]analyticsEntry
+}
+
+type analyticsKey struct{ from, to, owner string }
+
+type analyticsEntry struct {
+	a  store.Analytics
+	at time.Time
+}
+
+const (
+	analyticsCacheAge  = time.Minute
+	analyticsCacheSize = 64
+)
+
+func keyOf(q store.AnalyticsQuery) analyticsKey {
+	return analyticsKey{q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), strings.ToLower(q.Owner)}
+}
+
+func (c *analyticsCache) get(version int64, q store.AnalyticsQuery, now time.Time) (store.Analytics, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[keyOf(q)]
+	if !ok || c.version != version || now.Sub(e.at) > analyticsCacheAge {
+		return store.Analytics{}, false
 	}
-	if !wantsPage(r) {
-		writeJSON(w, http.StatusOK, a)
-		return nil
+	return e.a, true
+}
+
+func (c *analyticsCache) put(q store.AnalyticsQuery, a store.Analytics, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a.Version < c.version {
+		return // read before a newer answer was kept
 	}
-	return s.render(w, r, http.StatusOK, views.AnalyticsPage(views.AnalyticsData{A: a}))
+	if a.Version != c.version || len(c.entries) >= analyticsCacheSize {
+		c.version = a.Version
+		c.entries = map[analyticsKey]analyticsEntry{}
+	}
+	c.entries[keyOf(q)] = analyticsEntry{a: a, at: now}
 }
 
 // analyticsQuery reads from, to (days, YYYY-MM-DD, both included) and owner

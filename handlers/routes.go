@@ -97,7 +97,7 @@ func (s *Server) Routes() http.Handler {
 	})
 
 	// The analytics page, and its numbers as JSON for API clients (analytics.go).
-	r.With(s.negotiatedAuth).Get(views.AnalyticsPath, s.negotiated(s.handleAnalytics))
+	r.With(s.negotiatedAuth).Get(views.AnalyticsPath, s.negotiated(s.handleAnalytics()))
 
 	// The assistant panel's fragments: like pages, with failures shown in the panel.
 	r.Group(func(r chi.Router) {

@@ -141,6 +141,8 @@ type Analytics struct {
 	Owners        []OwnerTotals     `json:"owners"`
 	// Users are everyone who may be chosen as the owner filter.
 	Users []AnalyticsOwner `json:"-"`
+	// Version is the board version (BoardVersion) the numbers were read at.
+	Version int64 `json:"-"`
 }
 
 // Validate checks the period: From not after To, at most MaxAnalyticsDays.
@@ -214,6 +216,9 @@ func (r *analyticsReader) read(ctx context.Context, owner string, out *Analytics
 		}
 		out.Owner = &u
 		r.owner = pgtype.UUID{Bytes: u.ID, Valid: true}
+	}
+	if out.Version, err = r.q.BoardVersion(ctx); err != nil {
+		return fmt.Errorf("board version: %w", err)
 	}
 	if r.stages, err = r.q.AnalyticsStages(ctx); err != nil {
 		return fmt.Errorf("analytics stages: %w", err)

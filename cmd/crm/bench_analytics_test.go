@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +23,10 @@ import (
 // BenchmarkAnalytics measures the analytics page (GET /analytics/, the HTML
 // with every chart and table) and its JSON at 100,000 leads and 1,000,000
 // audit events spread over two years, for the default period (the last 90
-// days), a year, and one owner's 90 days. One client on loopback, so the
-// latency is the server's time. Target: the page under 300 ms.
+// days), a year, and one owner's 90 days: right after a lead changed (the
+// numbers computed afresh) and unchanged (the numbers kept for the board
+// version). One client on loopback, so the latency is the server's time.
+// Target: the page under 300 ms.
 func BenchmarkAnalytics(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "crm")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -153,18 +157,51 @@ func benchAnalytics(b *testing.B, bin string, nLeads, eventsPerLead int) {
 			return req, 200
 		}
 	}
+	var leadID string
+	if err := pool.QueryRow(ctx, `SELECT id::text FROM leads ORDER BY id LIMIT 1`).Scan(&leadID); err != nil {
+		b.Fatal(err)
+	}
+	// changed measures GET /analytics/ right after a change of a lead (a
+	// PATCH, not measured), so the numbers are computed afresh each time.
+	changed := func(query string, n int) loadResult {
+		lat := make([]time.Duration, n)
+		for i := range n {
+			patch, _ := http.NewRequest("PATCH", base+"/leads/"+leadID, strings.NewReader(fmt.Sprintf(`{"notes": "round %d"}`, i)))
+			patch.Header.Set("Content-Type", "application/json")
+			req, _ := get(query, "text/html")(i, nil)
+			for j, r := range []*http.Request{patch, req} {
+				t0 := time.Now()
+				res, err := client.Do(r)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Fatalf("%s %s: got %d, want 200", r.Method, r.URL, res.StatusCode)
+				}
+				if j == 1 {
+					lat[i] = time.Since(t0)
+				}
+			}
+		}
+		slices.Sort(lat)
+		return loadResult{p50: lat[n/2], p99: lat[n-1]}
+	}
 	yearAgo := time.Now().UTC().AddDate(0, 0, -365).Format(time.DateOnly)
-	load(b, 1, 3, get("", "text/html"), client) // warm the caches
-	page := load(b, 1, 20, get("", "text/html"), client)
-	js := load(b, 1, 20, get("", "application/json"), client)
-	year := load(b, 1, 10, get("?from="+yearAgo, "text/html"), client)
-	owner := load(b, 1, 20, get("?owner="+ownerEmail, "text/html"), client)
+	load(b, 1, 3, get("", "text/html"), client) // warm PostgreSQL's caches
+	cold := changed("", 10)
+	warm := load(b, 1, 20, get("", "text/html"), client)
+	jsWarm := load(b, 1, 20, get("", "application/json"), client)
+	year := changed("?from="+yearAgo, 5)
+	owner := changed("?owner="+ownerEmail, 10)
 
-	b.ReportMetric(ms(page.p50), "analytics_page_p50_ms")
-	b.ReportMetric(ms(page.p99), "analytics_page_p99_ms")
+	b.ReportMetric(ms(cold.p50), "analytics_page_fresh_p50_ms")
+	b.ReportMetric(ms(warm.p50), "analytics_page_kept_p50_ms")
 	fmt.Printf("\n%d leads, %d events (%d stage changes), seeded in %.1f s\n", nLeads, nEvents, nChanges, seeded.Seconds())
-	fmt.Printf("  GET /analytics/ page, last 90 days     p50 %7.2f ms  p99 %7.2f ms  (1 client; target < 300 ms)\n", ms(page.p50), ms(page.p99))
-	fmt.Printf("  GET /analytics/ JSON, last 90 days     p50 %7.2f ms  p99 %7.2f ms\n", ms(js.p50), ms(js.p99))
-	fmt.Printf("  GET /analytics/ page, last 365 days    p50 %7.2f ms  p99 %7.2f ms\n", ms(year.p50), ms(year.p99))
-	fmt.Printf("  GET /analytics/ page, one owner, 90 d  p50 %7.2f ms  p99 %7.2f ms\n", ms(owner.p50), ms(owner.p99))
+	fmt.Printf("  GET /analytics/ page, 90 days, after a change  p50 %7.2f ms  max %7.2f ms  (computed afresh; target < 300 ms)\n", ms(cold.p50), ms(cold.p99))
+	fmt.Printf("  GET /analytics/ page, 90 days, unchanged       p50 %7.2f ms  p99 %7.2f ms  (numbers kept for the board version)\n", ms(warm.p50), ms(warm.p99))
+	fmt.Printf("  GET /analytics/ JSON, 90 days, unchanged       p50 %7.2f ms  p99 %7.2f ms\n", ms(jsWarm.p50), ms(jsWarm.p99))
+	fmt.Printf("  GET /analytics/ page, 365 days, after a change p50 %7.2f ms  max %7.2f ms\n", ms(year.p50), ms(year.p99))
+	fmt.Printf("  GET /analytics/ page, one owner, after a change p50 %7.2f ms max %7.2f ms\n", ms(owner.p50), ms(owner.p99))
 }
