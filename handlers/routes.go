@@ -152,6 +152,8 @@ func (s *Server) Routes() http.Handler {
 		})
 	})
 
+	s.webhookRoutes(r)
+
 	return r
 }
 
