@@ -17,7 +17,7 @@ import (
 
 // Pipeline analytics: what the pipeline holds now, and what happened in a
 // period, read from the leads and the stage changes of the audit trail
-// (migration 00014, lead_stage_changes). README "Analytics" says what each
+// (migration 00015, lead_stage_changes). README "Analytics" says what each
 // number means; the SQL is queries/analytics.sql.
 
 // MaxAnalyticsDays bounds an analytics period, so that one request reads at
