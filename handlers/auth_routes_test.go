@@ -84,6 +84,7 @@ var routeSpecs = map[string]routeSpec{
 	"POST /admin/pipeline/settings":                    {access: admin, body: "lost_reason_required=1"},
 	"POST /admin/pipeline/reasons":                     {access: admin, body: "name=Refused"},
 	"POST /admin/pipeline/reasons/{id}":                {access: admin, body: "name=Refused&active=true"},
+	"GET /analytics":                                   {access: api, owner: team}, // JSON for API clients, the page for browsers
 	"GET /chat/status/{task_id}":                       {access: api, owner: owned},
 	"POST /chat":                                       {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
 	"POST /chat/clear":                                 {access: api, owner: owned},

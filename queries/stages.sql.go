@@ -167,7 +167,7 @@ FOR UPDATE
 
 // LockStages takes the row lock of each named stage, in id order so that two
 // transactions locking overlapping sets can never deadlock (ids never change;
-// positions do when stages are reordered, migration 00015). Every write that
+// positions do when stages are reordered, migration 00016). Every write that
 // changes which cards a column holds, or their order, holds the lock of that
 // column's stage until commit, exclusively (this query) or shared (a move:
 // move_lead; see store/leads.go).

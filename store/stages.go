@@ -147,7 +147,7 @@ func (e *StageConflictError) Error() string { return e.Field + ": " + e.Msg }
 // Is makes a StageConflictError an ErrConflict.
 func (e *StageConflictError) Is(target error) bool { return target == ErrConflict }
 
-// Stage event actions (lead_events.action, migration 00015) and the event
+// Stage event actions (lead_events.action, migration 00016) and the event
 // types the stream names them by.
 const (
 	EventStageCreate  = "stage_create"
