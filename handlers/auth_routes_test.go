@@ -101,6 +101,7 @@ var routeSpecs = map[string]routeSpec{
 	"POST /admin/users/{id}/deactivate": {access: admin},
 	"POST /admin/users/{id}/activate":   {access: admin},
 	"POST /admin/users/{id}/password":   {access: admin, body: "password=a+password+set+by+mallory"},
+	"POST /admin/users/{id}/reassign":   {access: admin, body: "to=00000000-0000-0000-0000-000000000001"},
 	"POST /admin/users/{id}/tokens/{token_id}/revoke": {access: admin},
 }
 
