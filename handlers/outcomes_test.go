@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/crmteam/crm/handlers"
 	"github.com/crmteam/crm/store"
 )
@@ -281,5 +283,64 @@ func TestAdminReassignLeads(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM lead_events WHERE action = 'update' AND actor_user_id = $1 AND changes @> '[{"field": "owner", "old": "bob@example.com", "new": "ann@example.com"}]'`, ann.ID); n != 3 {
 		t.Errorf("reassign events: %d, want 3", n)
+	}
+}
+
+// TestBoardMergeKeepsOwnerAndNotes: one person changes the owner in the
+// dialog while another changes the notes; both changes are kept (the form's
+// version and base_<field> merge covers the table's new fields).
+func TestBoardMergeKeepsOwnerAndNotes(t *testing.T) {
+	t.Parallel()
+	e := newAuthEnv(t)
+	ann := e.user("ann@example.com", store.RoleAdmin)
+	bob := e.user("bob@example.com", store.RoleMember)
+	annB := e.browser(ann.Email)
+	asBob := store.WithActor(context.Background(), store.UserActor(bob))
+	lead, err := e.st.CreateLead(asBob, store.LeadInput{Name: ptrTo("Jane"), Status: ptrTo("Closed lost"), LostReason: ptrTo("Price")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{}
+	doc := e.get(annB, "/board/leads/"+lead.ID.String(), "HX-Request", "true").doc(t)
+	doc.Find("#lead-form input[name], #lead-form textarea[name], #lead-form select[name]").Each(func(_ int, s *goquery.Selection) {
+		name := s.AttrOr("name", "")
+		switch {
+		case goquery.NodeName(s) == "textarea":
+			form.Set(name, s.Text())
+		case goquery.NodeName(s) == "select":
+			form.Set(name, s.Find("option[selected]").AttrOr("value", ""))
+		default:
+			form.Set(name, s.AttrOr("value", ""))
+		}
+	})
+	if form.Get("base_owner") != bob.Email || form.Get("lost_reason") != "Price" {
+		t.Fatalf("form: base_owner %q lost_reason %q", form.Get("base_owner"), form.Get("lost_reason"))
+	}
+	// Bob edits the note meanwhile.
+	if _, err := e.st.UpdateLead(asBob, lead.ID, store.LeadInput{LostNote: ptrTo("They said next year.")}); err != nil {
+		t.Fatal(err)
+	}
+	form.Set("owner", ann.Email)
+	if r := e.postForm(annB, "/board/leads/"+lead.ID.String(), form, "HX-Request", "true"); r.status != http.StatusOK {
+		t.Fatalf("save: %d %s", r.status, r.body)
+	}
+	got, err := e.st.GetLead(context.Background(), lead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Owner == nil || got.Owner.ID != ann.ID || got.LostNote != "They said next year." || got.LostReason != "Price" {
+		t.Errorf("merged: owner %+v note %q reason %q", got.Owner, got.LostNote, got.LostReason)
+	}
+	// Both change the reason, differently: a conflict naming it.
+	if _, err := e.st.UpdateLead(asBob, lead.ID, store.LeadInput{LostReason: ptrTo("No budget")}); err != nil {
+		t.Fatal(err)
+	}
+	form.Set("owner", ann.Email)
+	form.Set("base_owner", ann.Email)
+	form.Set("version", "1")
+	form.Set("lost_reason", "Bad timing")
+	r := e.postForm(annB, "/board/leads/"+lead.ID.String(), form, "HX-Request", "true")
+	if r.status != http.StatusConflict || !strings.Contains(string(r.body), "Lost reason") {
+		t.Errorf("conflicting reasons: %d", r.status)
 	}
 }
