@@ -111,6 +111,7 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	}
 	start := a.now()
 	t := newTurn(a.store, start)
+	t.convID = job.ConversationID
 	in := a.pendingOf(job)
 	rep, err := a.answer(ctx, t, job, in)
 	if err != nil {
@@ -142,6 +143,9 @@ func (a *Assistant) RunTurn(ctx context.Context, id uuid.UUID, lease time.Durati
 	}
 	if next == nil && a.mode == "offline" {
 		next = t.ambiguous
+	}
+	if next == nil && a.mode == "offline" {
+		next = t.lostAsk
 	}
 	if a.mode == "offline" && len(t.focusOut) > 0 {
 		// The focus rides along with whatever else waits (not with a delete's
@@ -304,6 +308,9 @@ func (a *Assistant) answer(ctx context.Context, t *turn, job store.ChatJob, in *
 	}
 	if in != nil && in.Kind == pendingChooseLead && !in.expired {
 		t.choice = &in.pending
+	}
+	if in != nil && in.Kind == pendingLostReason && !in.expired {
+		t.lostQuestion = &in.pending
 	}
 	if in != nil {
 		t.context = &in.pending

@@ -28,6 +28,13 @@ var corpusStages = []store.Stage{
 	{Name: "Closed won", Position: 5, Kind: "won"}, {Name: "Closed lost", Position: 6, Kind: "lost"},
 }
 
+// corpusUsers are the accounts of the corpus's team: two Sams, so that "Sam"
+// is ambiguous.
+var corpusUsers = []store.User{
+	{Name: "Ann Lee", Email: "ann@example.com", Active: true}, {Name: "Marco Bianchi", Email: "marco@example.com", Active: true},
+	{Name: "Sam Taylor", Email: "sam.taylor@example.com", Active: true}, {Name: "Sam Ruiz", Email: "sruiz@example.com", Active: true},
+}
+
 func corpusLeads(t *testing.T) []store.Lead {
 	t.Helper()
 	f, err := os.Open("testdata/leads.tsv")
@@ -141,6 +148,16 @@ func canonical(cmds []command) string {
 			} else {
 				b.WriteString(" -> ?" + c.stageText)
 			}
+			if c.reason != "" {
+				fmt.Fprintf(&b, " reason=%q", c.reason)
+			}
+			if c.value != "" {
+				if m, err := parseAmount(c.value); err == nil {
+					fmt.Fprintf(&b, " value=%s", strings.TrimSuffix(m.String(), ".00"))
+				} else {
+					fmt.Fprintf(&b, " value=%q", c.value)
+				}
+			}
 		case intentList, intentStats:
 			if c.stage != nil {
 				b.WriteString(" " + c.stage.Name)
@@ -148,6 +165,8 @@ func canonical(cmds []command) string {
 			if c.query != "" {
 				fmt.Fprintf(&b, " source=%q", c.query)
 			}
+		case intentOwned:
+			fmt.Fprintf(&b, " %q", c.query)
 		case intentAdded:
 			b.WriteString(" " + c.text)
 		case intentSet:
@@ -203,7 +222,7 @@ func askName(f string) string {
 func runCorpus(t *testing.T, path string) (total int, failures []string) {
 	leads := corpusLeads(t)
 	for _, cc := range readCorpus(t, path) {
-		w := &world{stages: corpusStages, leads: leads}
+		w := &world{stages: corpusStages, leads: leads, users: corpusUsers}
 		for i, say := range cc.says {
 			total++
 			cmds := parseMessage(say, w)
@@ -211,7 +230,7 @@ func runCorpus(t *testing.T, path string) (total int, failures []string) {
 			if got != cc.want[i] {
 				failures = append(failures, fmt.Sprintf("%s:%d: %q\n\tgot  %s\n\twant %s", path, cc.line, say, got, cc.want[i]))
 			}
-			next := &world{stages: corpusStages, leads: leads}
+			next := &world{stages: corpusStages, leads: leads, users: corpusUsers}
 			advance(next, w, cmds)
 			w = next
 		}

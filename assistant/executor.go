@@ -20,6 +20,16 @@ const (
 	pendingConfirmDelete = "confirm_delete"
 	pendingChooseLead    = "choose_lead"
 	pendingConfirmWrites = "confirm_writes"
+	// pendingLostReason is "why did we lose Bob?" (offline): the answer
+	// completes the move (Required) or records the reason of the move made.
+	pendingLostReason = "lost_reason"
+)
+
+// Kinds of stage with an outcome (untyped, so they compare with any string
+// kind the store gives stages).
+const (
+	kindWon  = "won"
+	kindLost = "lost"
 )
 
 // pending is what the next message may answer: a delete waiting for an explicit
@@ -40,6 +50,10 @@ type pending struct {
 	// the field a pronoun in the next message stands for.
 	Focus []uuid.UUID `json:"focus,omitempty"`
 	Field string      `json:"field,omitempty"`
+	// Stage and Required are the lost stage a lost_reason question is about,
+	// and whether the move waits for the answer (else it was made).
+	Stage    string `json:"stage,omitempty"`
+	Required bool   `json:"required,omitempty"`
 }
 
 type candidate struct {
@@ -86,6 +100,21 @@ type turn struct {
 	// repeatDelete is the lead whose delete waited for a yes when the person
 	// answered with something yes-like: a delete_lead of it now confirms it.
 	repeatDelete uuid.UUID
+
+	// convID is the conversation; self its user ("me"), read when needed.
+	convID uuid.UUID
+	self   *selfUser
+	// users are the active accounts, read when a message names one.
+	users []store.User
+	// settings and reasons are the pipeline settings and the admin list of
+	// lost reasons, read when a lead is lost.
+	settings *store.PipelineSettings
+	reasons  []store.LostReason
+	// lostAsk is the question a move into a lost stage left (offline: the
+	// next message may answer it); lostQuestion is the one this message may
+	// answer.
+	lostAsk      *pending
+	lostQuestion *pending
 }
 
 func newTurn(st *store.Store, now time.Time) *turn {
@@ -125,7 +154,7 @@ func (t *turn) run(ctx context.Context, name string, rawArgs []byte) (toolResult
 		}
 		return t.updateData(ctx, a, rawArgs)
 	case toolCreate:
-		var a createArgs
+		var a map[string]json.RawMessage
 		if err := decodeArgs(rawArgs, &a); err != nil {
 			return failed("%s", err), nil
 		}
@@ -277,8 +306,11 @@ func (t *turn) setAmbiguous(tool string, rawArgs []byte, leads []store.Lead) {
 // search answers search_leads: leads matching a query, or the leads of a stage.
 func (t *turn) search(ctx context.Context, a searchArgs) (toolResult, error) {
 	q := strings.TrimSpace(a.Query)
+	if strings.TrimSpace(a.Owner) != "" {
+		return t.listOwned(ctx, a.Owner)
+	}
 	if q == "" && strings.TrimSpace(a.Status) == "" {
-		return failed("Give a name, company or email to look for, or a stage."), nil
+		return failed("Give a name, company or email to look for, a stage, or an owner."), nil
 	}
 	if strings.TrimSpace(a.Status) != "" {
 		st, res, ok, err := t.stage(ctx, a.Status)
@@ -337,15 +369,20 @@ func (t *turn) listStage(ctx context.Context, st store.Stage, q string) (toolRes
 	if len(col.Leads) == 0 {
 		return toolResult{OK: true, Message: fmt.Sprintf("No leads in %s.", st.Name), Leads: []leadView{}}, nil
 	}
-	head := fmt.Sprintf("%s in %s", plural(col.Count, "lead"), st.Name)
-	if col.Count > len(col.Leads) {
-		head += fmt.Sprintf(" (the first %d)", len(col.Leads))
+	return t.listed(fmt.Sprintf("%s in %s", plural(col.Count, "lead"), st.Name), col.Count, col.Leads, "first"), nil
+}
+
+// listed is a tool's answer listing some of count leads under head (which
+// says which ones are shown when not all are), as the plan leaves them.
+func (t *turn) listed(head string, count int, leads []store.Lead, which string) toolResult {
+	if count > len(leads) {
+		head += fmt.Sprintf(" (the %s %d)", which, len(leads))
 	}
-	leads := make([]store.Lead, len(col.Leads))
-	for i, l := range col.Leads {
-		leads[i] = t.current(l)
+	cur := make([]store.Lead, len(leads))
+	for i, l := range leads {
+		cur[i] = t.current(l)
 	}
-	return toolResult{OK: true, Message: describeLeads(head, leads), Leads: viewsOf(leads)}, nil
+	return toolResult{OK: true, Message: describeLeads(head, cur), Leads: viewsOf(cur)}
 }
 
 func describeLeads(head string, leads []store.Lead) string {
@@ -370,7 +407,8 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// updateStatus plans update_lead_status.
+// updateStatus plans update_lead_status: a move, with the outcome it carries
+// (a lost reason and note into a lost stage, a final value into a won one).
 func (t *turn) updateStatus(ctx context.Context, a statusArgs, rawArgs []byte) (toolResult, error) {
 	lead, res, ok, err := t.resolveLead(ctx, a.Lead, toolStatus, rawArgs)
 	if err != nil || !ok {
@@ -380,13 +418,113 @@ func (t *turn) updateStatus(ctx context.Context, a statusArgs, rawArgs []byte) (
 	if err != nil || !ok {
 		return res, err
 	}
-	if lead.Status == st.Name {
-		return toolResult{OK: true, Message: fmt.Sprintf("%s is already in %s.", leadLabel(lead), st.Name)}, nil
+	in := store.LeadInput{}
+	reason, note := strings.TrimSpace(a.LostReason), strings.TrimSpace(a.LostNote)
+	var final *store.Money
+	if a.Value != nil && strings.TrimSpace(a.Value.text) != "" {
+		m, err := parseAmount(a.Value.text)
+		if err != nil {
+			return failed("Nothing changed: value %q %s.", a.Value.text, err), nil
+		}
+		final = &m
 	}
-	summary := fmt.Sprintf("Moved %s from %s to %s", leadLabel(lead), lead.Status, st.Name)
+	if st.Kind != kindLost && (reason != "" || note != "") {
+		return failed("Nothing changed: a lost reason goes with a move to a lost stage, and %s is not one.", st.Name), nil
+	}
+	label := leadLabel(lead)
+	if lead.Status == st.Name && (reason == "" && note == "" && final == nil) {
+		return toolResult{OK: true, Message: fmt.Sprintf("%s is already in %s.", label, st.Name)}, nil
+	}
+	var details []string
+	if st.Kind == kindLost {
+		if reason == "" {
+			required, err := t.reasonRequired(ctx)
+			if err != nil {
+				return toolResult{}, err
+			}
+			ask := &pending{Kind: pendingLostReason, LeadID: lead.ID, Label: label, Stage: st.Name, Required: required}
+			if required {
+				t.lostAsk = ask
+				msg := fmt.Sprintf("Why did we lose %s? The team records a reason for every lost lead (lost_reason), so I have not moved it yet.", lead.Name)
+				if t.guard != nil {
+					msg += " Ask the person, then call update_lead_status again with lost_reason."
+				}
+				return failed("%s", msg), nil
+			}
+			t.lostAsk = ask
+		} else {
+			list, err := t.lostReasons(ctx)
+			if err != nil {
+				return toolResult{}, err
+			}
+			r, n := matchLostReason(list, reason)
+			if note == "" {
+				note = n
+			} else if n != "" {
+				note = n + "; " + note
+			}
+			in.LostReason = &r
+			details = append(details, "reason: "+r)
+		}
+		if note != "" {
+			note = truncate(note, store.MaxLostNoteLen-1)
+			in.LostNote = &note
+		}
+	}
+	if final != nil {
+		in.Value = final
+		details = append(details, "value "+formatMoney(*final))
+	}
+	summary := fmt.Sprintf("Moved %s from %s to %s", label, lead.Status, st.Name)
+	if lead.Status == st.Name {
+		summary = fmt.Sprintf("Updated %s in %s", label, st.Name)
+	}
+	if len(details) > 0 {
+		summary += " (" + strings.Join(details, ", ") + ")"
+	}
 	name := st.Name
-	t.plan(toolStatus, lead, summary, store.LeadInput{Status: &name}, func(l *store.Lead) { l.Status = name })
-	return toolResult{OK: true, Message: summary + "."}, nil
+	in.Status = &name
+	t.plan(toolStatus, lead, summary, in, func(l *store.Lead) {
+		l.Status = name
+		if in.LostReason != nil {
+			l.LostReason = *in.LostReason
+		}
+		if in.LostNote != nil {
+			l.LostNote = *in.LostNote
+		}
+		if in.Value != nil {
+			l.Value = *in.Value
+		}
+	})
+	msg := summary + "."
+	if st.Kind == kindLost && reason == "" {
+		msg += fmt.Sprintf(" If you tell me why we lost %s, I'll record it.", lead.Name)
+	}
+	return toolResult{OK: true, Message: msg}, nil
+}
+
+// reasonRequired says whether the team requires a reason for a lost lead.
+func (t *turn) reasonRequired(ctx context.Context) (bool, error) {
+	if t.settings == nil {
+		s, err := t.store.GetPipelineSettings(ctx)
+		if err != nil {
+			return false, err
+		}
+		t.settings = &s
+	}
+	return t.settings.LostReasonRequired, nil
+}
+
+// lostReasons is the admin list of lost reasons (active ones).
+func (t *turn) lostReasons(ctx context.Context) ([]store.LostReason, error) {
+	if t.reasons == nil {
+		list, err := t.store.ListLostReasons(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		t.reasons = list
+	}
+	return t.reasons, nil
 }
 
 // plan records a change of lead and what the lead looks like after it. The
@@ -404,58 +542,41 @@ func (t *turn) plan(action string, lead store.Lead, summary string, in store.Lea
 	})
 }
 
-// updateData plans update_lead_data.
+// updateData plans update_lead_data: any settable field of the table; a
+// stage or a lost reason given here is a move (update_lead_status's).
 func (t *turn) updateData(ctx context.Context, a dataArgs, rawArgs []byte) (toolResult, error) {
+	dataFields := fieldNames(toolFields(append([]string{"status"}, outcomeFields...)...))
 	if len(a.Changes) == 0 {
 		return failed("Say which fields to change: %s.", joinAnd(dataFields)), nil
 	}
-	var in store.LeadInput
-	var status *string
-	problems := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(a.Changes)) {
-		raw := a.Changes[k]
-		field, ok := fieldAliases[strings.ToLower(strings.TrimSpace(k))]
-		if !ok {
-			problems[k] = "is not a field; the fields are " + joinAnd(dataFields)
+	changes := maps.Clone(a.Changes)
+	var move *statusArgs
+	for k, raw := range a.Changes {
+		f, ok := fieldNamed(k)
+		if !ok || f.Name != "status" && !slices.Contains(outcomeFields, f.Name) {
 			continue
 		}
-		if field == "value" {
-			var v amount
-			if err := json.Unmarshal(raw, &v); err != nil {
-				problems["value"] = err.Error()
-				continue
-			}
-			m, err := parseAmount(v.text)
-			if err != nil {
-				problems["value"] = fmt.Sprintf("%q %s", v.text, err)
-				continue
-			}
-			in.Value = &m
-			continue
+		delete(changes, k)
+		text, err := fieldText(f, raw)
+		if err != nil {
+			return failed("Nothing changed: %s %s.", f.Name, err), nil
 		}
-		var s string
-		if string(raw) != "null" {
-			if err := json.Unmarshal(raw, &s); err != nil {
-				problems[field] = "must be text"
-				continue
-			}
+		if move == nil {
+			move = &statusArgs{}
 		}
-		switch field {
-		case "name":
-			in.Name = &s
-		case "company":
-			in.Company = &s
-		case "email":
-			in.Email = &s
-		case "phone":
-			in.Phone = &s
-		case "notes":
-			in.Notes = &s
-		case "source":
-			in.Source = &s
+		switch f.Name {
 		case "status":
-			status = &s
+			move.Status = text
+		case "lost_reason":
+			move.LostReason = text
+		case "lost_note":
+			move.LostNote = text
 		}
+	}
+	problems := map[string]string{}
+	var fi fieldInput
+	if res, err := t.setFields(ctx, &fi, changes, []string{"status", "lost_reason", "lost_note"}, problems); err != nil || res != nil {
+		return *res, err
 	}
 	if len(problems) > 0 {
 		return failed("Nothing changed: %s.", describeProblems(problems)), nil
@@ -465,50 +586,56 @@ func (t *turn) updateData(ctx context.Context, a dataArgs, rawArgs []byte) (tool
 		return res, err
 	}
 	var messages []string
-	if status != nil {
-		r, err := t.updateStatus(ctx, statusArgs{Lead: lead.ID.String(), Status: *status}, nil)
+	if move != nil {
+		if move.Status == "" {
+			move.Status = lead.Status
+		}
+		move.Lead = lead.ID.String()
+		r, err := t.updateStatus(ctx, *move, nil)
 		if err != nil || !r.OK {
 			return r, err
 		}
 		messages = append(messages, r.Message)
 		lead = t.leads[lead.ID]
 	}
+	in := fi.in
 	in.Normalize()
 	if verr := in.Validate(false); verr != nil {
 		return failed("Nothing changed: %s.", describeProblems(verr.Fields)), nil
 	}
 	var diffs []string
-	note := func(field, from, to string) {
+	for _, f := range toolFields() {
+		to, given := fi.given[f.Name]
+		if !given {
+			continue
+		}
+		from := f.Text(lead)
+		switch f.Kind {
+		case store.KindMoney:
+			from = formatMoney(lead.Value)
+		case store.KindUser:
+			from = ""
+			if lead.Owner != nil {
+				from = ownerName(lead.Owner)
+			}
+			if fi.owner != nil && lead.Owner != nil && lead.Owner.ID == fi.owner.ID {
+				to = from
+			}
+		case store.KindLongText:
+			if to != from {
+				diffs = append(diffs, f.Name+" updated")
+			}
+			continue
+		}
 		switch {
 		case from == to:
 		case to == "":
-			diffs = append(diffs, field+" cleared")
+			diffs = append(diffs, f.Name+" cleared")
 		case from == "":
-			diffs = append(diffs, fmt.Sprintf("%s set to %s", field, to))
+			diffs = append(diffs, fmt.Sprintf("%s set to %s", f.Name, to))
 		default:
-			diffs = append(diffs, fmt.Sprintf("%s from %s to %s", field, from, to))
+			diffs = append(diffs, fmt.Sprintf("%s from %s to %s", f.Name, from, to))
 		}
-	}
-	if in.Name != nil {
-		note("name", lead.Name, *in.Name)
-	}
-	if in.Company != nil {
-		note("company", lead.Company, *in.Company)
-	}
-	if in.Email != nil {
-		note("email", lead.Email, *in.Email)
-	}
-	if in.Phone != nil {
-		note("phone", lead.Phone, *in.Phone)
-	}
-	if in.Value != nil {
-		note("value", formatMoney(lead.Value), formatMoney(*in.Value))
-	}
-	if in.Notes != nil && *in.Notes != lead.Notes {
-		diffs = append(diffs, "notes updated")
-	}
-	if in.Source != nil {
-		note("source", lead.Source, *in.Source)
 	}
 	if len(diffs) == 0 {
 		if len(messages) > 0 {
@@ -517,19 +644,29 @@ func (t *turn) updateData(ctx context.Context, a dataArgs, rawArgs []byte) (tool
 		return toolResult{OK: true, Message: fmt.Sprintf("%s already has those values; nothing to change.", leadLabel(lead))}, nil
 	}
 	summary := fmt.Sprintf("Updated %s: %s", leadLabel(lead), strings.Join(diffs, ", "))
-	t.plan(toolData, lead, summary, in, func(l *store.Lead) {
-		l.Name = pick(in.Name, l.Name)
-		l.Company = pick(in.Company, l.Company)
-		l.Email = pick(in.Email, l.Email)
-		l.Phone = pick(in.Phone, l.Phone)
-		l.Notes = pick(in.Notes, l.Notes)
-		l.Source = pick(in.Source, l.Source)
-		if in.Value != nil {
-			l.Value = *in.Value
-		}
-	})
+	t.plan(toolData, lead, summary, in, func(l *store.Lead) { applyInput(l, fi) })
 	messages = append(messages, summary+".")
 	return toolResult{OK: true, Message: strings.Join(messages, " ")}, nil
+}
+
+// applyInput makes l what writing fi makes of it, for the rest of the turn.
+func applyInput(l *store.Lead, fi fieldInput) {
+	in := fi.in
+	l.Name = pick(in.Name, l.Name)
+	l.Company = pick(in.Company, l.Company)
+	l.Email = pick(in.Email, l.Email)
+	l.Phone = pick(in.Phone, l.Phone)
+	l.Notes = pick(in.Notes, l.Notes)
+	l.Source = pick(in.Source, l.Source)
+	if in.Value != nil {
+		l.Value = *in.Value
+	}
+	switch {
+	case fi.owner != nil:
+		l.Owner = &store.LeadOwner{ID: fi.owner.ID, Name: fi.owner.Name, Email: fi.owner.Email}
+	case fi.clearOwner:
+		l.Owner = nil
+	}
 }
 
 func pick(p *string, cur string) string {
@@ -547,31 +684,52 @@ func describeProblems(fields map[string]string) string {
 	return strings.Join(parts, "; ")
 }
 
-// create plans create_lead.
-func (t *turn) create(ctx context.Context, a createArgs) (toolResult, error) {
-	in := store.LeadInput{Name: &a.Name, Company: &a.Company, Email: &a.Email, Phone: &a.Phone, Notes: &a.Notes, Source: &a.Source}
+// create plans create_lead: any settable field of the table but the outcome's.
+func (t *turn) create(ctx context.Context, fields map[string]json.RawMessage) (toolResult, error) {
 	problems := map[string]string{}
-	if a.Value != nil && strings.TrimSpace(a.Value.text) != "" {
-		m, err := parseAmount(a.Value.text)
-		if err != nil {
-			problems["value"] = fmt.Sprintf("%q %s", a.Value.text, err)
-		} else {
-			in.Value = &m
+	status := ""
+	if raw, ok := fields["status"]; ok {
+		var s string
+		if string(raw) != "null" && json.Unmarshal(raw, &s) != nil {
+			problems["status"] = "must be text"
+		}
+		status = s
+	}
+	for k := range fields {
+		if f, ok := fieldNamed(k); !ok || !f.Settable() || slices.Contains(outcomeFields, f.Name) {
+			return failed("arguments are not valid: unknown field %q; the fields are %s.", k, joinAnd(fieldNames(toolFields(outcomeFields...)))), nil
 		}
 	}
+	rest := maps.Clone(fields)
+	delete(rest, "status")
+	if raw, ok := rest["owner"]; ok && (string(raw) == `""` || string(raw) == "null") {
+		delete(rest, "owner") // no owner named: the person writing owns it
+	}
+	fi := fieldInput{}
+	if res, err := t.setFields(ctx, &fi, rest, append([]string{"status"}, outcomeFields...), problems); err != nil || res != nil {
+		if res != nil {
+			res.Message = strings.Replace(res.Message, "Nothing changed:", "The lead was not added:", 1)
+		}
+		return *res, err
+	}
+	in := fi.in
 	stages, err := t.loadStages(ctx)
 	if err != nil {
 		return toolResult{}, err
 	}
-	status := stages[0].Name
-	if strings.TrimSpace(a.Status) != "" {
-		st, res, ok, err := t.stage(ctx, a.Status)
+	stageName := stages[0].Name
+	if strings.TrimSpace(status) != "" {
+		st, res, ok, err := t.stage(ctx, status)
 		if err != nil || !ok {
 			return res, err
 		}
-		status = st.Name
+		stageName = st.Name
 	}
-	in.Status = &status
+	in.Status = &stageName
+	if in.Name == nil {
+		empty := ""
+		in.Name = &empty
+	}
 	in.Normalize()
 	if verr := in.Validate(true); verr != nil {
 		maps.Copy(problems, verr.Fields)
@@ -580,16 +738,23 @@ func (t *turn) create(ctx context.Context, a createArgs) (toolResult, error) {
 		return failed("The lead was not added: %s.", describeProblems(problems)), nil
 	}
 	id := uuid.New()
-	lead := store.Lead{ID: id, Name: *in.Name, Company: *in.Company, Email: *in.Email, Phone: *in.Phone,
-		Notes: *in.Notes, Source: *in.Source, Status: status}
-	if in.Value != nil {
-		lead.Value = *in.Value
+	lead := store.Lead{ID: id, Status: stageName}
+	applyInput(&lead, fi)
+	if fi.owner == nil && !fi.clearOwner {
+		if u, ok, err := t.me(ctx); err != nil {
+			return toolResult{}, err
+		} else if ok {
+			lead.Owner = &store.LeadOwner{ID: u.ID, Name: u.Name, Email: u.Email}
+		}
 	}
 	t.leads[id] = lead
 	t.created[id] = true
-	summary := fmt.Sprintf("Added %s to %s", leadLabel(lead), status)
+	summary := fmt.Sprintf("Added %s to %s", leadLabel(lead), stageName)
 	if lead.Value > 0 {
 		summary += " with value " + formatMoney(lead.Value)
+	}
+	if fi.owner != nil {
+		summary += ", owned by " + fi.owner.Name
 	}
 	snapshot := lead
 	t.ops = append(t.ops, store.ChatOperation{

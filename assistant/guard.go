@@ -91,7 +91,7 @@ func newGuard(message string, history []store.ChatMessage) *guard {
 // observe notes the lead text a tool result shows the model.
 func (g *guard) observe(res toolResult) {
 	for _, l := range slices.Concat(res.Leads, res.Candidates) {
-		for _, s := range []string{l.Name, l.Company, l.Email, l.Phone, l.Source, l.Notes} {
+		for _, s := range []string{l.Name, l.Company, l.Email, l.Phone, l.Source, l.Notes, l.Owner, l.LostReason, l.LostNote} {
 			if strings.TrimSpace(s) != "" {
 				g.leadText = append(g.leadText, s)
 			}
@@ -214,41 +214,39 @@ func (g *guard) check(t *turn, tool string, raw []byte, ops []store.ChatOperatio
 	}
 	var values []string
 	var amounts []string
-	var notes string
+	var notes []string
+	// The fields a write gives, whatever the tool: a value the model could
+	// have copied from lead text is checked, lost reasons and owners too.
+	var fields map[string]json.RawMessage
 	switch tool {
 	case toolData:
 		var a dataArgs
 		if decodeArgs(raw, &a) != nil {
 			return ""
 		}
-		for _, k := range slices.Sorted(maps.Keys(a.Changes)) {
-			field := fieldAliases[strings.ToLower(strings.TrimSpace(k))]
-			switch field {
-			case "value":
-				var v amount
-				if json.Unmarshal(a.Changes[k], &v) == nil {
-					amounts = append(amounts, v.text)
-				}
-			case "notes":
-				_ = json.Unmarshal(a.Changes[k], &notes)
-			case "status", "":
-			default:
-				var s string
-				if json.Unmarshal(a.Changes[k], &s) == nil {
-					values = append(values, s)
-				}
-			}
-		}
-	case toolCreate:
-		var a createArgs
-		if decodeArgs(raw, &a) != nil {
+		fields = a.Changes
+	case toolCreate, toolStatus:
+		if decodeArgs(raw, &fields) != nil {
 			return ""
 		}
-		values = append(values, a.Name, a.Company, a.Email, a.Phone, a.Source)
-		if a.Value != nil {
-			amounts = append(amounts, a.Value.text)
+	}
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		f, ok := fieldNamed(k)
+		if !ok || f.Kind == store.KindStage {
+			continue
 		}
-		notes = a.Notes
+		text, err := fieldText(f, fields[k])
+		if err != nil {
+			continue
+		}
+		switch f.Kind {
+		case store.KindMoney:
+			amounts = append(amounts, text)
+		case store.KindLongText:
+			notes = append(notes, text)
+		default:
+			values = append(values, text)
+		}
 	}
 	for _, v := range values {
 		if !g.fromPerson(v) && g.inLeadText(v) {
@@ -264,8 +262,10 @@ func (g *guard) check(t *turn, tool string, raw []byte, ops []store.ChatOperatio
 			return fmt.Sprintf("%s comes from a lead's text, not from you", formatMoney(m))
 		}
 	}
-	if notes != "" && g.copiesLeadText(notes) {
-		return "the notes repeat text stored in a lead"
+	for _, n := range notes {
+		if n != "" && g.copiesLeadText(n) {
+			return "the notes repeat text stored in a lead"
+		}
 	}
 	return ""
 }

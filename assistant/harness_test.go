@@ -29,6 +29,8 @@ type harness struct {
 	key string
 	// now is the assistant's clock; tests move it to expire confirmations.
 	now time.Time
+	// user, when set, is who writes: the conversation is theirs ("me").
+	user *store.User
 }
 
 // pipeline is a database for a test: the demo leads plus a second Jane.
@@ -100,6 +102,9 @@ func (w tWriter) Write(p []byte) (int, error) {
 func (h *harness) say(text string) store.ChatMessage {
 	h.t.Helper()
 	ctx := context.Background()
+	if h.user != nil {
+		ctx = store.WithActor(ctx, store.UserActor(*h.user))
+	}
 	turn, err := h.st.StartChatTurn(ctx, h.key, text, 200)
 	if err != nil {
 		h.t.Fatalf("start turn %q: %v", text, err)

@@ -1,8 +1,11 @@
 package assistant
 
 import (
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/crmteam/crm/store"
 )
 
 // The lexicon: the words people use for what the assistant does, for lead
@@ -16,21 +19,54 @@ type fieldWord struct {
 	field string
 	// words are what people type, several words as one ("phone number").
 	words []string
-	// schema describes the field in the tools' JSON Schema.
-	schema string
 }
 
-// fieldWords lists the lead fields. "stage" is a move, not a data change.
-var fieldWords = []fieldWord{
-	{field: "name", words: []string{"name", "full name", "full_name"}, schema: "New name."},
-	{field: "company", words: []string{"company", "company name", "company_name", "org", "organization", "organisation", "employer", "firm", "business name", "works at", "works for", "work for", "work at", "working at", "working for"}, schema: "Company; empty to clear."},
-	{field: "email", words: []string{"email", "e-mail", "mail", "email address", "email_address", "e mail", "emial", "emal"}, schema: "Email address; empty to clear."},
-	{field: "phone", words: []string{"phone", "phone number", "phone_number", "number", "cell", "cell phone", "mobile", "mobile number", "tel", "telephone", "phone no", "digits"}, schema: "Phone number; empty to clear."},
-	{field: "value", words: []string{"value", "deal value", "deal_value", "deal size", "deal_size", "amount", "worth", "price", "deal", "size", "budget", "valu"}, schema: "Deal value in dollars: a number, or text such as \"20k\" or \"$20,000\"."},
-	{field: "notes", words: []string{"notes", "note", "comment", "comments"}, schema: "Notes (replaces the current notes)."},
-	{field: "source", words: []string{"source", "lead source", "lead_source", "channel", "origin", "came from", "came in through", "came through", "came in via", "came via", "came in from", "found us through", "found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from", "heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"}, schema: "Where the lead came from (Website, Referral, ...)."},
-	{field: "status", words: []string{"status", "stage", "column", "phase", "step"}, schema: ""},
+// fieldExtras are words the offline parser reads as a field besides the
+// field table's (its names, labels and words come first): typos and phrases
+// of conversation ("works at", "found us on").
+var fieldExtras = map[string][]string{
+	"name":    {"full_name"},
+	"company": {"company_name", "org", "works at", "works for", "work for", "work at", "working at", "working for", "business name"},
+	"email":   {"email_address", "e mail", "emial", "emal"},
+	"phone":   {"phone_number", "number", "cell phone", "mobile number", "phone no", "digits"},
+	"value":   {"value", "deal_value", "deal_size", "deal", "size", "budget", "valu"},
+	"notes":   {"comment"},
+	"source": {"lead_source", "came in through", "came through", "came in via", "came via", "came in from", "found us through",
+		"found us via", "found us on", "found us at", "found us from", "heard about us on", "heard about us from",
+		"heard about us through", "heard about us at", "heard of us on", "heard of us through", "heard of us from"},
+	"status": {"status", "stage", "column", "phase", "step"},
+	"owner":  {"deal owner"},
 }
+
+// notFieldWords are words of the field table the parser reads otherwise:
+// "business" ("not doing business with X" is a loss), "details" (a lead's
+// whole card); the table's words that are noise or pronouns here ("contact")
+// are left out too. The extras above are the parser's own, kept as they are.
+var notFieldWords = words("business details description")
+
+// fieldWords lists the fields people name in messages: the table's settable
+// fields, with its words and the parser's extras.
+var fieldWords = func() []fieldWord {
+	var out []fieldWord
+	for _, f := range store.LeadFields() {
+		if !f.Settable() {
+			continue
+		}
+		fw := fieldWord{field: f.Name}
+		for _, w := range f.Words {
+			if !notFieldWords[w] && !noise[w] && !pronounWords[w] {
+				fw.words = append(fw.words, w)
+			}
+		}
+		for _, w := range slices.Concat([]string{f.Name, strings.ToLower(f.Label)}, fieldExtras[f.Name]) {
+			if !slices.Contains(fw.words, w) {
+				fw.words = append(fw.words, w)
+			}
+		}
+		out = append(out, fw)
+	}
+	return out
+}()
 
 // fieldAliases maps every word for a field (as the model or a person writes it,
 // spaces or underscores) to the field.
@@ -44,29 +80,6 @@ var fieldAliases = func() map[string]string {
 	}
 	return m
 }()
-
-// dataFields are the fields update_lead_data changes.
-var dataFields = []string{"name", "company", "email", "phone", "value", "notes", "source"}
-
-// fieldSchema is a field's JSON Schema description for the tools, naming the
-// words people use for it.
-func fieldSchema(field string) string {
-	for _, f := range fieldWords {
-		if f.field == field {
-			var also []string
-			for _, w := range f.words {
-				if w != field && !strings.Contains(w, "_") {
-					also = append(also, w)
-				}
-			}
-			if len(also) > 2 {
-				also = also[:2] // the request stays small (TestLLMCostDoesNotGrow)
-			}
-			return f.schema + " Also: " + strings.Join(also, ", ") + "."
-		}
-	}
-	return ""
-}
 
 // Intents of a message.
 const (
@@ -85,6 +98,8 @@ const (
 	intentSources = "sources"
 	intentRecent  = "recent"
 	intentAdded   = "added"
+	intentOwner   = "owner"
+	intentOwned   = "owned"
 	intentHelp    = "help"
 	intentYes     = "yes"
 	intentNo      = "no"
@@ -114,7 +129,7 @@ var verbs = map[string]map[string]float64{
 	},
 	intentNote: {"note": 3, "add a note": 6, "add note": 6, "note on": 5, "note for": 5, "note to": 5, "comment": 2, "jot": 3, "log a note": 6},
 	intentAsk: {
-		"what": 2, "whats": 2, "what's": 2, "which": 2, "where": 2, "when": 2, "who": 1.5, "whose": 1.5, "how": 1,
+		"what": 2, "whats": 2, "what's": 2, "which": 2, "where": 2, "when": 2, "why": 2, "who": 1.5, "whose": 1.5, "how": 1,
 		"how much": 2.5, "how big": 2.5, "tell me": 1.5, "give me": 1, "do we have": 1, "any": 1, "is": 0.5, "?": 1.5, "show": 0.5,
 	},
 	intentFind: {
@@ -130,7 +145,11 @@ var verbs = map[string]map[string]float64{
 	intentBiggest: {"biggest": 5, "largest": 5, "top": 3, "best": 2, "most valuable": 5, "highest": 4, "whales": 4, "big deals": 4},
 	intentSources: {"by source": 6, "sources": 5, "per source": 6, "come from": 2, "came from": 2, "channels": 4, "lead sources": 6, "where do our leads": 5, "where do leads": 5},
 	intentRecent:  {"recently": 2, "lately": 2, "recent changes": 5, "what changed": 3, "what's changed": 3, "history": 3, "changes": 2, "what happened": 3, "activity": 3},
-	intentHelp:    {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
+	intentOwner: {
+		"assign": 4, "reassign": 5, "re-assign": 5, "give": 3, "hand": 2.5, "hand over": 4, "hand off": 4, "pass": 2,
+		"pass on": 3, "take over": 3, "transfer": 2, "assign to": 4, "put in charge": 4,
+	},
+	intentHelp: {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
 }
 
 // events are outcomes said as events, each a stage (a kind "won" or "lost", or

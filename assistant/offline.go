@@ -32,6 +32,11 @@ func (offline) respond(ctx context.Context, t *turn, job store.ChatJob) (reply, 
 		return reply{}, err
 	}
 	cmds := parseMessage(job.Message, w)
+	if p := t.lostQuestion; p != nil {
+		if text, ok, err := answerLost(ctx, t, *p, job.Message, cmds); ok || err != nil {
+			return reply{text: text}, err
+		}
+	}
 	var lines []string
 	for _, cmd := range cmds {
 		text, err := run(ctx, t, w, cmd, job.Message)
@@ -118,7 +123,16 @@ func run(ctx context.Context, t *turn, w *world, cmd command, message string) (s
 		if cmd.stage != nil {
 			status = cmd.stage.Name
 		}
-		return each(func(ref string) (string, error) { return call(toolStatus, statusArgs{Lead: ref, Status: status}) })
+		args := statusArgs{Status: status, LostReason: cmd.reason}
+		if cmd.value != "" {
+			args.Value = &amount{text: cmd.value}
+		}
+		return each(func(ref string) (string, error) {
+			args.Lead = ref
+			return call(toolStatus, args)
+		})
+	case intentOwned:
+		return call(toolSearch, searchArgs{Owner: cmd.query})
 	case intentNext:
 		return each(func(ref string) (string, error) { return moveNext(ctx, t, ref) })
 	case intentSet:
@@ -254,6 +268,13 @@ func ask(ctx context.Context, t *turn, ref, field string) (string, error) {
 		return fmt.Sprintf("Notes on %s: %s", who, truncate(lead.Notes, 1000)), nil
 	case "name":
 		return fmt.Sprintf("That is %s.", leadDetail(lead)), nil
+	case "owner":
+		if lead.Owner == nil {
+			return fmt.Sprintf("Nobody owns %s.", who), nil
+		}
+		return fmt.Sprintf("%s owns %s.", ownerName(lead.Owner), who), nil
+	case "lost_reason":
+		return lostReasonText(t, lead), nil
 	}
 	return describeLeads("Found", []store.Lead{lead}), nil
 }
@@ -286,4 +307,82 @@ func completeChoice(ctx context.Context, t *turn, p pending, id uuid.UUID) (repl
 		return reply{}, false, err
 	}
 	return reply{text: res.Message}, true, nil
+}
+
+// lostReasonText answers why a lead was lost.
+func lostReasonText(t *turn, lead store.Lead) string {
+	who := leadLabel(lead)
+	lost := false
+	for _, st := range t.stages {
+		if st.Name == lead.Status && st.Kind == kindLost {
+			lost = true
+		}
+	}
+	switch {
+	case lead.LostReason == "" && lost:
+		return fmt.Sprintf("%s is in %s, but no reason was recorded.", who, lead.Status)
+	case lead.LostReason == "":
+		return fmt.Sprintf("%s is not lost: it is in %s.", who, lead.Status)
+	}
+	text := fmt.Sprintf("We lost %s: %s", who, lead.LostReason)
+	if lead.LostNote != "" {
+		text += " (" + truncate(lead.LostNote, 500) + ")"
+	}
+	if !lost {
+		text += fmt.Sprintf(". It has since been reopened and is in %s", lead.Status)
+	}
+	return text + "."
+}
+
+// smallTalk are words that answer nothing: "thanks", "great".
+var smallTalk = words("thanks thank great cool nice perfect awesome good fine got sounds")
+
+// skipWords answer "why did we lose Bob?" with no reason.
+var skipWords = words("skip no nope nah none dunno pass cancel nevermind")
+
+// answerLost reads the answer to "why did we lose Bob?": the reason, which
+// completes the move (or records the reason of the move made), a no, or a
+// change of subject (then ok is false and the message is a new command).
+func answerLost(ctx context.Context, t *turn, p pending, msg string, cmds []command) (string, bool, error) {
+	ws := answerWords(msg)
+	if len(ws) > 0 && len(ws) <= 3 && skipWords[ws[0]] || isNo(msg) {
+		if p.Required {
+			return fmt.Sprintf("OK, I left %s where it was: a lost lead needs a reason here.", p.Label), true, nil
+		}
+		return "OK, no reason recorded.", true, nil
+	}
+	reason := strings.TrimSpace(msg)
+	content := false
+	for _, w := range ws {
+		content = content || !noise[w] && !smallTalk[w] && !yesWords[w]
+	}
+	if len(cmds) != 1 || !content {
+		return "", false, nil // "thanks", "ok": no reason
+	}
+	c := cmds[0]
+	for _, r := range c.refs {
+		if !r.pronoun && !(len(r.leads) == 1 && r.leads[0].ID == p.LeadID) {
+			return "", false, nil // another lead: a new command
+		}
+	}
+	switch c.intent {
+	case intentUnknown, intentFind, intentNote, intentSet:
+		// "they had no budget", "the price": no other lead named, so words
+		// about this one.
+	case intentMove:
+		if c.stage != nil && c.stage.Kind != kindLost {
+			return "", false, nil
+		}
+		if c.reason != "" {
+			reason = c.reason
+		}
+	case intentAsk:
+		if strings.HasSuffix(reason, "?") || len(ws) > 0 && questionStarts[ws[0]] {
+			return "", false, nil
+		}
+	default:
+		return "", false, nil
+	}
+	res, err := t.callJSON(ctx, toolStatus, statusArgs{Lead: p.LeadID.String(), Status: p.Stage, LostReason: strings.TrimRight(reason, ".!")})
+	return res.Message, true, err
 }

@@ -24,7 +24,11 @@ func (t *turn) world(ctx context.Context, job store.ChatJob) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{stages: stages}
+	users, err := t.activeUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &world{stages: stages, users: users}
 	seen := map[uuid.UUID]bool{}
 	addLead := func(l store.Lead) {
 		if !seen[l.ID] {
@@ -237,13 +241,7 @@ func addedIn(ctx context.Context, t *turn, period string) (string, error) {
 		return fmt.Sprintf("No lead was added %s.", period), nil
 	}
 	head := fmt.Sprintf("%s added %s, worth %s", plural(set.Count, "lead"), period, formatMoney(set.Total))
-	if set.Count > len(set.Leads) {
-		head += fmt.Sprintf(" (the newest %d)", len(set.Leads))
-	}
-	for i := range set.Leads {
-		set.Leads[i] = t.current(set.Leads[i])
-	}
-	return describeLeads(head, set.Leads), nil
+	return t.listed(head, set.Count, set.Leads, "newest").Message, nil
 }
 
 // recent answers what changed lately, from the audit trail.

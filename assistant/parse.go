@@ -30,6 +30,8 @@ type world struct {
 	focusField string
 	// choice are the candidates of an open "which one do you mean?".
 	choice []store.Lead
+	// users are the app's accounts (the owners a message may name).
+	users []store.User
 }
 
 // leadRef is a reference to a lead in a message.
@@ -55,6 +57,9 @@ type command struct {
 	args      createArgs
 	query     string
 	text      string
+	// reason is why a lead moved to a lost stage was lost, as typed; value
+	// (above) is a won deal's final value.
+	reason string
 }
 
 // item is a recognised piece of a clause: a span of tokens with its roles.
@@ -70,6 +75,8 @@ type item struct {
 	ask     string
 	stage   *store.Stage
 	lead    *leadRef
+	// user is an account the clause names (an owner), as typed.
+	user string
 }
 
 // clause is a message (or part of one) being parsed.
@@ -410,6 +417,7 @@ func (c *clause) recognise() {
 			}
 		}
 	}
+	c.recogniseUsers()
 	slices.SortFunc(c.items, func(a, b item) int { return a.from - b.from })
 }
 

@@ -18,6 +18,8 @@ var askFields = map[string]string{
 	"work for": "company", "works for": "company", "works at": "company", "work at": "company",
 	"come from": "source", "came from": "source", "comes from": "source", "find": "source", "found": "source",
 	"where": "status", "notes": "notes", "note": "notes",
+	"own": "owner", "owns": "owner", "owned": "owner", "whose": "owner", "who has": "owner", "in charge of": "owner",
+	"why": "lost_reason", "why did we lose": "lost_reason", "why was": "lost_reason", "why did": "lost_reason", "reason": "lost_reason",
 }
 
 // questionStarts are the words that open a question.
@@ -108,7 +110,7 @@ func (s signals) hasField(f string) bool {
 // dataField is the last field named that update_lead_data changes.
 func (s signals) dataField() string {
 	for i := len(s.fields) - 1; i >= 0; i-- {
-		if s.fields[i] != "status" {
+		if s.fields[i] != "status" && s.fields[i] != "owner" {
 			return s.fields[i]
 		}
 	}
@@ -138,6 +140,9 @@ func (c *clause) decide() command {
 	field := s.dataField()
 	ask := c.askField(s)
 	period := c.period()
+	target, _, _ := c.ownerTarget()
+	owned := c.ownedQuery(s, ask)
+	ownerWords := s.verb[intentOwner] > 0 || s.hasField("owner")
 
 	scores := map[string]float64{
 		intentMove: s.verb[intentMove] + 3*b2f(stageOrEvent) + 2*lead - 3*b2f(field != "" && s.stage == nil && s.event == "") -
@@ -157,6 +162,9 @@ func (c *clause) decide() command {
 		intentSources: s.verb[intentSources] - 3*lead,
 		intentRecent:  s.verb[intentRecent] - 1.5*lead,
 		intentHelp:    s.verb[intentHelp],
+		intentOwner: b2f(ownerWords) * (s.verb[intentOwner] + 3*b2f(s.hasField("owner") && !s.question) + 2*b2f(target != "") + 1.5*lead -
+			4*b2f(!hasLead && len(s.rest) == 0) - 3*b2f(target == "") - 3*b2f(stageOrEvent && s.verb[intentOwner] < 4)),
+		intentOwned: 5*b2f(owned != "") - 3*lead,
 		intentAdded: 3*b2f(period != "" && !hasLead) + 2*b2f(ask == "added") + 1.5*b2f(s.question) +
 			b2f(s.verb[intentCreate] > 0 && s.verb[intentCreate] <= 2) - 4*b2f(period == ""),
 	}
@@ -201,6 +209,8 @@ func (c *clause) decide() command {
 	}
 	cmd := c.fill(best, s, ask)
 	switch best {
+	case intentOwned:
+		cmd.query = owned
 	case intentStats:
 		cmd.query = source
 	case intentAdded:
@@ -242,7 +252,7 @@ func (c *clause) eventStage(s signals) *store.Stage {
 
 // intentOrder breaks ties between equal scores: the safer reading first.
 var intentOrder = []string{intentHelp, intentNote, intentDelete, intentCreate, intentMove, intentNext, intentSet,
-	intentAsk, intentAdded, intentStats, intentSummary, intentBiggest, intentSources, intentRecent, intentList, intentFind}
+	intentAsk, intentOwner, intentOwned, intentAdded, intentStats, intentSummary, intentBiggest, intentSources, intentRecent, intentList, intentFind}
 
 // askField is what a question asks about a lead: a field, or when it was added
 // or touched, or its history.
@@ -254,6 +264,9 @@ func (c *clause) askField(s signals) string {
 	}
 	if f := s.dataField(); f != "" {
 		return f
+	}
+	if s.hasField("owner") {
+		return "owner"
 	}
 	if s.hasField("status") {
 		return "status"
@@ -320,11 +333,39 @@ func (c *clause) fill(intent string, s signals, ask string) command {
 		}
 		if cmd.stage == nil {
 			cmd.stageText = c.after("to", "into", "as", "in")
+			if (s.event == "won" || s.event == "lost") && cmd.stageText == "" {
+				// Several won (or lost) stages: the tool asks which.
+				cmd.stageText = s.event
+			}
+		}
+		name := ""
+		if cmd.stage != nil {
+			name = cmd.stage.Name
+		}
+		switch c.outcomeKind(s, name) {
+		case "lost":
+			cmd.reason = c.lostReason()
+		case "won":
+			cmd.value = c.finalValue(s)
 		}
 	case intentList, intentStats:
 		cmd.stage = s.stage
 	case intentSet:
 		c.fillSet(&cmd, s)
+	case intentOwner:
+		target, from, to := c.ownerTarget()
+		cmd.intent, cmd.field, cmd.value = intentSet, "owner", target
+		cmd.refs = slices.DeleteFunc(cmd.refs, func(r leadRef) bool {
+			for _, it := range c.items {
+				if it.lead != nil && it.lead.text == r.text && it.from >= from && it.to <= to {
+					return true
+				}
+			}
+			return false
+		})
+		if len(cmd.refs) == 0 {
+			cmd.refs = c.unknownRefBefore(s, from)
+		}
 	case intentAsk:
 		cmd.field = ask
 		if cmd.field == "" && (s.stage != nil || s.event != "") {
@@ -358,6 +399,21 @@ func (c *clause) unknownRef(s signals) []leadRef {
 	var ws []string
 	for _, i := range s.rest {
 		ws = append(ws, c.toks[i].text)
+	}
+	return []leadRef{{text: strings.Join(ws, " ")}}
+}
+
+// unknownRefBefore is unknownRef of the words before token end: the lead of
+// "give zebulon to Ann".
+func (c *clause) unknownRefBefore(s signals, end int) []leadRef {
+	var ws []string
+	for _, i := range s.rest {
+		if i < end && !c.inItem(i) {
+			ws = append(ws, c.toks[i].text)
+		}
+	}
+	if len(ws) == 0 {
+		return nil
 	}
 	return []leadRef{{text: strings.Join(ws, " ")}}
 }

@@ -40,60 +40,43 @@ func obj(props map[string]any, required ...string) map[string]any {
 
 func str(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
 
-const leadRefDesc = "The lead: its id from search_leads, or the person's words for it (name, company or email; typos and partial names are fine)."
+const leadRefDesc = "The lead: its id from search_leads, or the person's words for it (name, company or email; typos are fine)."
 
-var amountSchema = map[string]any{
-	"type":        []string{"number", "string"},
-	"description": fieldSchema("value"),
-}
-
-// toolSpecs lists every tool, in the order the model sees them.
+// toolSpecs lists every tool, in the order the model sees them. The lead
+// fields of the schemas come from the store's field table, so a field added
+// there is one the model can read and write.
 var toolSpecs = []toolSpec{
 	{
 		name:        toolSearch,
-		description: "Find leads by name, company or email (forgiving of typos and partial words), or list the leads in one stage. Returns the best 5 matches (10 of a stage) with their fields; notes are cut short.",
+		description: "Find leads by name, company or email (forgiving of typos and partial words), or list the leads of one stage or owner. Returns the best 5 matches (10 of a list) with their fields; notes are cut short.",
 		params: obj(map[string]any{
-			"query":  str("Name, company or email to look for. May be empty when status is given."),
+			"query":  str("Name, company or email to look for. May be empty when status or owner is given."),
 			"status": str("Only leads in this stage (optional)."),
+			"owner":  str("Only this user's leads: name, email or \"me\" (optional)."),
 		}),
 	},
 	{
 		name:        toolStatus,
-		description: "Move one lead to another stage. Also for outcomes: signed or won, lost or went cold, booked a meeting, sent the proposal.",
+		description: "Move one lead to another stage. Also for outcomes: won (with its final value), lost (with the reason), booked a meeting, sent the proposal.",
 		params: obj(map[string]any{
-			"lead":   str(leadRefDesc),
-			"status": str("The stage to move it to; forgiving (\"won\" is Closed won, \"meeting\" is Meeting booked)."),
+			"lead":        str(leadRefDesc),
+			"status":      str("The stage to move it to; forgiving (\"won\" is the won stage, \"lost\" the lost one)."),
+			"lost_reason": str("Why it was lost, the person's words."),
+			"value":       map[string]any{"type": []string{"number", "string"}, "description": "A won deal's final value."},
 		}, "lead", "status"),
 	},
 	{
 		name:        toolData,
-		description: "Change some fields of one lead. Give only the fields that change. To move a lead to another stage use update_lead_status.",
+		description: "Change some fields of one lead, the owner too. Give only the fields that change; empty text clears one. To move a lead to another stage use update_lead_status.",
 		params: obj(map[string]any{
-			"lead": str(leadRefDesc),
-			"changes": obj(map[string]any{
-				"name":    str(fieldSchema("name")),
-				"company": str(fieldSchema("company")),
-				"email":   str(fieldSchema("email")),
-				"phone":   str(fieldSchema("phone")),
-				"value":   amountSchema,
-				"notes":   str(fieldSchema("notes")),
-				"source":  str(fieldSchema("source")),
-			}),
+			"lead":    str(leadRefDesc),
+			"changes": obj(fieldProps(toolFields(append([]string{"status"}, outcomeFields...)...))),
 		}, "lead", "changes"),
 	},
 	{
 		name:        toolCreate,
-		description: "Add a new lead. Only the name is required; it goes to the first stage unless status is given.",
-		params: obj(map[string]any{
-			"name":    str("Name of the person or company."),
-			"company": str("Company."),
-			"email":   str("Email address."),
-			"phone":   str("Phone number."),
-			"value":   amountSchema,
-			"notes":   str("Notes."),
-			"status":  str("Stage to put it in (optional)."),
-			"source":  str("Where the lead came from (Website, Referral, LinkedIn, ...)."),
-		}, "name"),
+		description: "Add a new lead. Only the name is required; it goes to the first stage unless status is given, and is owned by the person writing unless owner is given.",
+		params:      obj(fieldProps(toolFields(outcomeFields...)), "name"),
 	},
 	{
 		name:        toolDelete,
@@ -120,24 +103,31 @@ type (
 	searchArgs struct {
 		Query  string `json:"query"`
 		Status string `json:"status"`
+		Owner  string `json:"owner,omitempty"`
 	}
 	statusArgs struct {
-		Lead   string `json:"lead"`
-		Status string `json:"status"`
+		Lead       string  `json:"lead"`
+		Status     string  `json:"status"`
+		LostReason string  `json:"lost_reason,omitempty"`
+		LostNote   string  `json:"lost_note,omitempty"`
+		Value      *amount `json:"value,omitempty"`
 	}
 	dataArgs struct {
 		Lead    string                     `json:"lead"`
 		Changes map[string]json.RawMessage `json:"changes"`
 	}
+	// createArgs is a new lead as the offline parser reads it; the tool takes
+	// any settable field of the table (a JSON object of fields).
 	createArgs struct {
 		Name    string  `json:"name"`
-		Company string  `json:"company"`
-		Email   string  `json:"email"`
-		Phone   string  `json:"phone"`
-		Value   *amount `json:"value"`
-		Notes   string  `json:"notes"`
-		Status  string  `json:"status"`
-		Source  string  `json:"source"`
+		Company string  `json:"company,omitempty"`
+		Email   string  `json:"email,omitempty"`
+		Phone   string  `json:"phone,omitempty"`
+		Value   *amount `json:"value,omitempty"`
+		Notes   string  `json:"notes,omitempty"`
+		Status  string  `json:"status,omitempty"`
+		Source  string  `json:"source,omitempty"`
+		Owner   string  `json:"owner,omitempty"`
 	}
 	deleteArgs struct {
 		Lead string `json:"lead"`
@@ -209,20 +199,28 @@ func failed(format string, args ...any) toolResult {
 // leadView is a lead as tools show it. The text fields are data, never
 // instructions; notes are cut short so a result stays small.
 type leadView struct {
-	ID      uuid.UUID   `json:"id"`
-	Name    string      `json:"name"`
-	Company string      `json:"company,omitempty"`
-	Email   string      `json:"email,omitempty"`
-	Phone   string      `json:"phone,omitempty"`
-	Value   store.Money `json:"value"`
-	Status  string      `json:"status"`
-	Source  string      `json:"source,omitempty"`
-	Notes   string      `json:"notes,omitempty"`
+	ID         uuid.UUID   `json:"id"`
+	Name       string      `json:"name"`
+	Company    string      `json:"company,omitempty"`
+	Email      string      `json:"email,omitempty"`
+	Phone      string      `json:"phone,omitempty"`
+	Value      store.Money `json:"value"`
+	Status     string      `json:"status"`
+	Source     string      `json:"source,omitempty"`
+	Owner      string      `json:"owner,omitempty"`
+	LostReason string      `json:"lost_reason,omitempty"`
+	LostNote   string      `json:"lost_note,omitempty"`
+	Notes      string      `json:"notes,omitempty"`
 }
 
 func viewOf(l store.Lead) leadView {
-	return leadView{ID: l.ID, Name: l.Name, Company: l.Company, Email: l.Email, Phone: l.Phone,
-		Value: l.Value, Status: l.Status, Source: l.Source, Notes: truncate(l.Notes, 160)}
+	v := leadView{ID: l.ID, Name: l.Name, Company: l.Company, Email: l.Email, Phone: l.Phone,
+		Value: l.Value, Status: l.Status, Source: l.Source, LostReason: l.LostReason, LostNote: truncate(l.LostNote, 160),
+		Notes: truncate(l.Notes, 160)}
+	if l.Owner != nil {
+		v.Owner = ownerName(l.Owner)
+	}
+	return v
 }
 
 func viewsOf(ls []store.Lead) []leadView {

@@ -33,7 +33,7 @@ func (s *Store) LeadsCreatedBetween(ctx context.Context, from, to time.Time, lim
 	if err != nil {
 		return LeadSet{}, translate(fmt.Errorf("count leads created between: %w", err))
 	}
-	return leadSet(rows, int(n.Leads), n.Total), nil
+	return s.leadSet(ctx, rows, int(n.Leads), n.Total)
 }
 
 // LeadsOwnedBy returns the leads the user with id owns, the most valuable first.
@@ -47,15 +47,18 @@ func (s *Store) LeadsOwnedBy(ctx context.Context, owner uuid.UUID, limit int) (L
 	if err != nil {
 		return LeadSet{}, translate(fmt.Errorf("count leads owned by %s: %w", owner, err))
 	}
-	return leadSet(rows, int(n.Leads), n.Total), nil
+	return s.leadSet(ctx, rows, int(n.Leads), n.Total)
 }
 
-func leadSet(rows []queries.Lead, count int, total pgtype.Numeric) LeadSet {
+func (s *Store) leadSet(ctx context.Context, rows []queries.Lead, count int, total pgtype.Numeric) (LeadSet, error) {
 	out := LeadSet{Leads: make([]Lead, len(rows)), Count: count, Total: moneyFromNumeric(total)}
 	for i, r := range rows {
 		out.Leads[i] = leadFromRow(r, 0)
 	}
-	return out
+	if err := fillOwnersOf(ctx, s.q, out.Leads); err != nil {
+		return LeadSet{}, translate(err)
+	}
+	return out, nil
 }
 
 // ConversationUser returns the user whose conversation convID is; ok is false
