@@ -24,6 +24,8 @@ const (
 	api    = "api"    // a session or a bearer token; 401 JSON otherwise
 	page   = "page"   // a session; a redirect to sign-in otherwise
 	admin  = "admin"  // a page for admins; 403 for members
+	// adminAPI is the JSON API for admins: 401 JSON signed out, 403 for members.
+	adminAPI = "adminAPI"
 )
 
 // Who may use a route besides whoever is signed in.
@@ -103,6 +105,18 @@ var routeSpecs = map[string]routeSpec{
 	"POST /admin/users/{id}/password":   {access: admin, body: "password=a+password+set+by+mallory"},
 	"POST /admin/users/{id}/reassign":   {access: admin, body: "to=00000000-0000-0000-0000-000000000001"},
 	"POST /admin/users/{id}/tokens/{token_id}/revoke": {access: admin},
+	"GET /webhooks":                                          {access: adminAPI},
+	"POST /webhooks":                                         {access: adminAPI, body: `{"url": "https://example.com/hook", "events": ["*"]}`},
+	"GET /webhooks/{id}":                                     {access: adminAPI},
+	"PATCH /webhooks/{id}":                                   {access: adminAPI, body: `{"description": "refused"}`},
+	"DELETE /webhooks/{id}":                                  {access: adminAPI},
+	"GET /webhooks/{id}/deliveries":                          {access: adminAPI},
+	"POST /webhooks/{id}/deliveries/{delivery}/resend":       {access: adminAPI},
+	"GET /admin/webhooks":                                    {access: admin},
+	"POST /admin/webhooks":                                   {access: admin, body: "url=https%3A%2F%2Fexample.com%2Fhook&events=*"},
+	"GET /admin/webhooks/{id}":                               {access: admin},
+	"POST /admin/webhooks/{id}/{action}":                     {access: admin},
+	"POST /admin/webhooks/{id}/deliveries/{delivery}/resend": {access: admin},
 }
 
 // specOf returns the spec of "METHOD pattern", or of "* pattern".
@@ -121,6 +135,7 @@ var exotic = []string{http.MethodConnect, http.MethodTrace, http.MethodOptions, 
 // routeFixture is the data the requests of the route table test name.
 type routeFixture struct {
 	lead, trashed, task, rootToken, memberID, memberToken string
+	webhook, delivery                                     string
 }
 
 func (f routeFixture) path(pattern string) string {
@@ -134,6 +149,8 @@ func (f routeFixture) path(pattern string) string {
 		p = strings.ReplaceAll(p, "{id}", f.rootToken)
 	case strings.HasPrefix(p, "/admin/users/"):
 		p = strings.ReplaceAll(strings.ReplaceAll(p, "{token_id}", f.memberToken), "{id}", f.memberID)
+	case strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/admin/webhooks/"):
+		p = strings.NewReplacer("{id}", f.webhook, "{delivery}", f.delivery, "{action}", "disable").Replace(p)
 	case p == "/static/*":
 		p = static.URL("app.css")
 	}
@@ -219,11 +236,16 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	if _, err := e.st.DeleteLead(ctx, trashed.ID); err != nil {
 		t.Fatal(err)
 	}
+	hook, _, err := e.st.CreateWebhook(ctx, store.WebhookInput{URL: "https://example.com/hook", Events: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sent := e.req(rootC, "POST", "/chat/", "application/json", `{"message": "list leads"}`)
 	wantStatus(t, "root's chat message", sent, http.StatusAccepted)
 	f := routeFixture{
 		lead: lead.ID.String(), trashed: trashed.ID.String(), task: sent.json(t)["task_id"].(string),
 		rootToken: rootToken.ID.String(), memberID: member.ID.String(), memberToken: memberToken.ID.String(),
+		webhook: hook.ID.String(), delivery: "1",
 	}
 
 	fingerprint := func() string {
@@ -234,7 +256,9 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			(SELECT count(*) FROM lead_events),
 			(SELECT md5(coalesce(string_agg(u.email || u.role || u.active::text || u.password_hash, ',' ORDER BY u.id), '')) FROM users u),
 			(SELECT count(*) FROM api_tokens), (SELECT count(*) FROM user_sessions),
-			(SELECT count(*) FROM chat_messages), (SELECT count(*) FROM conversations))`).Scan(&s)
+			(SELECT count(*) FROM chat_messages), (SELECT count(*) FROM conversations),
+			(SELECT md5(coalesce(string_agg(w::text, ',' ORDER BY w.id), '')) FROM webhooks w),
+			(SELECT md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM webhook_deliveries d))`).Scan(&s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +296,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		ct := ""
 		if spec.body != "" {
 			ct = "application/x-www-form-urlencoded"
-			if spec.access == api {
+			if spec.access == api || spec.access == adminAPI {
 				ct = "application/json"
 			}
 		}
@@ -285,7 +309,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			// Nobody signed in.
 			r := send(nil)
 			switch spec.access {
-			case api:
+			case api, adminAPI:
 				if r.status != http.StatusUnauthorized || r.json(t)["error"] == nil {
 					t.Errorf("signed out: got %d %.200s, want 401 with a JSON error", r.status, r.body)
 				}
@@ -332,7 +356,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 
 			// The wrong user.
 			switch {
-			case spec.access == admin || spec.access == ops:
+			case spec.access == admin || spec.access == ops || spec.access == adminAPI:
 				if r := send(memberC); r.status != http.StatusForbidden {
 					t.Errorf("member: got %d, want 403", r.status)
 				}

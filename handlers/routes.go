@@ -150,6 +150,8 @@ func (s *Server) Routes() http.Handler {
 		})
 	})
 
+	s.webhookRoutes(r)
+
 	return r
 }
 

@@ -162,3 +162,49 @@ type UserSession struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+type Webhook struct {
+	ID                  uuid.UUID
+	Url                 string
+	Events              []string
+	Description         string
+	Secret              string
+	Enabled             bool
+	DisabledReason      string
+	ConsecutiveFailures int32
+	FailingSince        pgtype.Timestamptz
+	LastSuccessAt       pgtype.Timestamptz
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+type WebhookAttempt struct {
+	ID         int64
+	DeliveryID int64
+	At         time.Time
+	DurationMs int32
+	StatusCode *int32
+	Error      string
+	Response   string
+}
+
+type WebhookCursor struct {
+	One     bool
+	LastSeq int64
+}
+
+type WebhookDelivery struct {
+	ID             int64
+	WebhookID      uuid.UUID
+	EventSeq       int64
+	EventType      string
+	OrderKey       string
+	Payload        string
+	State          string
+	Attempts       int32
+	NextAttemptAt  time.Time
+	LockedUntil    pgtype.Timestamptz
+	FirstAttemptAt pgtype.Timestamptz
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}

@@ -105,7 +105,12 @@ const MaxEventsRead = 5000
 // EventsAfter returns up to limit events after stream position after, in
 // stream order.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := s.q.ListStreamEvents(ctx, queries.ListStreamEventsParams{After: after, RowLimit: clampInt32(min(limit, MaxEventsRead))})
+	return eventsAfter(ctx, s.q, after, limit)
+}
+
+// eventsAfter is EventsAfter through q (a transaction's, say).
+func eventsAfter(ctx context.Context, q *queries.Queries, after int64, limit int) ([]Event, error) {
+	rows, err := q.ListStreamEvents(ctx, queries.ListStreamEventsParams{After: after, RowLimit: clampInt32(min(limit, MaxEventsRead))})
 	if err != nil {
 		return nil, translate(fmt.Errorf("list events after %d: %w", after, err))
 	}
@@ -134,7 +139,7 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 	for i := range out {
 		leads[i] = &out[i].Lead
 	}
-	if err := fillOwners(ctx, s.q, leads...); err != nil {
+	if err := fillOwners(ctx, q, leads...); err != nil {
 		return nil, translate(err)
 	}
 	return out, nil
