@@ -71,6 +71,7 @@ var routeSpecs = map[string]routeSpec{
 	"PUT /leads/{id}/status":            {access: api, owner: team, body: `{"status": "Closed won"}`},
 	"POST /leads/{id}/restore":          {access: api, owner: team},
 	"GET /events":                       {access: api, owner: team},
+	"GET /analytics":                    {access: api, owner: team}, // JSON for API clients, the page for browsers
 	"GET /chat/status/{task_id}":        {access: api, owner: owned},
 	"POST /chat":                        {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
 	"POST /chat/clear":                  {access: api, owner: owned},

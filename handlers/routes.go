@@ -96,6 +96,9 @@ func (s *Server) Routes() http.Handler {
 		r.With(s.chatSession).Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
 	})
 
+	// The analytics page, and its numbers as JSON for API clients (analytics.go).
+	r.With(s.negotiatedAuth).Get(views.AnalyticsPath, s.negotiated(s.handleAnalytics()))
+
 	// The assistant panel's fragments: like pages, with failures shown in the panel.
 	r.Group(func(r chi.Router) {
 		r.Use(s.panelAuth, s.chatSession)

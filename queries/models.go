@@ -96,6 +96,15 @@ type LeadEventSequencer struct {
 	LastSeq int64
 }
 
+type LeadStageChange struct {
+	EventID       int64
+	LeadID        uuid.UUID
+	At            time.Time
+	FromStage     *int16
+	ToStage       *int16
+	FromEnteredAt pgtype.Timestamptz
+}
+
 type LostReason struct {
 	ID       int16
 	Name     string
