@@ -117,6 +117,7 @@ var routeSpecs = map[string]routeSpec{
 	"POST /admin/users/{id}/deactivate":                {access: admin},
 	"POST /admin/users/{id}/activate":                  {access: admin},
 	"POST /admin/users/{id}/password":                  {access: admin, body: "password=a+password+set+by+mallory"},
+	"POST /admin/users/{id}/reassign":                  {access: admin, body: "to=00000000-0000-0000-0000-000000000001"},
 	"POST /admin/users/{id}/tokens/{token_id}/revoke":  {access: admin},
 	"GET /webhooks":                                    {access: adminAPI},
 	"POST /webhooks":                                   {access: adminAPI, body: `{"url": "https://example.com/hook", "events": ["*"]}`},
@@ -164,10 +165,6 @@ func (f routeFixture) path(pattern string) string {
 		p = strings.ReplaceAll(strings.ReplaceAll(p, "{token_id}", f.memberToken), "{id}", f.memberID)
 	case strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/admin/webhooks/"):
 		p = strings.NewReplacer("{id}", f.webhook, "{delivery}", f.delivery, "{action}", "disable").Replace(p)
-	case strings.HasPrefix(p, "/admin/pipeline/"):
-		p = strings.ReplaceAll(p, "{id}", "2")
-	case strings.HasPrefix(p, "/stages/{id}"):
-		p = strings.ReplaceAll(p, "{id}", "2") + "?move_to=1"
 	case p == "/static/*":
 		p = static.URL("app.css")
 	}

@@ -209,8 +209,14 @@ func (s *Server) boardWithDialog(w http.ResponseWriter, r *http.Request, status 
 // the stage asked for (the first one otherwise).
 func (s *Server) handleLeadNewForm(w http.ResponseWriter, r *http.Request) error {
 	status := r.FormValue("status")
+	var f views.LeadForm
+	if err := s.withChoices(r, &f); err != nil {
+		return err
+	}
 	form := func(stages []store.Stage) templ.Component {
-		return views.LeadFormView(views.LeadForm{Values: views.LeadValues{Status: stageOrFirst(stages, status)}, Stages: stages})
+		f.Values.SetField("status", stageOrFirst(stages, status))
+		f.Stages = stages
+		return views.LeadFormView(f)
 	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, http.StatusOK, "New lead", func(d views.BoardData) templ.Component { return form(d.Stages()) })
@@ -249,8 +255,13 @@ func (s *Server) handleLeadDetail(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	f := views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Now: time.Now(), History: history}
+	if err := s.withChoices(r, &f); err != nil {
+		return err
+	}
 	form := func(stages []store.Stage) templ.Component {
-		return views.LeadFormView(views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Stages: stages, Now: time.Now(), History: history})
+		f.Stages = stages
+		return views.LeadFormView(f)
 	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, http.StatusOK, lead.Name, func(d views.BoardData) templ.Component { return form(d.Stages()) })
@@ -343,6 +354,9 @@ func (s *Server) formInvalid(w http.ResponseWriter, r *http.Request, err error, 
 // whose target was elsewhere), else in a board page with the dialog open
 // under title.
 func (s *Server) leadFormAgain(w http.ResponseWriter, r *http.Request, status int, title string, f views.LeadForm, retarget bool) error {
+	if err := s.withChoices(r, &f); err != nil {
+		return err
+	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, status, title, func(d views.BoardData) templ.Component {
 			f.Stages = d.Stages()

@@ -150,6 +150,7 @@ func (s *Server) Routes() http.Handler {
 				r.Post(views.AdminPath+"/{id}/deactivate", s.html(s.handleAdminSetActive(false)))
 				r.Post(views.AdminPath+"/{id}/activate", s.html(s.handleAdminSetActive(true)))
 				r.Post(views.AdminPath+"/{id}/password", s.html(s.handleAdminSetPassword))
+				r.Post(views.AdminPath+"/{id}/reassign", s.html(s.handleAdminReassign))
 				r.Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
 			})
 		})
