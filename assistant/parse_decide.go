@@ -199,6 +199,12 @@ func (c *clause) decide() command {
 			best = intentStats
 		}
 	}
+	// A yes-or-no question about an outcome asks where the lead is, it never
+	// moves it: "is Bob lost?", "have we won Emily?", "did Acme sign?". A
+	// request phrased as a question keeps its verb ("can you mark Bob lost?").
+	if best == intentMove && hasLead && c.yesNoQuestion() && s.verb[intentMove] < 2.5 {
+		best, ask = intentAsk, "status"
+	}
 	// A bare lead reference is a lookup: "Jane Doe?".
 	if best == intentUnknown && hasLead && len(s.rest) == 0 && !stageOrEvent {
 		best = intentFind
@@ -217,6 +223,24 @@ func (c *clause) decide() command {
 		cmd.text = period
 	}
 	return cmd
+}
+
+// yesNoQuestions are the words that open a question answered yes or no.
+var yesNoQuestions = words("is are was were has have had did does do")
+
+// yesNoQuestion says whether the clause is a question answered yes or no: it
+// opens with an auxiliary verb and asks (a question mark, or nothing typed
+// after the verb that could be a request).
+func (c *clause) yesNoQuestion() bool {
+	if len(c.toks) == 0 || c.toks[0].kind != tokWord || !yesNoQuestions[c.toks[0].norm] {
+		return false
+	}
+	for _, t := range c.toks {
+		if t.kind == tokPunct && t.text == "?" {
+			return true
+		}
+	}
+	return false
 }
 
 // createStart says whether the clause opens with a verb that adds a lead ("add

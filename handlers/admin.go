@@ -22,6 +22,7 @@ var adminNotices = map[string]string{
 	"activated":   "The account is active again.",
 	"password":    "The password is set, and the person is signed out everywhere.",
 	"revoked":     "The token is revoked.",
+	"reassigned":  "The leads have their new owner.",
 }
 
 const userNotFound = "That account does not exist."
@@ -33,13 +34,17 @@ func (s *Server) adminData(r *http.Request) (views.AdminData, error) {
 	if err != nil {
 		return views.AdminData{}, err
 	}
+	owned, err := s.Store.LeadCountsByOwner(r.Context())
+	if err != nil {
+		return views.AdminData{}, err
+	}
 	d := views.AdminData{Me: me, Users: make([]views.AdminUser, len(users)), Now: time.Now()}
 	for i, u := range users {
 		tokens, err := s.Store.ListAPITokens(r.Context(), u.ID)
 		if err != nil {
 			return views.AdminData{}, err
 		}
-		d.Users[i] = views.AdminUser{User: u, Tokens: tokens}
+		d.Users[i] = views.AdminUser{User: u, Tokens: tokens, Leads: owned[u.ID]}
 	}
 	return d, nil
 }
@@ -187,5 +192,46 @@ func (s *Server) handleAdminRevokeToken(w http.ResponseWriter, r *http.Request) 
 	s.Log.InfoContext(r.Context(), "api token revoked", "token_id", tok.ID, "token_name", tok.Name, "user_id", id,
 		"by", me.ID, "request_id", RequestID(r.Context()))
 	http.Redirect(w, r, views.AdminPath+"?done=revoked", http.StatusSeeOther)
+	return nil
+}
+
+// handleAdminReassign answers POST /admin/users/{id}/reassign: every lead the
+// account owns goes to the active user the form names ("to"), in one
+// transaction, each change in the lead's history. A deactivated user's leads
+// keep their owner until then.
+func (s *Server) handleAdminReassign(w http.ResponseWriter, r *http.Request) error {
+	id, err := adminUserID(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	to, err := uuid.Parse(r.PostFormValue("to"))
+	if err != nil {
+		return errStatus(http.StatusBadRequest, "Choose whom to give the leads to.")
+	}
+	if _, err := s.Store.GetUser(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		return errStatus(http.StatusNotFound, userNotFound)
+	} else if err != nil {
+		return err
+	}
+	n, err := s.Store.ReassignLeads(r.Context(), id, to)
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		d, derr := s.adminData(r)
+		if derr != nil {
+			return derr
+		}
+		d.ErrorFor, d.Errors = id, formMessages(ve.Fields)
+		return s.render(w, r, http.StatusUnprocessableEntity, views.AdminPage(d))
+	}
+	if err != nil {
+		return err
+	}
+	me, _ := currentUser(r)
+	s.Log.InfoContext(r.Context(), "leads reassigned", "from_user_id", id, "to_user_id", to, "leads", n,
+		"by", me.ID, "request_id", RequestID(r.Context()))
+	http.Redirect(w, r, views.AdminPath+"?done=reassigned", http.StatusSeeOther)
 	return nil
 }

@@ -24,6 +24,8 @@ const (
 	api    = "api"    // a session or a bearer token; 401 JSON otherwise
 	page   = "page"   // a session; a redirect to sign-in otherwise
 	admin  = "admin"  // a page for admins; 403 for members
+	// adminAPI is the JSON API for admins: 401 JSON signed out, 403 for members.
+	adminAPI = "adminAPI"
 )
 
 // Who may use a route besides whoever is signed in.
@@ -49,63 +51,90 @@ type routeSpec struct {
 // routeSpecs lists every route of Routes(). TestEveryRouteIsGuarded fails for a
 // route missing here, so a new route's protection is always decided.
 var routeSpecs = map[string]routeSpec{
-	"GET /healthz":                      {access: public},
-	"GET /readyz":                       {access: public},
-	"GET /test":                         {access: public},
-	"* /static/*":                       {access: public, readOnly: true}, // "*": every method
-	"GET /signin":                       {access: public},
-	"POST /signin":                      {access: public, body: "email=ann%40example.com&password=wrong+password"},
-	"GET /setup":                        {access: public},
-	"POST /setup":                       {access: public, body: "email=x%40example.com&name=X&password=correct+horse+battery"},
-	"GET /metrics":                      {access: ops},
-	"* /admin/queues":                   {access: admin},
-	"* /admin/queues/*":                 {access: admin},
-	"GET /leads":                        {access: api, owner: team},
-	"POST /leads":                       {access: api, owner: team, body: `{"name": "Refused"}`},
-	"GET /leads/{id}":                   {access: api, owner: team},
-	"PUT /leads/{id}":                   {access: api, owner: team, body: `{"company": "Refused"}`},
-	"PATCH /leads/{id}":                 {access: api, owner: team, body: `{"company": "Refused"}`},
-	"DELETE /leads/{id}":                {access: api, owner: team},
-	"PUT /leads/{id}/status":            {access: api, owner: team, body: `{"status": "Closed won"}`},
-	"POST /leads/{id}/restore":          {access: api, owner: team},
-	"GET /events":                       {access: api, owner: team},
-	"GET /leads/export.csv":             {access: api, owner: team},
-	"GET /leads/export.jsonl":           {access: api, owner: team},
-	"POST /leads/bulk":                  {access: api, owner: team, body: `{"ids": [], "action": "delete"}`},
-	"POST /leads/bulk/{id}/undo":        {access: api, owner: team},
-	"GET /chat/status/{task_id}":        {access: api, owner: owned},
-	"POST /chat":                        {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
-	"POST /chat/clear":                  {access: api, owner: owned},
-	"GET /chat/panel":                   {access: page, owner: owned},
-	"GET /chat/panel/replies/{id}":      {access: page, owner: owned, wrongStatus: http.StatusOK}, // a reply not one's own answers nothing, as a gone one
-	"POST /chat/panel/messages":         {access: page, owner: owned, body: "message=delete+Jane+Doe"},
-	"POST /chat/panel/clear":            {access: page, owner: owned},
-	"GET /":                             {access: page, owner: team},
-	"GET /board/cards":                  {access: page, owner: team},
-	"GET /board/columns":                {access: page, owner: team},
-	"GET /board/leads/new":              {access: page, owner: team},
-	"GET /board/leads/{id}":             {access: page, owner: team},
-	"GET /board/leads/{id}/delete":      {access: page, owner: team},
-	"POST /board/leads":                 {access: page, owner: team, body: "name=Refused"},
-	"POST /board/leads/{id}":            {access: page, owner: team, body: "name=Refused"},
-	"POST /board/leads/{id}/move":       {access: page, owner: team, body: "status=Closed+won&order=0"},
-	"POST /board/leads/{id}/delete":     {access: page, owner: team},
-	"POST /board/leads/{id}/restore":    {access: page, owner: team},
-	"POST /board/demo":                  {access: page, owner: team},
-	"POST /signout":                     {access: page, owner: owned},
-	"GET /settings":                     {access: page, owner: owned},
-	"POST /settings/tokens":             {access: page, owner: owned, body: "name=refused"},
-	"POST /settings/tokens/{id}/revoke": {access: page, owner: owned},
-	"POST /settings/password":           {access: page, owner: owned, body: "current=correct+horse+battery+staple&password=another+long+passphrase"},
-	"GET /trash":                        {access: page, owner: team},
-	"GET /trash/{id}":                   {access: page, owner: team},
-	"POST /trash/{id}/restore":          {access: page, owner: team},
-	"GET /admin/users":                  {access: admin},
-	"POST /admin/users":                 {access: admin, body: "email=new%40example.com&name=New&password=correct+horse+battery&role=admin"},
-	"POST /admin/users/{id}/deactivate": {access: admin},
-	"POST /admin/users/{id}/activate":   {access: admin},
-	"POST /admin/users/{id}/password":   {access: admin, body: "password=a+password+set+by+mallory"},
-	"POST /admin/users/{id}/tokens/{token_id}/revoke": {access: admin},
+	"GET /healthz":                                     {access: public},
+	"GET /readyz":                                      {access: public},
+	"GET /test":                                        {access: public},
+	"* /static/*":                                      {access: public, readOnly: true}, // "*": every method
+	"GET /signin":                                      {access: public},
+	"POST /signin":                                     {access: public, body: "email=ann%40example.com&password=wrong+password"},
+	"GET /setup":                                       {access: public},
+	"POST /setup":                                      {access: public, body: "email=x%40example.com&name=X&password=correct+horse+battery"},
+	"GET /metrics":                                     {access: ops},
+	"* /admin/queues":                                  {access: admin},
+	"* /admin/queues/*":                                {access: admin},
+	"GET /leads":                                       {access: api, owner: team},
+	"POST /leads":                                      {access: api, owner: team, body: `{"name": "Refused"}`},
+	"GET /leads/{id}":                                  {access: api, owner: team},
+	"PUT /leads/{id}":                                  {access: api, owner: team, body: `{"company": "Refused"}`},
+	"PATCH /leads/{id}":                                {access: api, owner: team, body: `{"company": "Refused"}`},
+	"DELETE /leads/{id}":                               {access: api, owner: team},
+	"PUT /leads/{id}/status":                           {access: api, owner: team, body: `{"status": "Closed won"}`},
+	"POST /leads/{id}/restore":                         {access: api, owner: team},
+	"GET /events":                                      {access: api, owner: team},
+	"GET /leads/export.csv":                            {access: api, owner: team},
+	"GET /leads/export.jsonl":                          {access: api, owner: team},
+	"POST /leads/bulk":                                 {access: api, owner: team, body: `{"ids": [], "action": "delete"}`},
+	"POST /leads/bulk/{id}/undo":                       {access: api, owner: team},
+	"GET /stages":                                      {access: api, owner: team},
+	"POST /stages":                                     {access: adminAPI, body: `{"name": "Refused"}`},
+	"PATCH /stages/{id}":                               {access: adminAPI, body: `{"name": "Refused"}`},
+	"DELETE /stages/{id}":                              {access: adminAPI},
+	"GET /admin/pipeline":                              {access: admin},
+	"POST /admin/pipeline/stages":                      {access: admin, body: "name=Refused"},
+	"POST /admin/pipeline/stages/order":                {access: admin, body: "order=1"},
+	"POST /admin/pipeline/stages/{id}":                 {access: admin, body: "name=Refused"},
+	"POST /admin/pipeline/stages/{id}/move":            {access: admin, body: "position=3"},
+	"POST /admin/pipeline/stages/{id}/delete":          {access: admin, body: "move_to=1"},
+	"POST /admin/pipeline/settings":                    {access: admin, body: "lost_reason_required=1"},
+	"POST /admin/pipeline/reasons":                     {access: admin, body: "name=Refused"},
+	"POST /admin/pipeline/reasons/{id}":                {access: admin, body: "name=Refused&active=true"},
+	"GET /analytics":                                   {access: api, owner: team}, // JSON for API clients, the page for browsers
+	"GET /chat/status/{task_id}":                       {access: api, owner: owned},
+	"POST /chat":                                       {access: api, owner: owned, body: `{"message": "delete Jane Doe"}`},
+	"POST /chat/clear":                                 {access: api, owner: owned},
+	"GET /chat/panel":                                  {access: page, owner: owned},
+	"GET /chat/panel/replies/{id}":                     {access: page, owner: owned, wrongStatus: http.StatusOK}, // a reply not one's own answers nothing, as a gone one
+	"POST /chat/panel/messages":                        {access: page, owner: owned, body: "message=delete+Jane+Doe"},
+	"POST /chat/panel/clear":                           {access: page, owner: owned},
+	"GET /":                                            {access: page, owner: team},
+	"GET /board/cards":                                 {access: page, owner: team},
+	"GET /board/columns":                               {access: page, owner: team},
+	"GET /board/leads/new":                             {access: page, owner: team},
+	"GET /board/leads/{id}":                            {access: page, owner: team},
+	"GET /board/leads/{id}/delete":                     {access: page, owner: team},
+	"POST /board/leads":                                {access: page, owner: team, body: "name=Refused"},
+	"POST /board/leads/{id}":                           {access: page, owner: team, body: "name=Refused"},
+	"POST /board/leads/{id}/move":                      {access: page, owner: team, body: "status=Closed+won&order=0"},
+	"POST /board/leads/{id}/delete":                    {access: page, owner: team},
+	"POST /board/leads/{id}/restore":                   {access: page, owner: team},
+	"POST /board/demo":                                 {access: page, owner: team},
+	"POST /signout":                                    {access: page, owner: owned},
+	"GET /settings":                                    {access: page, owner: owned},
+	"POST /settings/tokens":                            {access: page, owner: owned, body: "name=refused"},
+	"POST /settings/tokens/{id}/revoke":                {access: page, owner: owned},
+	"POST /settings/password":                          {access: page, owner: owned, body: "current=correct+horse+battery+staple&password=another+long+passphrase"},
+	"GET /trash":                                       {access: page, owner: team},
+	"GET /trash/{id}":                                  {access: page, owner: team},
+	"POST /trash/{id}/restore":                         {access: page, owner: team},
+	"GET /admin/users":                                 {access: admin},
+	"POST /admin/users":                                {access: admin, body: "email=new%40example.com&name=New&password=correct+horse+battery&role=admin"},
+	"POST /admin/users/{id}/deactivate":                {access: admin},
+	"POST /admin/users/{id}/activate":                  {access: admin},
+	"POST /admin/users/{id}/password":                  {access: admin, body: "password=a+password+set+by+mallory"},
+	"POST /admin/users/{id}/reassign":                  {access: admin, body: "to=00000000-0000-0000-0000-000000000001"},
+	"POST /admin/users/{id}/tokens/{token_id}/revoke":  {access: admin},
+	"GET /webhooks":                                    {access: adminAPI},
+	"POST /webhooks":                                   {access: adminAPI, body: `{"url": "https://example.com/hook", "events": ["*"]}`},
+	"GET /webhooks/{id}":                               {access: adminAPI},
+	"PATCH /webhooks/{id}":                             {access: adminAPI, body: `{"description": "refused"}`},
+	"DELETE /webhooks/{id}":                            {access: adminAPI},
+	"GET /webhooks/{id}/deliveries":                    {access: adminAPI},
+	"POST /webhooks/{id}/deliveries/{delivery}/resend": {access: adminAPI},
+	"GET /admin/webhooks":                              {access: admin},
+	"POST /admin/webhooks":                             {access: admin, body: "url=https%3A%2F%2Fexample.com%2Fhook&events=*"},
+	"GET /admin/webhooks/{id}":                         {access: admin},
+	"POST /admin/webhooks/{id}/{action}":               {access: admin},
+	"POST /admin/webhooks/{id}/deliveries/{delivery}/resend": {access: admin},
 }
 
 // specOf returns the spec of "METHOD pattern", or of "* pattern".
@@ -124,6 +153,7 @@ var exotic = []string{http.MethodConnect, http.MethodTrace, http.MethodOptions, 
 // routeFixture is the data the requests of the route table test name.
 type routeFixture struct {
 	lead, trashed, task, rootToken, memberID, memberToken string
+	webhook, delivery                                     string
 }
 
 func (f routeFixture) path(pattern string) string {
@@ -137,6 +167,8 @@ func (f routeFixture) path(pattern string) string {
 		p = strings.ReplaceAll(p, "{id}", f.rootToken)
 	case strings.HasPrefix(p, "/admin/users/"):
 		p = strings.ReplaceAll(strings.ReplaceAll(p, "{token_id}", f.memberToken), "{id}", f.memberID)
+	case strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/admin/webhooks/"):
+		p = strings.NewReplacer("{id}", f.webhook, "{delivery}", f.delivery, "{action}", "disable").Replace(p)
 	case p == "/static/*":
 		p = static.URL("app.css")
 	}
@@ -222,11 +254,16 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	if _, err := e.st.DeleteLead(ctx, trashed.ID); err != nil {
 		t.Fatal(err)
 	}
+	hook, _, err := e.st.CreateWebhook(ctx, store.WebhookInput{URL: "https://example.com/hook", Events: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sent := e.req(rootC, "POST", "/chat/", "application/json", `{"message": "list leads"}`)
 	wantStatus(t, "root's chat message", sent, http.StatusAccepted)
 	f := routeFixture{
 		lead: lead.ID.String(), trashed: trashed.ID.String(), task: sent.json(t)["task_id"].(string),
 		rootToken: rootToken.ID.String(), memberID: member.ID.String(), memberToken: memberToken.ID.String(),
+		webhook: hook.ID.String(), delivery: "1",
 	}
 
 	fingerprint := func() string {
@@ -237,7 +274,9 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			(SELECT count(*) FROM lead_events),
 			(SELECT md5(coalesce(string_agg(u.email || u.role || u.active::text || u.password_hash, ',' ORDER BY u.id), '')) FROM users u),
 			(SELECT count(*) FROM api_tokens), (SELECT count(*) FROM user_sessions),
-			(SELECT count(*) FROM chat_messages), (SELECT count(*) FROM conversations))`).Scan(&s)
+			(SELECT count(*) FROM chat_messages), (SELECT count(*) FROM conversations),
+			(SELECT md5(coalesce(string_agg(w::text, ',' ORDER BY w.id), '')) FROM webhooks w),
+			(SELECT md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM webhook_deliveries d))`).Scan(&s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +314,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 		ct := ""
 		if spec.body != "" {
 			ct = "application/x-www-form-urlencoded"
-			if spec.access == api {
+			if spec.access == api || spec.access == adminAPI {
 				ct = "application/json"
 			}
 		}
@@ -288,7 +327,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 			// Nobody signed in.
 			r := send(nil)
 			switch spec.access {
-			case api:
+			case api, adminAPI:
 				if r.status != http.StatusUnauthorized || r.json(t)["error"] == nil {
 					t.Errorf("signed out: got %d %.200s, want 401 with a JSON error", r.status, r.body)
 				}
@@ -335,7 +374,7 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 
 			// The wrong user.
 			switch {
-			case spec.access == admin || spec.access == ops:
+			case spec.access == admin || spec.access == ops || spec.access == adminAPI:
 				if r := send(memberC); r.status != http.StatusForbidden {
 					t.Errorf("member: got %d, want 403", r.status)
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -52,14 +53,47 @@ func columnLimit(shown map[string]int, stage string) int {
 	return min(max(views.PageSize, shown[stage]), store.MaxPageSize)
 }
 
+// boardParams is what a board request asks to see: the search and the
+// filters (board_filter.go), with the filters as given for the board's URLs
+// and form.
+type boardParams struct {
+	q      string
+	filter store.BoardFilter
+	given  url.Values
+}
+
+// requestBoard reads the search and filters of r. A search too long is an
+// error; filters that cannot be read are returned as ferr, with the board's
+// params left unfiltered, so the board can show both the message and itself.
+func requestBoard(r *http.Request) (bp boardParams, ferr error, err error) {
+	if bp.q, err = searchParam(r); err != nil {
+		return bp, nil, err
+	}
+	bp.filter, bp.given, ferr = requestFilter(r)
+	return bp, ferr, nil
+}
+
+// requestBoardLenient is requestBoard for the answers to a change: a bad
+// search or filter there is not the change's fault, so they are left out.
+func requestBoardLenient(r *http.Request) boardParams {
+	bp, ferr, err := requestBoard(r)
+	if err != nil {
+		bp.q = ""
+	}
+	if ferr != nil {
+		bp.filter, bp.given = store.BoardFilter{}, nil
+	}
+	return bp
+}
+
 // readBoard reads every column with its totals, each column as long as the
 // browser had it (at least a page).
-func (s *Server) readBoard(ctx context.Context, q string, shown map[string]int) (views.BoardData, error) {
+func (s *Server) readBoard(ctx context.Context, bp boardParams, shown map[string]int) (views.BoardData, error) {
 	limit := views.PageSize
 	for stage := range shown {
 		limit = max(limit, columnLimit(shown, stage))
 	}
-	board, err := s.Store.ListBoard(ctx, store.BoardQuery{Search: q, Limit: limit, WithTotals: true})
+	board, err := s.Store.ListBoard(ctx, store.BoardQuery{Search: bp.q, Filter: bp.filter, Limit: limit, WithTotals: true})
 	if err != nil {
 		return views.BoardData{}, err
 	}
@@ -69,37 +103,51 @@ func (s *Server) readBoard(ctx context.Context, q string, shown map[string]int) 
 			col.Leads, col.HasMore = col.Leads[:n], true
 		}
 	}
-	return views.BoardData{Board: board, Query: q, Now: time.Now()}, nil
+	return views.BoardData{Board: board, Query: bp.q, Filter: views.BoardFilter{Values: bp.given}, Now: time.Now()}, nil
 }
 
 // handleBoard answers GET /: the board page, or for htmx (the search box, the
 // assistant's leads-changed refresh) the board fragment.
 func (s *Server) handleBoard(w http.ResponseWriter, r *http.Request) error {
-	q, err := searchParam(r)
+	bp, ferr, err := requestBoard(r)
 	if err != nil {
 		return err
 	}
-	if s.pageNotModified(w, r) {
+	if ferr == nil && s.pageNotModified(w, r) {
 		return nil
 	}
 	since, err := s.eventsSince(r)
 	if err != nil {
 		return err
 	}
-	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	d, err := s.readBoard(r.Context(), bp, shownParam(r))
 	if err != nil {
 		return err
 	}
 	d.EventsSince = since
-	if isHTMX(r) {
-		if r.Header.Get("HX-Trigger") == views.SearchID.String() {
-			// The search is kept in the address bar so a filtered board can be
-			// bookmarked; replaced, not pushed, so typing does not fill history.
-			w.Header().Set("HX-Replace-Url", views.BoardURL(q))
+	// Filters that cannot be read: the board unfiltered by them, and the
+	// messages beside the filters.
+	status := http.StatusOK
+	if ferr != nil {
+		status = http.StatusBadRequest
+		if isHTMX(r) {
+			status = http.StatusUnprocessableEntity // htmx swaps it (views.htmxConfig)
 		}
-		return s.render(w, r, http.StatusOK, views.BoardFragment(d))
 	}
-	return s.render(w, r, http.StatusOK, views.BoardPage(views.Page{Title: boardTitle(q), Board: d}))
+	if d.Filter, err = s.boardFilterView(r, bp.given, ferr); err != nil {
+		return err
+	}
+	if isHTMX(r) {
+		switch r.Header.Get("HX-Trigger") {
+		case views.SearchID.String(), views.FilterFormID.String():
+			// The search and filters are kept in the address bar so a
+			// filtered board can be bookmarked and shared; replaced, not
+			// pushed, so typing does not fill history.
+			w.Header().Set("HX-Replace-Url", d.URL())
+		}
+		return s.render(w, r, status, views.BoardFragment(d))
+	}
+	return s.render(w, r, status, views.BoardPage(views.Page{Title: boardTitle(bp.q), Board: d}))
 }
 
 func boardTitle(q string) string {
@@ -112,9 +160,12 @@ func boardTitle(q string) string {
 // handleBoardCards answers GET /board/cards?status=&after=&q=: the next page of
 // one column, requested as its end scrolls into view.
 func (s *Server) handleBoardCards(w http.ResponseWriter, r *http.Request) error {
-	q, err := searchParam(r)
+	bp, ferr, err := requestBoard(r)
 	if err != nil {
 		return err
+	}
+	if ferr != nil {
+		return ferr
 	}
 	status := r.FormValue("status")
 	if status == "" {
@@ -127,27 +178,27 @@ func (s *Server) handleBoardCards(w http.ResponseWriter, r *http.Request) error 
 	if s.pageNotModified(w, r) {
 		return nil
 	}
-	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: q, Status: status, Limit: views.PageSize, After: &after})
+	board, err := s.Store.ListBoard(r.Context(), store.BoardQuery{Search: bp.q, Filter: bp.filter, Status: status, Limit: views.PageSize, After: &after})
 	if err != nil {
 		return err
 	}
-	d := views.BoardData{Board: board, Query: q, Now: time.Now()}
+	d := views.BoardData{Board: board, Query: bp.q, Filter: views.BoardFilter{Values: bp.given}, Now: time.Now()}
 	return s.render(w, r, http.StatusOK, views.Cards(d, board.Columns[0]))
 }
 
 // boardWithDialog answers a direct URL of something the dialog shows: the board
 // page with the dialog open on it.
 func (s *Server) boardWithDialog(w http.ResponseWriter, r *http.Request, status int, title string, dialog func(views.BoardData) templ.Component) error {
-	q, err := searchParam(r)
-	if err != nil {
-		return err
-	}
+	bp := requestBoardLenient(r)
 	since, err := s.eventsSince(r)
 	if err != nil {
 		return err
 	}
-	d, err := s.readBoard(r.Context(), q, nil)
+	d, err := s.readBoard(r.Context(), bp, nil)
 	if err != nil {
+		return err
+	}
+	if d.Filter, err = s.boardFilterView(r, bp.given, nil); err != nil {
 		return err
 	}
 	d.EventsSince = since
@@ -158,8 +209,14 @@ func (s *Server) boardWithDialog(w http.ResponseWriter, r *http.Request, status 
 // the stage asked for (the first one otherwise).
 func (s *Server) handleLeadNewForm(w http.ResponseWriter, r *http.Request) error {
 	status := r.FormValue("status")
+	var f views.LeadForm
+	if err := s.withChoices(r, &f); err != nil {
+		return err
+	}
 	form := func(stages []store.Stage) templ.Component {
-		return views.LeadFormView(views.LeadForm{Values: views.LeadValues{Status: stageOrFirst(stages, status)}, Stages: stages})
+		f.Values.SetField("status", stageOrFirst(stages, status))
+		f.Stages = stages
+		return views.LeadFormView(f)
 	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, http.StatusOK, "New lead", func(d views.BoardData) templ.Component { return form(d.Stages()) })
@@ -198,8 +255,13 @@ func (s *Server) handleLeadDetail(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	f := views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Now: time.Now(), History: history}
+	if err := s.withChoices(r, &f); err != nil {
+		return err
+	}
 	form := func(stages []store.Stage) templ.Component {
-		return views.LeadFormView(views.LeadForm{Lead: &lead, Values: views.ValuesOf(lead), Stages: stages, Now: time.Now(), History: history})
+		f.Stages = stages
+		return views.LeadFormView(f)
 	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, http.StatusOK, lead.Name, func(d views.BoardData) templ.Component { return form(d.Stages()) })
@@ -292,6 +354,9 @@ func (s *Server) formInvalid(w http.ResponseWriter, r *http.Request, err error, 
 // whose target was elsewhere), else in a board page with the dialog open
 // under title.
 func (s *Server) leadFormAgain(w http.ResponseWriter, r *http.Request, status int, title string, f views.LeadForm, retarget bool) error {
+	if err := s.withChoices(r, &f); err != nil {
+		return err
+	}
 	if !isHTMX(r) {
 		return s.boardWithDialog(w, r, status, title, func(d views.BoardData) templ.Component {
 			f.Stages = d.Stages()
@@ -393,8 +458,7 @@ func (s *Server) handleDemoLoad(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, _ := searchParam(r)
-	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	d, err := s.readBoard(r.Context(), requestBoardLenient(r), shownParam(r))
 	if err != nil {
 		return err
 	}
@@ -441,8 +505,7 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		if st, _, _ := htmlError(err); st < 500 && isHTMX(r) {
-			q, _ := searchParam(r)
-			if d, rerr := s.readBoard(r.Context(), q, shownParam(r)); rerr == nil {
+			if d, rerr := s.readBoard(r.Context(), requestBoardLenient(r), shownParam(r)); rerr == nil {
 				return &errorWithView{err: err, view: views.BoardOOB(d)}
 			}
 		}
@@ -503,17 +566,14 @@ func (s *Server) changed(w http.ResponseWriter, r *http.Request, msg string, fla
 
 // changedUndo is changed with an Undo in the message (none when undo is nil).
 func (s *Server) changedUndo(w http.ResponseWriter, r *http.Request, msg string, undo *views.Undo, flashOOB bool, stages ...string) error {
-	q, err := searchParam(r)
-	if err != nil {
-		q = ""
-	}
+	bp := requestBoardLenient(r)
 	if !isHTMX(r) {
-		seeOther(w, r, views.BoardURL(q))
+		seeOther(w, r, views.BoardData{Query: bp.q, Filter: views.BoardFilter{Values: bp.given}}.URL())
 		return nil
 	}
 	// The write has committed; this read is the "get" of post/redirect/get, done
 	// in the same response so the page updates in place.
-	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	d, err := s.readBoard(r.Context(), bp, shownParam(r))
 	if err != nil {
 		return err
 	}

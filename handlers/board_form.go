@@ -23,36 +23,26 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // parseLeadForm reads a lead form post into the values as typed (to show them
-// again) and a store.LeadInput. A field left out of the post is left as it is;
-// an empty value is zero. Every problem is reported at once, the value's parse
-// error along with the store's own checks.
+// again) and a store.LeadInput, field by field as the lead-field table says.
+// A field left out of the post is left as it is; an empty value is zero (or
+// nobody, for the owner). Every problem is reported at once, each field's own
+// along with the store's checks of the whole input.
 func parseLeadForm(w http.ResponseWriter, r *http.Request, creating bool) (views.LeadValues, store.LeadInput, error) {
 	if err := parseForm(w, r); err != nil {
 		return views.LeadValues{}, store.LeadInput{}, err
 	}
-	f := r.PostForm
-	vals := views.LeadValues{
-		Name: f.Get("name"), Company: f.Get("company"), Email: f.Get("email"), Phone: f.Get("phone"),
-		Value: f.Get("value"), Notes: f.Get("notes"), Status: f.Get("status"), Source: f.Get("source"),
-	}
-	text := func(key string) *string {
-		if _, ok := f[key]; !ok {
-			return nil
-		}
-		v := f.Get(key)
-		return &v
-	}
-	in := store.LeadInput{
-		Name: text("name"), Company: text("company"), Email: text("email"), Phone: text("phone"),
-		Notes: text("notes"), Status: text("status"), Source: text("source"),
-	}
+	vals := views.LeadValues{}
+	var in store.LeadInput
 	fields := map[string]string{}
-	if _, ok := f["value"]; ok {
-		m, msg := parseMoneyInput(vals.Value)
-		if msg != "" {
-			fields["value"] = msg
-		} else {
-			in.Value = &m
+	for _, f := range views.LeadFormFields() {
+		if _, ok := r.PostForm[f.Name]; !ok {
+			continue
+		}
+		v := r.PostForm.Get(f.Name)
+		vals[f.Name] = v
+		var verr *store.ValidationError
+		if err := f.Set(&in, v); errors.As(err, &verr) {
+			fields[f.Name] = verr.Fields[f.Name]
 		}
 	}
 	check := in
@@ -70,20 +60,34 @@ func parseLeadForm(w http.ResponseWriter, r *http.Request, creating bool) (views
 	return vals, in, nil
 }
 
-// parseMoneyInput reads a deal value as people type it: "75000", "$75,000",
-// "1 999.50". Empty is zero.
-func parseMoneyInput(s string) (store.Money, string) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "$")
-	s = strings.NewReplacer(",", "", " ", "", "\u00a0", "").Replace(s)
-	if s == "" {
-		return 0, ""
-	}
-	m, err := store.ParseMoney(s)
+// withChoices fills in what the lead form offers: the stages are the
+// caller's; the owner select lists the active users and the lead's owner even
+// when deactivated; the lost reasons are the admin list's active ones. A new
+// lead's owner is preselected as the person creating it.
+func (s *Server) withChoices(r *http.Request, f *views.LeadForm) error {
+	users, err := s.Store.ListUsers(r.Context())
 	if err != nil {
-		return 0, err.Error()
+		return err
 	}
-	return m, ""
+	owner := f.Values.Field("owner")
+	if f.Lead != nil && f.Lead.Owner != nil {
+		owner = f.Lead.Owner.Email
+	}
+	f.Users = f.Users[:0]
+	for _, u := range users {
+		if u.Active || strings.EqualFold(u.Email, owner) {
+			f.Users = append(f.Users, u)
+		}
+	}
+	if f.LostReasons, err = s.Store.ListLostReasons(r.Context(), true); err != nil {
+		return err
+	}
+	if _, given := f.Values["owner"]; f.Lead == nil && !given {
+		if u, ok := currentUser(r); ok {
+			f.Values.SetField("owner", u.Email)
+		}
+	}
+	return nil
 }
 
 // formMessages turns the store's field messages into text shown under each

@@ -22,15 +22,12 @@ func (s *Server) handleBoardColumns(w http.ResponseWriter, r *http.Request) erro
 		http.Redirect(w, r, views.BoardPath, http.StatusSeeOther)
 		return nil
 	}
-	q, err := searchParam(r)
-	if err != nil {
-		return err
-	}
+	bp := requestBoardLenient(r)
 	stages := r.Form["stage"]
 	if len(stages) > maxLiveStages {
 		return badRequest("too many stages")
 	}
-	d, err := s.readBoard(r.Context(), q, shownParam(r))
+	d, err := s.readBoard(r.Context(), bp, shownParam(r))
 	if err != nil {
 		return err
 	}

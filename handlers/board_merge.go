@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -40,11 +41,11 @@ func editBaseOf(r *http.Request) (views.EditBase, bool) {
 		return views.EditBase{}, false
 	}
 	b := views.EditBase{Version: v}
-	for _, f := range views.LeadFormFields {
-		if _, ok := r.PostForm["base_"+f]; !ok {
+	for _, f := range views.LeadFormFields() {
+		if _, ok := r.PostForm["base_"+f.Name]; !ok {
 			return views.EditBase{}, false
 		}
-		b.Values.SetField(f, r.PostFormValue("base_"+f))
+		b.Values.SetField(f.Name, r.PostFormValue("base_"+f.Name))
 	}
 	return b, true
 }
@@ -53,28 +54,31 @@ func editBaseOf(r *http.Request) (views.EditBase, bool) {
 // "theirs" takes the base value, which the conflict form set to the stored one,
 // so the merge leaves the stored value alone.
 func resolveTheirs(r *http.Request, base views.EditBase) {
-	for _, f := range views.LeadFormFields {
-		if r.PostFormValue("resolve_"+f) == "theirs" {
-			r.PostForm.Set(f, base.Values.Field(f))
-			r.Form.Set(f, base.Values.Field(f))
+	for _, f := range views.LeadFormFields() {
+		if r.PostFormValue("resolve_"+f.Name) == "theirs" {
+			r.PostForm.Set(f.Name, base.Values.Field(f.Name))
+			r.Form.Set(f.Name, base.Values.Field(f.Name))
 		}
 	}
 }
 
-// sameField says whether two form values of field mean the same: text as the
-// store normalizes it (trimmed, except notes), amounts as amounts.
-func sameField(field, a, b string) bool {
-	switch field {
-	case "notes":
+// sameField says whether two form values of field f mean the same: text as
+// the store normalizes it (trimmed, except text kept as typed), amounts as
+// amounts, users without regard to case.
+func sameField(f store.Field, a, b string) bool {
+	switch f.Kind {
+	case store.KindLongText:
 		// Browsers post line breaks as CRLF whatever the page held.
 		return strings.ReplaceAll(a, "\r\n", "\n") == strings.ReplaceAll(b, "\r\n", "\n")
-	case "value":
-		ma, ea := parseMoneyInput(a)
-		mb, eb := parseMoneyInput(b)
-		if ea != "" || eb != "" {
+	case store.KindMoney:
+		ma, ea := store.ParseMoneyText(a)
+		mb, eb := store.ParseMoneyText(b)
+		if ea != nil || eb != nil {
 			return strings.TrimSpace(a) == strings.TrimSpace(b)
 		}
 		return ma == mb
+	case store.KindUser:
+		return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
 	default:
 		return strings.TrimSpace(a) == strings.TrimSpace(b)
 	}
@@ -93,19 +97,19 @@ func (s *Server) mergeEdit(r *http.Request, id uuid.UUID, base views.EditBase, v
 		stored := views.ValuesOf(cur)
 		merged := store.LeadInput{}
 		var conflicts []views.FieldConflict
-		for _, f := range views.LeadFormFields {
-			if _, posted := r.PostForm[f]; !posted {
+		for _, f := range views.LeadFormFields() {
+			if _, posted := r.PostForm[f.Name]; !posted {
 				continue
 			}
-			mine, was, now := vals.Field(f), base.Values.Field(f), stored.Field(f)
+			mine, was, now := vals.Field(f.Name), base.Values.Field(f.Name), stored.Field(f.Name)
 			if sameField(f, mine, was) {
 				continue // not changed here: whatever is stored stays
 			}
 			if cur.Version != base.Version && !sameField(f, now, was) && !sameField(f, mine, now) {
-				conflicts = append(conflicts, views.FieldConflict{Field: f, Label: formLabel(f), Mine: mine, Theirs: now})
+				conflicts = append(conflicts, views.FieldConflict{Field: f.Name, Label: f.Label, Mine: mine, Theirs: now})
 				continue
 			}
-			setInput(&merged, &in, f)
+			f.Copy(&merged, &in)
 		}
 		if len(conflicts) > 0 {
 			if authors, err := s.Store.LastFieldChanges(ctx, id); err == nil {
@@ -130,40 +134,6 @@ func (s *Server) mergeEdit(r *http.Request, id uuid.UUID, base views.EditBase, v
 	return store.Lead{}, store.Lead{}, nil, store.ErrConflict
 }
 
-// setInput copies field f of from into to.
-func setInput(to, from *store.LeadInput, f string) {
-	switch f {
-	case "name":
-		to.Name = from.Name
-	case "company":
-		to.Company = from.Company
-	case "email":
-		to.Email = from.Email
-	case "phone":
-		to.Phone = from.Phone
-	case "value":
-		to.Value = from.Value
-	case "notes":
-		to.Notes = from.Notes
-	case "status":
-		to.Status = from.Status
-	case "source":
-		to.Source = from.Source
-	}
-}
-
-// formLabel is a field's label in the lead form.
-func formLabel(f string) string {
-	switch f {
-	case "value":
-		return "Deal value"
-	case "status":
-		return "Stage"
-	default:
-		return strings.ToUpper(f[:1]) + f[1:]
-	}
-}
-
 // conflictForm answers a save with conflicting fields: 409 with the edit form
 // rendered from the stored lead (its version and values are the new base), the
 // fields this person changed holding what they typed, and the conflict view.
@@ -171,10 +141,10 @@ func formLabel(f string) string {
 func (s *Server) conflictForm(w http.ResponseWriter, r *http.Request, cur store.Lead, vals views.LeadValues, conflicts []views.FieldConflict) error {
 	stored := views.ValuesOf(cur)
 	base, _ := editBaseOf(r)
-	shown := stored
-	for _, f := range views.LeadFormFields {
-		if !sameField(f, vals.Field(f), base.Values.Field(f)) {
-			shown.SetField(f, vals.Field(f)) // this person's change, merged or in conflict
+	shown := maps.Clone(stored)
+	for _, f := range views.LeadFormFields() {
+		if !sameField(f, vals.Field(f.Name), base.Values.Field(f.Name)) {
+			shown.SetField(f.Name, vals.Field(f.Name)) // this person's change, merged or in conflict
 		}
 	}
 	f := views.LeadForm{Lead: &cur, Values: shown, Now: time.Now(), Conflicts: conflicts,

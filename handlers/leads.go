@@ -40,6 +40,16 @@ func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
 	if msg := checkSearch(bq.Search); msg != "" {
 		return &httpError{status: http.StatusBadRequest, msg: "q " + msg, fields: map[string]string{"q": msg}}
 	}
+	// The board filters (board_filter.go): 400 naming a parameter that cannot be read.
+	var me uuid.UUID
+	if u, ok := currentUser(r); ok {
+		me = u.ID
+	}
+	filter, given, err := parseBoardFilter(qv, me)
+	if err != nil {
+		return err
+	}
+	bq.Filter = filter
 	if v := qv.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > store.MaxPageSize {
@@ -70,7 +80,8 @@ func (s *Server) handleLeadList(w http.ResponseWriter, r *http.Request) error {
 		notModified(w, r, boardETag(v))
 		return nil
 	}
-	key := url.Values{"q": {bq.Search}, "status": {bq.Status}, "limit": {qv.Get("limit")}, "cursor": {qv.Get("cursor")}}.Encode()
+	key := url.Values{"q": {bq.Search}, "status": {bq.Status}, "limit": {qv.Get("limit")}, "cursor": {qv.Get("cursor")},
+		"filter": {filterCacheKey(given)}, "me": {me.String()}}.Encode()
 	e, err := s.listBoardCached(r.Context(), key, v, bq)
 	if err != nil {
 		return err
@@ -109,7 +120,10 @@ func boardLinks(board store.Board, bq store.BoardQuery) []string {
 	var links []string
 	for _, col := range board.Columns {
 		if col.HasMore {
-			next := url.Values{"status": {col.Stage.Name}, "limit": {strconv.Itoa(bq.Limit)}, "cursor": {encodeCursor(col.NextAfter())}}
+			next := filterValues(bq.Filter)
+			next.Set("status", col.Stage.Name)
+			next.Set("limit", strconv.Itoa(bq.Limit))
+			next.Set("cursor", encodeCursor(col.NextAfter()))
 			if bq.Search != "" {
 				next.Set("q", bq.Search)
 			}

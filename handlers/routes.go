@@ -100,6 +100,12 @@ func (s *Server) Routes() http.Handler {
 		r.With(s.chatSession).Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
 	})
 
+	// Stages: the JSON API and the admins' settings page (stages.go).
+	s.stageRoutes(r)
+
+	// The analytics page, and its numbers as JSON for API clients (analytics.go).
+	r.With(s.negotiatedAuth).Get(views.AnalyticsPath, s.negotiated(s.handleAnalytics()))
+
 	// The assistant panel's fragments: like pages, with failures shown in the panel.
 	r.Group(func(r chi.Router) {
 		r.Use(s.panelAuth, s.chatSession)
@@ -148,10 +154,13 @@ func (s *Server) Routes() http.Handler {
 				r.Post(views.AdminPath+"/{id}/deactivate", s.html(s.handleAdminSetActive(false)))
 				r.Post(views.AdminPath+"/{id}/activate", s.html(s.handleAdminSetActive(true)))
 				r.Post(views.AdminPath+"/{id}/password", s.html(s.handleAdminSetPassword))
+				r.Post(views.AdminPath+"/{id}/reassign", s.html(s.handleAdminReassign))
 				r.Post(views.AdminPath+"/{id}/tokens/{token_id}/revoke", s.html(s.handleAdminRevokeToken))
 			})
 		})
 	})
+
+	s.webhookRoutes(r)
 
 	return r
 }

@@ -50,6 +50,9 @@ type Server struct {
 	// Events is the server's event hub, which feeds GET /events/; nil: the
 	// stream answers 503.
 	Events *EventHub
+	// WebhookAllowPrivate accepts webhook receivers on loopback and private
+	// addresses (WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 
 	// sec is the state Routes makes from Security: rate limiters and such.
 	sec *security

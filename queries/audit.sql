@@ -23,7 +23,8 @@ FROM lead_event_sequencer;
 -- ListStreamEvents reads the stream after position after, in stream order.
 -- name: ListStreamEvents :many
 SELECT seq::bigint AS seq, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name,
-       coalesce(lead, 'null')::jsonb AS lead
+       coalesce(lead, 'null')::jsonb AS lead,
+       coalesce(stage, 'null')::jsonb AS stage, coalesce(stages, 'null')::jsonb AS stages
 FROM lead_events
 WHERE seq > @after::bigint
 ORDER BY seq

@@ -83,7 +83,7 @@ func (q *Queries) LastFieldChanges(ctx context.Context, leadID uuid.UUID) ([]Las
 }
 
 const lastLeadEvent = `-- name: LastLeadEvent :one
-SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq, stage, stages
 FROM lead_events
 WHERE lead_id = $1
 ORDER BY id DESC
@@ -106,6 +106,8 @@ func (q *Queries) LastLeadEvent(ctx context.Context, leadID uuid.UUID) (LeadEven
 		&i.ActorName,
 		&i.Lead,
 		&i.Seq,
+		&i.Stage,
+		&i.Stages,
 	)
 	return i, err
 }
@@ -124,7 +126,7 @@ func (q *Queries) LastLeadEventSeq(ctx context.Context) (int64, error) {
 }
 
 const listLeadEvents = `-- name: ListLeadEvents :many
-SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq
+SELECT id, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name, lead, seq, stage, stages
 FROM lead_events
 WHERE lead_id = $1
 ORDER BY id DESC
@@ -157,6 +159,8 @@ func (q *Queries) ListLeadEvents(ctx context.Context, arg ListLeadEventsParams) 
 			&i.ActorName,
 			&i.Lead,
 			&i.Seq,
+			&i.Stage,
+			&i.Stages,
 		); err != nil {
 			return nil, err
 		}
@@ -170,7 +174,8 @@ func (q *Queries) ListLeadEvents(ctx context.Context, arg ListLeadEventsParams) 
 
 const listStreamEvents = `-- name: ListStreamEvents :many
 SELECT seq::bigint AS seq, lead_id, at, action, changes, actor_kind, actor_user_id, actor_name,
-       coalesce(lead, 'null')::jsonb AS lead
+       coalesce(lead, 'null')::jsonb AS lead,
+       coalesce(stage, 'null')::jsonb AS stage, coalesce(stages, 'null')::jsonb AS stages
 FROM lead_events
 WHERE seq > $1::bigint
 ORDER BY seq
@@ -192,6 +197,8 @@ type ListStreamEventsRow struct {
 	ActorUserID pgtype.UUID
 	ActorName   string
 	Lead        []byte
+	Stage       []byte
+	Stages      []byte
 }
 
 // ListStreamEvents reads the stream after position after, in stream order.
@@ -214,6 +221,8 @@ func (q *Queries) ListStreamEvents(ctx context.Context, arg ListStreamEventsPara
 			&i.ActorUserID,
 			&i.ActorName,
 			&i.Lead,
+			&i.Stage,
+			&i.Stages,
 		); err != nil {
 			return nil, err
 		}

@@ -99,11 +99,22 @@ type LeadEvent struct {
 	ActorName   string
 	Lead        []byte
 	Seq         *int64
+	Stage       []byte
+	Stages      []byte
 }
 
 type LeadEventSequencer struct {
 	One     bool
 	LastSeq int64
+}
+
+type LeadStageChange struct {
+	EventID       int64
+	LeadID        uuid.UUID
+	At            time.Time
+	FromStage     *int16
+	ToStage       *int16
+	FromEnteredAt pgtype.Timestamptz
 }
 
 type LostReason struct {
@@ -171,4 +182,50 @@ type UserSession struct {
 	UserID    uuid.UUID
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+type Webhook struct {
+	ID                  uuid.UUID
+	Url                 string
+	Events              []string
+	Description         string
+	Secret              string
+	Enabled             bool
+	DisabledReason      string
+	ConsecutiveFailures int32
+	FailingSince        pgtype.Timestamptz
+	LastSuccessAt       pgtype.Timestamptz
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+type WebhookAttempt struct {
+	ID         int64
+	DeliveryID int64
+	At         time.Time
+	DurationMs int32
+	StatusCode *int32
+	Error      string
+	Response   string
+}
+
+type WebhookCursor struct {
+	One     bool
+	LastSeq int64
+}
+
+type WebhookDelivery struct {
+	ID             int64
+	WebhookID      uuid.UUID
+	EventSeq       int64
+	EventType      string
+	OrderKey       string
+	Payload        string
+	State          string
+	Attempts       int32
+	NextAttemptAt  time.Time
+	LockedUntil    pgtype.Timestamptz
+	FirstAttemptAt pgtype.Timestamptz
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }

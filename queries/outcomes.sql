@@ -55,3 +55,12 @@ UPDATE leads
 SET owner_id = sqlc.narg(owner_id), updated_at = now()
 WHERE id = ANY(@ids::uuid[])
 RETURNING *;
+
+-- CountLeadsByOwner counts the leads of each user who owns some.
+-- name: CountLeadsByOwner :many
+SELECT owner_id::uuid AS owner_id, count(*)::integer AS leads
+FROM leads
+WHERE owner_id IS NOT NULL
+GROUP BY owner_id
+ORDER BY owner_id
+LIMIT 10000;

@@ -12,6 +12,41 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const countLeadsByOwner = `-- name: CountLeadsByOwner :many
+SELECT owner_id::uuid AS owner_id, count(*)::integer AS leads
+FROM leads
+WHERE owner_id IS NOT NULL
+GROUP BY owner_id
+ORDER BY owner_id
+LIMIT 10000
+`
+
+type CountLeadsByOwnerRow struct {
+	OwnerID uuid.UUID
+	Leads   int32
+}
+
+// CountLeadsByOwner counts the leads of each user who owns some.
+func (q *Queries) CountLeadsByOwner(ctx context.Context) ([]CountLeadsByOwnerRow, error) {
+	rows, err := q.db.Query(ctx, countLeadsByOwner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CountLeadsByOwnerRow{}
+	for rows.Next() {
+		var i CountLeadsByOwnerRow
+		if err := rows.Scan(&i.OwnerID, &i.Leads); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getPipelineSettings = `-- name: GetPipelineSettings :one
 
 SELECT lost_reason_required

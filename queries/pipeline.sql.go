@@ -54,6 +54,7 @@ SELECT e.id, e.lead_id, e.at, e.action, e.changes, e.actor_name,
 FROM lead_events e
 LEFT JOIN leads l ON l.id = e.lead_id
 LEFT JOIN trashed_leads t ON t.id = e.lead_id
+WHERE e.action NOT LIKE 'stage\_%' -- stage events (migration 00016) name no lead
 ORDER BY e.id DESC
 LIMIT $1::integer
 `

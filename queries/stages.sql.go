@@ -7,36 +7,145 @@ package queries
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const deleteStage = `-- name: DeleteStage :execrows
+DELETE FROM stages
+WHERE id = $1
+`
+
+func (q *Queries) DeleteStage(ctx context.Context, id int16) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteStage, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const insertStage = `-- name: InsertStage :one
+INSERT INTO stages (name, position, kind, probability, rot_days)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, name, position, kind, probability, rot_days
+`
+
+type InsertStageParams struct {
+	Name        string
+	Position    int32
+	Kind        string
+	Probability int16
+	RotDays     *int32
+}
+
+func (q *Queries) InsertStage(ctx context.Context, arg InsertStageParams) (Stage, error) {
+	row := q.db.QueryRow(ctx, insertStage,
+		arg.Name,
+		arg.Position,
+		arg.Kind,
+		arg.Probability,
+		arg.RotDays,
+	)
+	var i Stage
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Position,
+		&i.Kind,
+		&i.Probability,
+		&i.RotDays,
+	)
+	return i, err
+}
+
+const insertStageEvent = `-- name: InsertStageEvent :exec
+INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, stage, stages)
+VALUES ('00000000-0000-0000-0000-000000000000', $1, $2, $3, $4, $5, $6, $7)
+`
+
+type InsertStageEventParams struct {
+	Action      string
+	Changes     []byte
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	Stage       []byte
+	Stages      []byte
+}
+
+func (q *Queries) InsertStageEvent(ctx context.Context, arg InsertStageEventParams) error {
+	_, err := q.db.Exec(ctx, insertStageEvent,
+		arg.Action,
+		arg.Changes,
+		arg.ActorKind,
+		arg.ActorUserID,
+		arg.ActorName,
+		arg.Stage,
+		arg.Stages,
+	)
+	return err
+}
+
 const listStages = `-- name: ListStages :many
-SELECT id, name, position, kind
+SELECT id, name, position, kind, probability, rot_days
 FROM stages
 ORDER BY position
 LIMIT 100
 `
 
-type ListStagesRow struct {
-	ID       int16
-	Name     string
-	Position int32
-	Kind     string
-}
-
-func (q *Queries) ListStages(ctx context.Context) ([]ListStagesRow, error) {
+func (q *Queries) ListStages(ctx context.Context) ([]Stage, error) {
 	rows, err := q.db.Query(ctx, listStages)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListStagesRow{}
+	items := []Stage{}
 	for rows.Next() {
-		var i ListStagesRow
+		var i Stage
 		if err := rows.Scan(
 			&i.ID,
 			&i.Name,
 			&i.Position,
 			&i.Kind,
+			&i.Probability,
+			&i.RotDays,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockAllStages = `-- name: LockAllStages :many
+SELECT id, name, position, kind, probability, rot_days
+FROM (SELECT id, name, position, kind, probability, rot_days FROM stages ORDER BY id FOR UPDATE) s
+ORDER BY position
+LIMIT 100
+`
+
+// LockAllStages takes every stage's row lock, in id order: editing the
+// pipeline (store/stages.go) waits for the writes in flight in any column and
+// holds new ones back until it commits. It returns the stages in board order.
+func (q *Queries) LockAllStages(ctx context.Context) ([]Stage, error) {
+	rows, err := q.db.Query(ctx, lockAllStages)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Stage{}
+	for rows.Next() {
+		var i Stage
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Position,
+			&i.Kind,
+			&i.Probability,
+			&i.RotDays,
 		); err != nil {
 			return nil, err
 		}
@@ -52,15 +161,16 @@ const lockStages = `-- name: LockStages :many
 SELECT name
 FROM stages
 WHERE name = ANY($1::text[])
-ORDER BY position
+ORDER BY id
 FOR UPDATE
 `
 
-// LockStages takes the row lock of each named stage, in board order so that two
-// transactions locking overlapping sets can never deadlock. Every write that
+// LockStages takes the row lock of each named stage, in id order so that two
+// transactions locking overlapping sets can never deadlock (ids never change;
+// positions do when stages are reordered, migration 00016). Every write that
 // changes which cards a column holds, or their order, holds the lock of that
-// column's stage until commit, exclusively (this query) or shared (a move: move_lead in
-// migration 00006; see store/leads.go).
+// column's stage until commit, exclusively (this query) or shared (a move:
+// move_lead; see store/leads.go).
 func (q *Queries) LockStages(ctx context.Context, names []string) ([]string, error) {
 	rows, err := q.db.Query(ctx, lockStages, names)
 	if err != nil {
@@ -79,4 +189,134 @@ func (q *Queries) LockStages(ctx context.Context, names []string) ([]string, err
 		return nil, err
 	}
 	return items, nil
+}
+
+const moveStageLeads = `-- name: MoveStageLeads :execrows
+WITH ranked AS (
+    SELECT l.id, row_number() OVER (ORDER BY l.card_order) AS n
+    FROM leads l
+    WHERE l.status = $1::text
+), moved AS (
+    UPDATE leads l
+    SET status = $2::text, card_order = $7::bigint + ranked.n * $8::bigint, updated_at = now()
+    FROM ranked
+    WHERE l.id = ranked.id
+    RETURNING l.id, to_jsonb(l) AS lead, ranked.n
+)
+INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
+SELECT m.id, 'move',
+       jsonb_build_array(jsonb_build_object('field', 'status', 'old', $1::text, 'new', $2::text)),
+       $3, $4, $5,
+       m.lead || jsonb_build_object('card_order', $6::bigint + m.n - 1)
+FROM moved m
+`
+
+type MoveStageLeadsParams struct {
+	FromStatus  string
+	ToStatus    string
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	FirstPos    int64
+	Base        int64
+	KeyGap      int64
+}
+
+// MoveStageLeads moves every lead of column from_status to the end of column
+// to_status, in their order, key_gap apart after the last key there (base),
+// recording a move in each lead's history in the same statement (the lead
+// snapshot given, so the trigger does not count each position). The caller
+// holds both columns' locks exclusively.
+func (q *Queries) MoveStageLeads(ctx context.Context, arg MoveStageLeadsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, moveStageLeads,
+		arg.FromStatus,
+		arg.ToStatus,
+		arg.ActorKind,
+		arg.ActorUserID,
+		arg.ActorName,
+		arg.FirstPos,
+		arg.Base,
+		arg.KeyGap,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const moveTrashedLeads = `-- name: MoveTrashedLeads :execrows
+UPDATE trashed_leads
+SET status = $1::text
+WHERE status = $2::text
+`
+
+type MoveTrashedLeadsParams struct {
+	ToStatus   string
+	FromStatus string
+}
+
+// MoveTrashedLeads points the trashed leads of a stage at another, so a
+// restore puts them there.
+func (q *Queries) MoveTrashedLeads(ctx context.Context, arg MoveTrashedLeadsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, moveTrashedLeads, arg.ToStatus, arg.FromStatus)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const setStagePosition = `-- name: SetStagePosition :execrows
+UPDATE stages
+SET position = $1
+WHERE id = $2 AND position <> $1
+`
+
+type SetStagePositionParams struct {
+	Position int32
+	ID       int16
+}
+
+// SetStagePosition sets one stage's position; the unique position is checked
+// at commit (migration 00011), so a reorder writes positions in any order.
+func (q *Queries) SetStagePosition(ctx context.Context, arg SetStagePositionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setStagePosition, arg.Position, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const updateStage = `-- name: UpdateStage :one
+UPDATE stages
+SET name = $1, kind = $2, probability = $3, rot_days = $4
+WHERE id = $5
+RETURNING id, name, position, kind, probability, rot_days
+`
+
+type UpdateStageParams struct {
+	Name        string
+	Kind        string
+	Probability int16
+	RotDays     *int32
+	ID          int16
+}
+
+func (q *Queries) UpdateStage(ctx context.Context, arg UpdateStageParams) (Stage, error) {
+	row := q.db.QueryRow(ctx, updateStage,
+		arg.Name,
+		arg.Kind,
+		arg.Probability,
+		arg.RotDays,
+		arg.ID,
+	)
+	var i Stage
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Position,
+		&i.Kind,
+		&i.Probability,
+		&i.RotDays,
+	)
+	return i, err
 }

@@ -68,8 +68,32 @@
     var params = evt.detail.parameters;
     var search = byId(SEARCH_ID);
     if (search && params.q === undefined) params.q = search.value;
+    // The board filters (views/board_filter.templ), likewise, in the URL:
+    // a posted lead form has fields of the same names (source).
+    var filters = byId('board-filters');
+    if (filters) {
+      var extra = new URLSearchParams();
+      new FormData(filters).forEach(function (v, k) { if (v !== '') extra.set(k, v); });
+      if (extra.toString()) {
+        evt.detail.path += (evt.detail.path.indexOf('?') < 0 ? '?' : '&') + extra.toString();
+      }
+    }
     params.shown = JSON.stringify(shownCounts());
   });
+
+  // boardAddress is the board's URL with the search and filters shown.
+  function boardAddress() {
+    var params = new URLSearchParams();
+    var search = byId(SEARCH_ID);
+    var q = search ? search.value.trim() : '';
+    if (q) params.set('q', q);
+    var filters = byId('board-filters');
+    if (filters) {
+      new FormData(filters).forEach(function (v, k) { if (v !== '') params.set(k, v); });
+    }
+    var qs = params.toString();
+    return qs ? '/?' + qs : '/';
+  }
 
   function shownCounts() {
     var out = {};
@@ -612,9 +636,7 @@
     if (history.state && history.state.leadDialog) {
       history.back();
     } else if (location.pathname !== '/') {
-      var search = byId(SEARCH_ID);
-      var q = search ? search.value.trim() : '';
-      history.replaceState(null, '', q ? '/?q=' + encodeURIComponent(q) : '/');
+      history.replaceState(null, '', boardAddress());
     }
     if (dialogOpener) {
       var opener = byId(dialogOpener);

@@ -13,10 +13,19 @@
 //   and the dialog says that someone changed the lead.
 // - The browser reconnects by itself with Last-Event-ID; when it was too far
 //   behind, the server sends "reset" and the whole board is rendered again.
+// - A stage change (stage.created, .updated, .deleted, .reordered) renders the
+//   whole board again, as the server now has it: columns appear, disappear,
+//   change name or order. It waits, like the others, while a card is dragged.
 (function () {
   'use strict';
 
   var TYPES = ['lead.created', 'lead.updated', 'lead.moved', 'lead.deleted', 'lead.restored'];
+  var STAGE_TYPES = ['stage.created', 'stage.updated', 'stage.deleted', 'stage.reordered'];
+  var STAGE_VERBS = {
+    'stage.created': 'added the stage', 'stage.updated': 'changed the stage',
+    'stage.deleted': 'deleted the stage', 'stage.reordered': 'reordered the stages'
+  };
+  var stageTimer = null;
   var VERBS = {
     'lead.created': 'added', 'lead.updated': 'changed', 'lead.moved': 'moved',
     'lead.deleted': 'deleted', 'lead.restored': 'restored'
@@ -166,12 +175,29 @@
     if (!timer) timer = setTimeout(flush, 30);
   }
 
+  // onStageEvent renders the board again once no card is being dragged or
+  // saved; several stage events in a row make one request.
+  function onStageEvent(e) {
+    var ev;
+    try { ev = JSON.parse(e.data); } catch (err) { return; }
+    var who = (ev.actor && ev.actor.name) || 'Someone';
+    announce(who + ' ' + STAGE_VERBS[ev.type] + (ev.stage ? ' ' + ev.stage.name : '') + '.');
+    if (stageTimer) return;
+    var redraw = function () {
+      if (dragging()) { stageTimer = setTimeout(redraw, 250); return; }
+      stageTimer = null;
+      htmx.trigger(document.body, 'leads-changed');
+    };
+    stageTimer = setTimeout(redraw, 30);
+  }
+
   function start() {
     var board = byId('board');
     if (!board || !window.EventSource || !window.htmx) return;
     var since = board.dataset.eventsSince;
     var source = new EventSource('/events/' + (since ? '?since=' + encodeURIComponent(since) : ''));
     TYPES.forEach(function (t) { source.addEventListener(t, onEvent); });
+    STAGE_TYPES.forEach(function (t) { source.addEventListener(t, onStageEvent); });
     // Too far behind: render the whole board again (it listens for this).
     source.addEventListener('reset', function () { htmx.trigger(document.body, 'leads-changed'); });
     window.addEventListener('pagehide', function () { source.close(); });

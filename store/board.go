@@ -5,45 +5,72 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/crmteam/crm/queries"
 )
 
-// Stage is a column of the pipeline.
-type Stage struct {
-	Name     string `json:"name"`
-	Position int    `json:"position"`
-	// Kind is "open", "won" or "lost".
-	Kind string `json:"kind"`
+// BoardFilter narrows the board to the leads matching every filter set (the
+// zero value: every lead). The board's counts and totals describe the leads
+// that match.
+type BoardFilter struct {
+	// Owner keeps the leads of this user.
+	Owner *uuid.UUID
+	// Source keeps the leads of this source (without regard to case).
+	Source string
+	// MinValue and MaxValue bound the value, both inclusive.
+	MinValue, MaxValue *Money
+	// CreatedFrom and CreatedTo bound created_at, UpdatedFrom and UpdatedTo
+	// updated_at (last touched): from inclusive, to exclusive.
+	CreatedFrom, CreatedTo, UpdatedFrom, UpdatedTo *time.Time
+	// StaleOnly keeps the leads in their stage longer than its rot_days.
+	StaleOnly bool
 }
 
-// Stages returns the pipeline's stages in board order.
-func (s *Store) Stages(ctx context.Context) ([]Stage, error) {
-	stages, err := listStages(ctx, s.q)
-	return stages, translate(err)
+// IsZero says whether no filter is set.
+func (f BoardFilter) IsZero() bool {
+	return f.Owner == nil && f.Source == "" && f.MinValue == nil && f.MaxValue == nil &&
+		f.CreatedFrom == nil && f.CreatedTo == nil && f.UpdatedFrom == nil && f.UpdatedTo == nil && !f.StaleOnly
 }
 
-// listStages reads the stages in board order through q (a transaction's, or
-// the pool's).
-func listStages(ctx context.Context, q *queries.Queries) ([]Stage, error) {
-	rows, err := q.ListStages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list stages: %w", err)
+// Validate checks the ranges.
+func (f BoardFilter) Validate() *ValidationError {
+	errs := map[string]string{}
+	for _, v := range []struct {
+		field string
+		m     *Money
+	}{{"min_value", f.MinValue}, {"max_value", f.MaxValue}} {
+		if v.m != nil && (*v.m < 0 || *v.m > MaxMoney) {
+			errs[v.field] = "must be between 0 and 999999999999.99"
+		}
 	}
-	out := make([]Stage, len(rows))
-	for i, r := range rows {
-		out[i] = Stage{Name: r.Name, Position: int(r.Position), Kind: r.Kind}
+	if f.MinValue != nil && f.MaxValue != nil && *f.MinValue > *f.MaxValue && errs["max_value"] == "" {
+		errs["max_value"] = "must not be below min_value"
 	}
-	return out, nil
+	// To is exclusive: a range that ends where it starts holds nothing.
+	if f.CreatedFrom != nil && f.CreatedTo != nil && !f.CreatedTo.After(*f.CreatedFrom) {
+		errs["created_to"] = "must not be before created_from"
+	}
+	if f.UpdatedFrom != nil && f.UpdatedTo != nil && !f.UpdatedTo.After(*f.UpdatedFrom) {
+		errs["updated_to"] = "must not be before updated_from"
+	}
+	checkText(errs, "source", &f.Source, MaxSourceLen)
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: errs}
 }
 
 // BoardQuery selects what part of the board to read.
 type BoardQuery struct {
 	// Search matches name, company, email and notes (case-insensitive substring).
 	Search string
+	// Filter narrows the board further.
+	Filter BoardFilter
 	// Status limits the board to one column when set.
 	Status string
 	// Limit is the number of leads per column to read; 0 reads every lead.
@@ -131,6 +158,9 @@ func (s *Store) ListBoardVersion(ctx context.Context, bq BoardQuery) (Board, int
 // listBoard is ListBoard's work through q; match finds the leads a search
 // with typos means (typoMatches).
 func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match func(context.Context, string) ([]uuid.UUID, error)) (Board, error) {
+	if verr := bq.Filter.Validate(); verr != nil {
+		return Board{}, verr
+	}
 	stages, err := listStages(ctx, q)
 	if err != nil {
 		return Board{}, err
@@ -144,7 +174,7 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		only = &st.Name
 		stages = []Stage{st}
 	}
-	f := boardFilter{pattern: likePattern(bq.Search), digits: phoneDigits(bq.Search)}
+	f := boardFilter{pattern: likePattern(bq.Search), digits: phoneDigits(bq.Search), BoardFilter: bq.Filter, now: time.Now()}
 	cols, err := readColumns(ctx, q, bq, f, only)
 	if err != nil {
 		return Board{}, fmt.Errorf("list leads: %w", err)
@@ -153,7 +183,7 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 	// as the assistant does: it shows the leads MatchLeads finds close enough
 	// ("jnae doe", "acmee"). Pages after the first and single columns do not
 	// fall back, so a column's next page never changes what the search means.
-	if f.pattern != "" && len(cols) == 0 && only == nil && bq.After == nil {
+	if f.pattern != "" && len(cols) == 0 && only == nil && bq.After == nil && bq.Filter.IsZero() {
 		if f.ids, err = match(ctx, bq.Search); err != nil {
 			return Board{}, err
 		}
@@ -182,7 +212,7 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		return Board{}, err
 	}
 	if bq.WithTotals {
-		totals, err := q.ColumnTotals(ctx, queries.ColumnTotalsParams{Pattern: f.pattern, Digits: f.digits, Ids: f.ids})
+		totals, err := q.FilterTotals(ctx, f.totalsParams())
 		if err != nil {
 			return Board{}, fmt.Errorf("column totals: %w", err)
 		}
@@ -222,8 +252,8 @@ func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f board
 		rowLimit = int32(bq.Limit) + 1 // one more to know whether there is a next page
 	}
 	switch {
-	case f.pattern != "":
-		rows, err := q.SearchColumns(ctx, queries.SearchColumnsParams{AfterKey: after, Pattern: f.pattern, Digits: f.digits, Ids: f.ids, RowLimit: rowLimit, OnlyStatus: only})
+	case f.pattern != "" || !f.IsZero():
+		rows, err := q.FilterColumns(ctx, f.columnsParams(after, rowLimit, only))
 		if err != nil {
 			return nil, err
 		}
@@ -299,11 +329,50 @@ func (s *Store) typoMatches(ctx context.Context, search string) ([]uuid.UUID, er
 	return ids, nil
 }
 
-// boardFilter is what a board search matches: the ILIKE pattern of the text,
-// the digits of a phone number typed, and the ids of typo-tolerant matches.
+// boardFilter is what a filtered board matches: the ILIKE pattern of the
+// search, the digits of a phone number typed, the ids of typo-tolerant
+// matches, and the filters; now is when "going stale" is counted from.
 type boardFilter struct {
 	pattern, digits string
 	ids             []uuid.UUID
+	BoardFilter
+	now time.Time
+}
+
+func (f boardFilter) columnsParams(after int64, rowLimit int32, only *string) queries.FilterColumnsParams {
+	t := f.totalsParams()
+	return queries.FilterColumnsParams{
+		OnlyStatus: only, AfterKey: after, RowLimit: rowLimit,
+		Pattern: t.Pattern, Digits: t.Digits, Ids: t.Ids, OwnerID: t.OwnerID, Source: t.Source,
+		MinValue: t.MinValue, MaxValue: t.MaxValue, CreatedFrom: t.CreatedFrom, CreatedTo: t.CreatedTo,
+		UpdatedFrom: t.UpdatedFrom, UpdatedTo: t.UpdatedTo, StaleOnly: t.StaleOnly, Now: t.Now,
+	}
+}
+
+func (f boardFilter) totalsParams() queries.FilterTotalsParams {
+	p := queries.FilterTotalsParams{
+		Pattern: f.pattern, Digits: f.digits, Ids: f.ids, Source: strings.TrimSpace(f.Source),
+		CreatedFrom: timestamptz(f.CreatedFrom), CreatedTo: timestamptz(f.CreatedTo),
+		UpdatedFrom: timestamptz(f.UpdatedFrom), UpdatedTo: timestamptz(f.UpdatedTo),
+		StaleOnly: f.StaleOnly, Now: f.now,
+	}
+	if f.Owner != nil {
+		p.OwnerID = pgtype.UUID{Bytes: *f.Owner, Valid: true}
+	}
+	if f.MinValue != nil {
+		p.MinValue = numericFromMoney(*f.MinValue)
+	}
+	if f.MaxValue != nil {
+		p.MaxValue = numericFromMoney(*f.MaxValue)
+	}
+	return p
+}
+
+func timestamptz(t *time.Time) pgtype.Timestamptz {
+	if t == nil {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: *t, Valid: true}
 }
 
 // phoneDigits returns the digits of a search that looks like a phone number

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,8 @@ const (
 var eventTypes = map[string]string{
 	EventCreate: LeadCreated, EventUpdate: LeadUpdated, EventMove: LeadMoved,
 	EventDelete: LeadDeleted, EventRestore: LeadRestored,
+	EventStageCreate: StageCreated, EventStageUpdate: StageUpdated,
+	EventStageDelete: StageDeleted, EventStageReorder: StageReordered,
 }
 
 // Event is one change as the event stream sends it, and as outgoing webhooks
@@ -49,8 +52,15 @@ type Event struct {
 	At    time.Time  `json:"at"`
 	Actor EventActor `json:"actor"`
 	// Lead is the lead after the change; for lead.deleted, as it went to the
-	// trash (card_order 0).
-	Lead Lead `json:"lead"`
+	// trash (card_order 0). Absent from stage events.
+	Lead Lead `json:"lead,omitzero"`
+	// Stage is, for stage.created and stage.updated, the stage after the
+	// change; for stage.deleted, the stage as it was (its leads went to the
+	// stage the changes name as move_to); absent otherwise.
+	Stage *Stage `json:"stage,omitempty"`
+	// Stages is, for every stage.* event, the whole pipeline after the change
+	// in board order, so a client re-draws its columns from the event alone.
+	Stages []Stage `json:"stages,omitempty"`
 	// Changes are the fields changed, values as text (see FieldChange).
 	Changes []FieldChange `json:"changes"`
 }
@@ -105,7 +115,12 @@ const MaxEventsRead = 5000
 // EventsAfter returns up to limit events after stream position after, in
 // stream order.
 func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := s.q.ListStreamEvents(ctx, queries.ListStreamEventsParams{After: after, RowLimit: clampInt32(min(limit, MaxEventsRead))})
+	return eventsAfter(ctx, s.q, after, limit)
+}
+
+// eventsAfter is EventsAfter through q (a transaction's, say).
+func eventsAfter(ctx context.Context, q *queries.Queries, after int64, limit int) ([]Event, error) {
+	rows, err := q.ListStreamEvents(ctx, queries.ListStreamEventsParams{After: after, RowLimit: clampInt32(min(limit, MaxEventsRead))})
 	if err != nil {
 		return nil, translate(fmt.Errorf("list events after %d: %w", after, err))
 	}
@@ -120,6 +135,13 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 		if err := json.Unmarshal(r.Changes, &ev.Changes); err != nil {
 			return nil, fmt.Errorf("decode changes of event %d: %w", r.Seq, err)
 		}
+		if strings.HasPrefix(ev.Type, "stage.") {
+			if err := decodeStageEvent(&ev, r.Stage, r.Stages); err != nil {
+				return nil, fmt.Errorf("decode stages of event %d: %w", r.Seq, err)
+			}
+			out[i] = ev
+			continue
+		}
 		// The snapshot is the leads row as JSON (card_order its position):
 		// read as the API's lead, the owner filled in below.
 		lead, err := leadFromJSON(r.Lead, -1)
@@ -130,12 +152,25 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]Even
 		ev.Lead.ID = r.LeadID
 		out[i] = ev
 	}
-	leads := make([]*Lead, len(out))
+	leads := make([]*Lead, 0, len(out))
 	for i := range out {
-		leads[i] = &out[i].Lead
+		if out[i].Stage == nil && out[i].Stages == nil {
+			leads = append(leads, &out[i].Lead)
+		}
 	}
-	if err := fillOwners(ctx, s.q, leads...); err != nil {
+	if err := fillOwners(ctx, q, leads...); err != nil {
 		return nil, translate(err)
 	}
 	return out, nil
+}
+
+// decodeStageEvent fills a stage event's stage (when it has one) and pipeline.
+func decodeStageEvent(ev *Event, stage, stages []byte) error {
+	if string(stage) != "null" {
+		ev.Stage = &Stage{}
+		if err := json.Unmarshal(stage, ev.Stage); err != nil {
+			return err
+		}
+	}
+	return json.Unmarshal(stages, &ev.Stages)
 }

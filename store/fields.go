@@ -98,7 +98,7 @@ var leadFields = []Field{
 	{Name: "phone", Label: "Phone", Kind: KindText, MaxLen: MaxPhoneLen,
 		Words: []string{"phone number", "mobile", "cell", "tel", "telephone"},
 		text:  func(l *Lead) string { return l.Phone }, ptr: func(in *LeadInput) **string { return &in.Phone }},
-	{Name: "value", Label: "Value", Kind: KindMoney,
+	{Name: "value", Label: "Deal value", Kind: KindMoney,
 		Words: []string{"deal value", "amount", "deal size", "worth", "deal amount", "price", "revenue"},
 		text:  func(l *Lead) string { return l.Value.String() }},
 	{Name: "notes", Label: "Notes", Kind: KindLongText, MaxLen: MaxNotesLen,
@@ -184,6 +184,23 @@ func (f Field) Text(l Lead) string { return f.text(&l) }
 
 // Settable says whether Set can write the field.
 func (f Field) Settable() bool { return !f.ReadOnly }
+
+// Given says whether in gives the field.
+func (f Field) Given(in LeadInput) bool {
+	if f.Kind == KindMoney {
+		return in.Value != nil
+	}
+	return f.ptr != nil && *f.ptr(&in) != nil
+}
+
+// Copy sets the field of to to the field of from (given or not).
+func (f Field) Copy(to, from *LeadInput) {
+	if f.Kind == KindMoney {
+		to.Value = from.Value
+	} else if f.ptr != nil {
+		*f.ptr(to) = *f.ptr(from)
+	}
+}
 
 // Set sets the field on in from text as a person typed it, and checks it as
 // Validate would; the error is a *ValidationError naming the field.

@@ -464,7 +464,9 @@ func lockStages(ctx context.Context, q *queries.Queries, names ...string) error 
 		return fmt.Errorf("lock stages: %w", err)
 	}
 	if len(locked) != len(names) {
-		return fmt.Errorf("%w: stage was renamed or removed", ErrConflict)
+		// Renamed or deleted since its name was read: run again (retry),
+		// reading the lead's column anew.
+		return fmt.Errorf("%w: a stage was renamed or removed", errStale)
 	}
 	return nil
 }

@@ -346,6 +346,20 @@ func leadFromJSON(b []byte, pos int) (Lead, error) {
 	return l, nil
 }
 
+// LeadCountsByOwner returns how many leads each user owns (users who own
+// none are absent).
+func (s *Store) LeadCountsByOwner(ctx context.Context) (map[uuid.UUID]int, error) {
+	rows, err := s.q.CountLeadsByOwner(ctx)
+	if err != nil {
+		return nil, translate(fmt.Errorf("count leads by owner: %w", err))
+	}
+	out := make(map[uuid.UUID]int, len(rows))
+	for _, r := range rows {
+		out[r.OwnerID] = int(r.Leads)
+	}
+	return out, nil
+}
+
 // ReassignLeads gives every lead owned by from to the active user to, in one
 // transaction, each lead's change recorded in the audit trail. It returns how
 // many leads changed owner.

@@ -125,6 +125,8 @@ type AdminData struct {
 type AdminUser struct {
 	User   store.User
 	Tokens []store.APIToken
+	// Leads is how many leads the account owns.
+	Leads int
 }
 
 // TrashData is the trash page.

@@ -2,7 +2,6 @@ package views
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/crmteam/crm/store"
@@ -42,69 +41,22 @@ func (f LeadForm) editBase() EditBase {
 // baseFields lists the hidden base_<field> inputs of an edit form.
 func (f LeadForm) baseFields() [][2]string {
 	v := f.editBase().Values
-	return [][2]string{
-		{"base_name", v.Name}, {"base_company", v.Company}, {"base_email", v.Email}, {"base_phone", v.Phone},
-		{"base_value", v.Value}, {"base_notes", v.Notes}, {"base_status", v.Status}, {"base_source", v.Source},
+	var out [][2]string
+	for _, fl := range LeadFormFields() {
+		out = append(out, [2]string{"base_" + fl.Name, v.Field(fl.Name)})
 	}
+	return out
 }
 
 func (f LeadForm) versionValue() string { return strconv.FormatInt(f.editBase().Version, 10) }
-
-// Field reads a field of v by its form name.
-func (v LeadValues) Field(name string) string {
-	switch name {
-	case "name":
-		return v.Name
-	case "company":
-		return v.Company
-	case "email":
-		return v.Email
-	case "phone":
-		return v.Phone
-	case "value":
-		return v.Value
-	case "notes":
-		return v.Notes
-	case "status":
-		return v.Status
-	case "source":
-		return v.Source
-	}
-	return ""
-}
-
-// SetField sets a field of v by its form name.
-func (v *LeadValues) SetField(name, value string) {
-	switch name {
-	case "name":
-		v.Name = value
-	case "company":
-		v.Company = value
-	case "email":
-		v.Email = value
-	case "phone":
-		v.Phone = value
-	case "value":
-		v.Value = value
-	case "notes":
-		v.Notes = value
-	case "status":
-		v.Status = value
-	case "source":
-		v.Source = value
-	}
-}
-
-// LeadFormFields are the edit form's fields in form order.
-var LeadFormFields = []string{"name", "company", "email", "phone", "value", "status", "source", "notes"}
 
 // conflictValue is a field's value as the conflict view shows it.
 func conflictValue(field, v string) string {
 	if v == "" {
 		return "(empty)"
 	}
-	if field == "value" {
-		if m, err := store.ParseMoney(strings.NewReplacer("$", "", ",", "", " ", "").Replace(v)); err == nil {
+	if f, _ := store.LeadFieldByName(field); f.Kind == store.KindMoney {
+		if m, err := store.ParseMoneyText(v); err == nil {
 			return Money(m)
 		}
 		return "$" + v

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -20,6 +21,8 @@ type BoardData struct {
 	Board store.Board
 	// Query is the search the board is filtered by ("" for none).
 	Query string
+	// Filter is the board filters' form (board_filter.go).
+	Filter BoardFilter
 	// Now is the time relative times ("3 h ago") are measured from.
 	Now time.Time
 	// EventsSince is the event stream's position read before the board (0:
@@ -45,18 +48,46 @@ type Page struct {
 	Dialog templ.Component
 }
 
-// LeadValues is a lead form's fields as typed, so a rejected form shows exactly
-// what the person entered.
-type LeadValues struct {
-	Name, Company, Email, Phone, Value, Notes, Status, Source string
+// LeadValues is a lead form's fields as typed, by field name (the lead-field
+// table's), so a rejected form shows exactly what the person entered. A field
+// missing from it was not posted.
+type LeadValues map[string]string
+
+// ValuesOf returns the form values of a stored lead: each form field as the
+// table shows it, amounts as the form writes them.
+func ValuesOf(l store.Lead) LeadValues {
+	v := LeadValues{}
+	for _, f := range LeadFormFields() {
+		if f.Kind == store.KindMoney {
+			v[f.Name] = MoneyInput(l.Value)
+		} else {
+			v[f.Name] = f.Text(l)
+		}
+	}
+	return v
 }
 
-// ValuesOf returns the form values of a stored lead.
-func ValuesOf(l store.Lead) LeadValues {
-	return LeadValues{
-		Name: l.Name, Company: l.Company, Email: l.Email, Phone: l.Phone,
-		Value: MoneyInput(l.Value), Notes: l.Notes, Status: l.Status, Source: l.Source,
+// Field reads a field of v by its form name ("" when not there).
+func (v LeadValues) Field(name string) string { return v[name] }
+
+// SetField sets a field of v by its form name.
+func (v *LeadValues) SetField(name, value string) {
+	if *v == nil {
+		*v = LeadValues{}
 	}
+	(*v)[name] = value
+}
+
+// LeadFormFields are the fields of the lead form: the table's fields people
+// write, in the table's order.
+func LeadFormFields() []store.Field {
+	var out []store.Field
+	for _, f := range store.LeadFields() {
+		if f.Settable() {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // LeadForm is the create form (Lead nil) or the edit form of Lead.
@@ -66,7 +97,12 @@ type LeadForm struct {
 	// Errors holds a message per field name ("name", "value", ...).
 	Errors map[string]string
 	Stages []store.Stage
-	Now    time.Time
+	// Users are the owner select's choices: the active users, and the
+	// lead's owner even when deactivated.
+	Users []store.User
+	// LostReasons are the lost reasons offered (the admin list's active ones).
+	LostReasons []store.LostReason
+	Now         time.Time
 	// History is the lead's audit trail, newest first (edit form only).
 	History []store.LeadEvent
 	// Edit is what an edit form was rendered from (see conflict.go); zero: the
@@ -137,8 +173,48 @@ const htmxConfig = `{"responseHandling":[{"code":"204","swap":false},{"code":"[2
 	`"attributesToSettle":["class","width","height"],` +
 	`"historyCacheSize":0,"refreshOnHistoryMiss":true,"historyRestoreAsHxRequest":false,"defaultFocusScroll":false}`
 
-// fieldOrder is the order of the form's fields, to focus the first bad one.
-var fieldOrder = []string{"name", "company", "email", "phone", "value", "status", "source", "notes"}
+// label is a field's label, as the lead-field table names it.
+func label(field string) string {
+	f, _ := store.LeadFieldByName(field)
+	return f.Label
+}
+
+// maxLen is a field's length limit for its input's maxlength.
+func maxLen(field string) string {
+	f, _ := store.LeadFieldByName(field)
+	return strconv.Itoa(f.MaxLen)
+}
+
+// inLostStage says whether the form's lead is in (or being put in) a lost
+// stage: the lost reason and note are shown then.
+func (f LeadForm) inLostStage() bool {
+	for _, st := range f.Stages {
+		if st.Name == f.Values.Field("status") {
+			return st.Kind == "lost"
+		}
+	}
+	return false
+}
+
+// ownerChoice is one option of the owner select.
+type ownerChoice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// ownerChoices are the owner select's options: nobody, then the users.
+func (f LeadForm) ownerChoices() []ownerChoice {
+	cur := f.Values.Field("owner")
+	out := []ownerChoice{{Value: "", Label: "Nobody", Selected: cur == ""}}
+	for _, u := range f.Users {
+		l := u.Name + " (" + u.Email + ")"
+		if !u.Active {
+			l += " (deactivated)"
+		}
+		out = append(out, ownerChoice{Value: u.Email, Label: l, Selected: strings.EqualFold(u.Email, cur)})
+	}
+	return out
+}
 
 func (f LeadForm) action() string {
 	if f.Lead == nil {
@@ -150,9 +226,9 @@ func (f LeadForm) action() string {
 // autofocus says whether field takes the focus when the form appears: the first
 // field with an error, or the name.
 func (f LeadForm) autofocus(field string) bool {
-	for _, name := range fieldOrder {
-		if _, bad := f.Errors[name]; bad {
-			return name == field
+	for _, fl := range LeadFormFields() {
+		if _, bad := f.Errors[fl.Name]; bad {
+			return fl.Name == field
 		}
 	}
 	return field == "name"

@@ -42,6 +42,8 @@ const (
 	LeadFormID ID = "lead-form"
 	// SourcesListID is the <datalist> of suggested lead sources.
 	SourcesListID ID = "lead-sources"
+	// LostReasonsListID is the <datalist> of the admin's lost reasons.
+	LostReasonsListID ID = "lead-lost-reasons"
 )
 
 // stageKey turns a stage name into an id-safe token that is unique per name:

@@ -48,6 +48,8 @@ type config struct {
 	BaseURL string
 	// Security is accounts and protection: CORS, client addresses, rate limits.
 	Security handlers.Security
+	// WebhookAllowPrivate accepts webhook receivers on loopback and private addresses.
+	WebhookAllowPrivate bool
 }
 
 // configVars lists every variable with its default, in the order the README has them.
@@ -82,6 +84,7 @@ var configVars = []struct{ name, def, help string }{
 	{"RATE_LIMIT_SIGNIN_ADDRESS", "20/10m", "sign-in attempts from one client address, whatever the account"},
 	{"RATE_LIMIT_CHAT", "20/1m", "chat messages of one user"},
 	{"RATE_LIMIT_API", "600/1m", "requests with one API token"},
+	{"WEBHOOK_ALLOW_PRIVATE", "false", "accept webhook receivers on loopback, private and link-local addresses (tests, single-host setups)"},
 }
 
 // loadConfig reads the configuration through getenv and validates it. The error
@@ -167,6 +170,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		bad("COOKIE_SECURE", "must be true or false, got %q", get("COOKIE_SECURE"))
 	}
 	loadSecurity(&c, get, bad)
+	if b, err := strconv.ParseBool(get("WEBHOOK_ALLOW_PRIVATE")); err != nil {
+		bad("WEBHOOK_ALLOW_PRIVATE", "must be true or false, got %q", get("WEBHOOK_ALLOW_PRIVATE"))
+	} else {
+		c.WebhookAllowPrivate = b
+	}
 	c.MetricsAddr = get("METRICS_ADDR")
 	if c.MetricsAddr != "" && !strings.Contains(c.MetricsAddr, ":") {
 		bad("METRICS_ADDR", "must be host:port or :port, got %q", c.MetricsAddr)
@@ -217,6 +225,7 @@ func (c config) logAttrs() []any {
 		"assistant_turn_timeout", c.TurnTimeout.String(),
 		"metrics_addr", c.MetricsAddr,
 		"metrics_allow_cidrs", fmt.Sprint(c.MetricsAllow),
+		"webhook_allow_private", c.WebhookAllowPrivate,
 	}, c.securityAttrs()...)
 }
 

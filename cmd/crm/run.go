@@ -221,6 +221,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, pool *pgxpool.Pool
 		Security:       cfg.Security,
 		Redis:          rdb,
 		Events:         events,
+
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
 	}
 	httpSrv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -367,10 +369,17 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 		defer close(houseDone)
 		handlers.RunHousekeeping(sweepCtx, st, log, housekeepingInterval)
 	}()
+	// Webhooks: every worker dispatches; row locks share the work out.
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		(&handlers.WebhookDispatcher{Store: st, Log: log, AllowPrivate: cfg.WebhookAllowPrivate, Version: version}).Run(sweepCtx)
+	}()
 	<-ctx.Done()
 	stopSweep()
 	<-sweepDone
 	<-houseDone
+	<-hooksDone
 	w.Shutdown()
 	log.Info("worker stopped")
 	return nil
