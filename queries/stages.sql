@@ -82,3 +82,17 @@ WHERE status = @from_status::text;
 -- name: InsertStageEvent :exec
 INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, stage, stages)
 VALUES ('00000000-0000-0000-0000-000000000000', @action, @changes, @actor_kind, @actor_user_id, @actor_name, @stage, @stages);
+
+-- SetStageLeadsClosed keeps closed_at true for the leads of a stage whose kind
+-- changed: set (now, unless already closed) when it became won or lost,
+-- cleared when it became open. The leads did not change stage, so migration
+-- 00012's trigger (on status) does not run.
+-- name: SetStageLeadsClosed :execrows
+UPDATE leads
+SET closed_at = CASE WHEN @open::boolean THEN NULL ELSE coalesce(closed_at, now()) END
+WHERE status = @status::text
+  AND (CASE WHEN @open::boolean THEN closed_at IS NOT NULL ELSE closed_at IS NULL END);
+
+-- CountStageLeadsWithoutReason counts the leads of a stage with no lost reason.
+-- name: CountStageLeadsWithoutReason :one
+SELECT count(*)::integer FROM leads WHERE status = @status::text AND lost_reason = '';

@@ -11,6 +11,18 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const countStageLeadsWithoutReason = `-- name: CountStageLeadsWithoutReason :one
+SELECT count(*)::integer FROM leads WHERE status = $1::text AND lost_reason = ''
+`
+
+// CountStageLeadsWithoutReason counts the leads of a stage with no lost reason.
+func (q *Queries) CountStageLeadsWithoutReason(ctx context.Context, status string) (int32, error) {
+	row := q.db.QueryRow(ctx, countStageLeadsWithoutReason, status)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const deleteStage = `-- name: DeleteStage :execrows
 DELETE FROM stages
 WHERE id = $1
@@ -259,6 +271,30 @@ type MoveTrashedLeadsParams struct {
 // restore puts them there.
 func (q *Queries) MoveTrashedLeads(ctx context.Context, arg MoveTrashedLeadsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, moveTrashedLeads, arg.ToStatus, arg.FromStatus)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const setStageLeadsClosed = `-- name: SetStageLeadsClosed :execrows
+UPDATE leads
+SET closed_at = CASE WHEN $1::boolean THEN NULL ELSE coalesce(closed_at, now()) END
+WHERE status = $2::text
+  AND (CASE WHEN $1::boolean THEN closed_at IS NOT NULL ELSE closed_at IS NULL END)
+`
+
+type SetStageLeadsClosedParams struct {
+	Open   bool
+	Status string
+}
+
+// SetStageLeadsClosed keeps closed_at true for the leads of a stage whose kind
+// changed: set (now, unless already closed) when it became won or lost,
+// cleared when it became open. The leads did not change stage, so migration
+// 00012's trigger (on status) does not run.
+func (q *Queries) SetStageLeadsClosed(ctx context.Context, arg SetStageLeadsClosedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setStageLeadsClosed, arg.Open, arg.Status)
 	if err != nil {
 		return 0, err
 	}

@@ -62,6 +62,10 @@ func translate(err error) error {
 			return &ValidationError{Fields: map[string]string{fieldOfConstraint(pgErr): "is not valid"}}
 		case "23503":
 			return fieldError("status", "is not a stage")
+		case "CR001":
+			// move_lead (migration 00016): a lost move without a reason while
+			// the pipeline requires one, on whichever path it came.
+			return fieldError("lost_reason", MsgLostReasonRequired)
 		case "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006":
 			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/crmteam/crm/queries"
 )
@@ -101,9 +104,19 @@ type StageInput struct {
 // Normalize trims the name.
 func (in *StageInput) Normalize() {
 	if in.Name != nil {
-		n := strings.TrimSpace(*in.Name)
+		// NFKC folds look-alikes (a no-break space, full-width letters) into
+		// the characters they look like, and runs of white space become one
+		// space, so "Closed\u00a0won" is Closed won, a duplicate.
+		n := strings.Join(strings.Fields(norm.NFKC.String(*in.Name)), " ")
 		in.Name = &n
 	}
+}
+
+// invisibleRune reports a character a stage name may not have: a control
+// or format character (a zero-width space, a direction mark), which would
+// make two names that look the same differ.
+func invisibleRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
 
 // Validate checks each field given; create also requires a name.
@@ -114,6 +127,8 @@ func (in StageInput) Validate(create bool) *ValidationError {
 		errs["name"] = "is required"
 	case in.Name != nil && *in.Name == "":
 		errs["name"] = "must not be empty"
+	case in.Name != nil && strings.ContainsFunc(*in.Name, invisibleRune):
+		errs["name"] = "must not contain control or invisible characters"
 	default:
 		checkText(errs, "name", in.Name, maxStageLen)
 	}
@@ -192,6 +207,44 @@ func (s *Store) GetStage(ctx context.Context, id int) (Stage, error) {
 
 func stageIndex(stages []Stage, id int) int {
 	return slices.IndexFunc(stages, func(st Stage) bool { return st.ID == id })
+}
+
+// closeStageLeads keeps the outcome of the leads of st, whose kind just
+// changed, true: a lead in a won or lost stage is closed, one in an open stage
+// is not. A stage becoming lost while the pipeline requires a lost reason is
+// refused when any of its leads has none, as a move of them would be.
+func closeStageLeads(ctx context.Context, q *queries.Queries, st Stage) error {
+	if st.Kind == StageLost {
+		if err := checkLostReasons(ctx, q, st.Name); err != nil {
+			return err
+		}
+	}
+	if _, err := q.SetStageLeadsClosed(ctx, queries.SetStageLeadsClosedParams{Open: st.Kind == StageOpen, Status: st.Name}); err != nil {
+		return fmt.Errorf("close the leads of %s: %w", st.Name, err)
+	}
+	return nil
+}
+
+// checkLostReasons refuses to make the leads of stage name lost, by a kind
+// change or by deleting their stage into a lost one, when the pipeline
+// requires a lost reason and any of them has none: every path that loses a
+// lead refuses alike, naming lost_reason.
+func checkLostReasons(ctx context.Context, q *queries.Queries, name string) error {
+	req, err := q.GetPipelineSettings(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline settings: %w", err)
+	}
+	if !req {
+		return nil
+	}
+	n, err := q.CountStageLeadsWithoutReason(ctx, name)
+	if err != nil {
+		return fmt.Errorf("count leads without a lost reason: %w", err)
+	}
+	if n > 0 {
+		return fieldError("lost_reason", fmt.Sprintf("%s: %d lead(s) of %s would be lost without one; give them a reason or move them first", MsgLostReasonRequired, n, name))
+	}
+	return nil
 }
 
 // checkStageName refuses a name another stage has (without regard to case).
@@ -317,6 +370,11 @@ func (s *Store) UpdateStage(ctx context.Context, id int, in StageInput) (Stage, 
 			after = stageFromRow(row)
 			stages[i] = after
 		}
+		if after.Kind != before.Kind {
+			if err := closeStageLeads(ctx, q, after); err != nil {
+				return err
+			}
+		}
 		if in.Position != nil {
 			order := slices.Delete(slices.Clone(stages), i, i+1)
 			at := min(*in.Position, len(order))
@@ -395,6 +453,11 @@ func (s *Store) DeleteStage(ctx context.Context, id, moveTo int) (Stage, int, er
 		rest := slices.Delete(slices.Clone(stages), i, i+1)
 		if err := checkKinds(rest, "id"); err != nil {
 			return err
+		}
+		if target.Kind == StageLost {
+			if err := checkLostReasons(ctx, q, deleted.Name); err != nil {
+				return err
+			}
 		}
 		next, pos, err := endKey(ctx, q, target.Name)
 		if err != nil {
