@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -340,12 +341,36 @@ var smallTalk = words("thanks thank great cool nice perfect awesome good fine go
 // skipWords answer "why did we lose Bob?" with no reason.
 var skipWords = words("skip no nope nah none dunno pass cancel nevermind")
 
+// denials are word runs in an answer to "why did we lose Bob?" that say it
+// was no loss, or that the person was only asking: never a reason.
+var denials = [][]string{
+	{"just", "asking"}, {"only", "asking"}, {"no", "idea"}, {"not", "lost"}, {"isnt", "lost"},
+	{"wasnt", "lost"}, {"still", "active"}, {"still", "open"}, {"still", "in"}, {"not", "sure"},
+	{"dont", "know"}, {"never", "mind"}, {"didnt", "lose"}, {"did", "not"}, {"havent", "lost"},
+}
+
+// deniesLoss says whether the answer's words contain a denial.
+func deniesLoss(ws []string) bool {
+	ws = slices.Clone(ws)
+	for i, w := range ws {
+		ws[i] = strings.ReplaceAll(w, "'", "")
+	}
+	for i := range ws {
+		for _, d := range denials {
+			if i+len(d) <= len(ws) && slices.Equal(ws[i:i+len(d)], d) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // answerLost reads the answer to "why did we lose Bob?": the reason, which
 // completes the move (or records the reason of the move made), a no, or a
 // change of subject (then ok is false and the message is a new command).
 func answerLost(ctx context.Context, t *turn, p pending, msg string, cmds []command) (string, bool, error) {
 	ws := answerWords(msg)
-	if len(ws) > 0 && len(ws) <= 3 && skipWords[ws[0]] || isNo(msg) {
+	if len(ws) > 0 && len(ws) <= 3 && skipWords[ws[0]] || isNo(msg) || deniesLoss(ws) {
 		if p.Required {
 			return fmt.Sprintf("OK, I left %s where it was: a lost lead needs a reason here.", p.Label), true, nil
 		}
@@ -373,9 +398,12 @@ func answerLost(ctx context.Context, t *turn, p pending, msg string, cmds []comm
 		if c.stage != nil && c.stage.Kind != kindLost {
 			return "", false, nil
 		}
-		if c.reason != "" {
-			reason = c.reason
+		if c.reason == "" {
+			// "move Aisha to closed lost": the same move again, no reason;
+			// a new command (which asks again), never a reason.
+			return "", false, nil
 		}
+		reason = c.reason
 	case intentAsk:
 		if strings.HasSuffix(reason, "?") || len(ws) > 0 && questionStarts[ws[0]] {
 			return "", false, nil

@@ -162,6 +162,26 @@ func TestLostReasonRequiredOffline(t *testing.T) {
 	if l := leadNamed(t, p.st, "Carlos Mendes"); l.Status != "Meeting booked" {
 		t.Errorf("Carlos Mendes: got %s, want Meeting booked", l.Status)
 	}
+	// "I was only asking" and the same move again are no reasons.
+	h.say("move Carlos Mendes to lost")
+	h.say("no idea, I'm just asking")
+	if l := leadNamed(t, p.st, "Carlos Mendes"); l.Status != "Meeting booked" {
+		t.Errorf("Carlos Mendes after 'just asking': got %s / %q, want Meeting booked", l.Status, l.LostReason)
+	}
+	h.say("move Carlos Mendes to lost")
+	rep = h.say("move Carlos Mendes to closed lost")
+	contains(t, "asked again", rep.Content, "Why did we lose Carlos Mendes?")
+	if l := leadNamed(t, p.st, "Carlos Mendes"); l.Status != "Meeting booked" {
+		t.Errorf("Carlos Mendes after the same move: got %s / %q, want Meeting booked", l.Status, l.LostReason)
+	}
+	h.say("skip")
+	// A question never writes.
+	for _, q := range []string{"is Carlos Mendes lost?", "should we move Carlos Mendes to negotiation?", "is Carlos Mendes worth 5000?"} {
+		h.say(q)
+		if l := leadNamed(t, p.st, "Carlos Mendes"); l.Status != "Meeting booked" || l.Value != 1_850_000 {
+			t.Errorf("after %q Carlos Mendes is %s / %s, want Meeting booked / 18500.00", q, l.Status, l.Value)
+		}
+	}
 	// The reason in the message: moved at once.
 	h.say("mark Lukas Novak as lost: bad timing")
 	if l := leadNamed(t, p.st, "Lukas Novak"); l.Status != "Closed lost" || l.LostReason != "Bad timing" {

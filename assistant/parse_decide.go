@@ -199,11 +199,23 @@ func (c *clause) decide() command {
 			best = intentStats
 		}
 	}
-	// A yes-or-no question about an outcome asks where the lead is, it never
-	// moves it: "is Bob lost?", "have we won Emily?", "did Acme sign?". A
-	// request phrased as a question keeps its verb ("can you mark Bob lost?").
-	if best == intentMove && hasLead && c.yesNoQuestion() && s.verb[intentMove] < 2.5 {
-		best, ask = intentAsk, "status"
+	// A question never writes: "is Bob lost?", "should we move Tom to
+	// proposal?", "is Tom worth 5000?", "I wonder whether we won Aisha" ask
+	// where the lead is or what its field says. A request phrased as a
+	// question keeps its verb ("can you mark Bob lost?", "could you please
+	// give Jane to Ann?").
+	if hasLead && c.asksOnly(s) {
+		switch best {
+		case intentMove:
+			best, ask = intentAsk, "status"
+		case intentSet:
+			best = intentAsk
+			if ask == "" {
+				ask = field
+			}
+		case intentOwner:
+			best, ask = intentAsk, "owner"
+		}
 	}
 	// A bare lead reference is a lookup: "Jane Doe?".
 	if best == intentUnknown && hasLead && len(s.rest) == 0 && !stageOrEvent {
@@ -225,22 +237,35 @@ func (c *clause) decide() command {
 	return cmd
 }
 
-// yesNoQuestions are the words that open a question answered yes or no.
-var yesNoQuestions = words("is are was were has have had did does do")
+// politeOpeners open a request phrased as a question: "can you ...",
+// "could you ...", "would you ...", "will you ...".
+var politeOpeners = words("can could would will")
 
-// yesNoQuestion says whether the clause is a question answered yes or no: it
-// opens with an auxiliary verb and asks (a question mark, or nothing typed
-// after the verb that could be a request).
-func (c *clause) yesNoQuestion() bool {
-	if len(c.toks) == 0 || c.toks[0].kind != tokWord || !yesNoQuestions[c.toks[0].norm] {
-		return false
-	}
-	for _, t := range c.toks {
-		if t.kind == tokPunct && t.text == "?" {
-			return true
+// doubtWords make a clause a question without a question mark: "I wonder
+// whether we won Aisha", "tell me if Aisha is won".
+var doubtWords = words("whether wonder if")
+
+// asksOnly says whether the clause asks rather than tells: a question (a
+// question mark, a question word first, "should we ...", "whether") that is
+// not a request phrased as one ("can you ...", "please").
+func (c *clause) asksOnly(s signals) bool {
+	asks := s.question
+	for i, t := range c.toks {
+		if t.kind != tokWord {
+			continue
+		}
+		if t.norm == "please" || t.norm == "pls" {
+			return false
+		}
+		if i == 0 && t.norm == "should" || doubtWords[t.norm] {
+			asks = true
 		}
 	}
-	return false
+	if len(c.toks) > 1 && c.toks[0].kind == tokWord && politeOpeners[c.toks[0].norm] &&
+		(c.toks[1].norm == "you" || c.toks[1].norm == "u") {
+		return false
+	}
+	return asks
 }
 
 // createStart says whether the clause opens with a verb that adds a lead ("add
