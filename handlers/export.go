@@ -29,6 +29,11 @@ func exportQuery(r *http.Request) (store.ExportQuery, error) {
 	if msg := checkSearch(eq.Search); msg != "" {
 		return store.ExportQuery{}, &httpError{status: http.StatusBadRequest, msg: "q " + msg, fields: map[string]string{"q": msg}}
 	}
+	// The board's filters (owner, source, value, dates, stale), read and
+	// refused as GET /leads/ reads and refuses them.
+	if eq.Filter, _, err = requestFilter(r); err != nil {
+		return store.ExportQuery{}, err
+	}
 	return eq, nil
 }
 

@@ -35,18 +35,24 @@ func TestExportCSV(t *testing.T) {
 	if err != nil {
 		t.Fatalf("not CSV: %v\n%s", err, body)
 	}
-	wantHeader := []string{"id", "name", "company", "email", "phone", "value", "status", "source", "notes", "created_at", "updated_at"}
+	wantHeader := []string{"id", "name", "company", "email", "phone", "value", "notes", "status", "source",
+		"owner", "lost_reason", "lost_note", "created_at", "closed_at", "updated_at"}
 	if diff := cmp.Diff(wantHeader, rows[0]); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}
 	got := map[string][]string{}
 	for _, r := range rows[1:] {
-		got[r[1]] = r[2:9]
+		got[r[1]] = r[2:10]
+	}
+	// The API's token acts for its user, who owns what it creates.
+	owner := rows[1][9]
+	if !strings.Contains(owner, "@") {
+		t.Errorf("owner column %q, want the owner's email", owner)
 	}
 	want := map[string][]string{
-		"Ann Formula": {`'=HYPERLINK("http://x")`, "ann@example.com", "'+1 555 0100", "1200.50", "Interest", "'@twitter", "line one\nline two, with comma"},
-		"Bob Plain":   {"Acme", "", "", "0.00", "Negotiation", "", "'-minus\ttab"},
-		"Cleo Müller": {"Acme", "", "", "0.00", "Interest", "", "'\rreturn"},
+		"Ann Formula": {`'=HYPERLINK("http://x")`, "ann@example.com", "'+1 555 0100", "1200.50", "line one\nline two, with comma", "Interest", "'@twitter", owner},
+		"Bob Plain":   {"Acme", "", "", "0.00", "'-minus\ttab", "Negotiation", "", owner},
+		"Cleo Müller": {"Acme", "", "", "0.00", "'\rreturn", "Interest", "", owner},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
@@ -61,6 +67,23 @@ func TestExportCSV(t *testing.T) {
 	rows, err = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(res.body, []byte("\ufeff")))).ReadAll()
 	if err != nil || len(rows) != 2 || rows[1][1] != "Bob Plain" {
 		t.Errorf("filtered export: %v %q", err, rows)
+	}
+	// The board's other filters: value range, source; a bad one is a 400
+	// naming it, as GET /leads/ answers.
+	res = do(t, ts, http.MethodGet, "/leads/export.csv?min_value=1000", "", "")
+	rows, err = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(res.body, []byte("\ufeff")))).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][1] != "Ann Formula" {
+		t.Errorf("min_value export: %v %q", err, rows)
+	}
+	res = do(t, ts, http.MethodGet, "/leads/export.csv?source=%40TWITTER", "", "")
+	if rows, err = csv.NewReader(bytes.NewReader(bytes.TrimPrefix(res.body, []byte("\ufeff")))).ReadAll(); err != nil || len(rows) != 2 {
+		t.Errorf("source export: %v %q", err, rows)
+	}
+	for _, bad := range []string{"min_value=abc", "created_from=bad", "owner=garbage", "min_value=5&max_value=1"} {
+		res = do(t, ts, http.MethodGet, "/leads/export.csv?"+bad, "", "")
+		if res.status != http.StatusBadRequest {
+			t.Errorf("export?%s: status %d, want 400: %s", bad, res.status, res.body)
+		}
 	}
 	// Nothing matches: the header alone.
 	res = do(t, ts, http.MethodGet, "/leads/export.csv?q=nobody-at-all", "", "")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,11 +13,13 @@ import (
 )
 
 // ExportQuery selects the leads of an export: what the board shows for the
-// same search and stage. The export matches the search as typed: the board's
-// typo-tolerant fallback (a handful of close matches) is not an export.
+// same search, stage and filters (owner, source, value, dates, going stale).
+// The export matches the search as typed: the board's typo-tolerant fallback
+// (a handful of close matches) is not an export.
 type ExportQuery struct {
 	Search string
 	Status string
+	Filter BoardFilter
 }
 
 // exportPageSize is how many leads an export reads per round trip: memory
@@ -43,7 +46,12 @@ func (s *Store) ExportLeads(ctx context.Context, eq ExportQuery, each func(Lead)
 			}
 			stages = []Stage{st}
 		}
+		if verr := eq.Filter.Validate(); verr != nil {
+			return verr
+		}
 		pattern, digits := likePattern(eq.Search), phoneDigits(eq.Search)
+		now := time.Now()
+		page := make([]Lead, 0, exportPageSize)
 		for _, st := range stages {
 			p := queries.ExportColumnPageParams{Status: st.Name, AfterKey: math.MinInt64, Pattern: pattern, Digits: digits, RowLimit: exportPageSize}
 			for pos := 0; ; {
@@ -51,11 +59,20 @@ func (s *Store) ExportLeads(ctx context.Context, eq ExportQuery, each func(Lead)
 				if err != nil {
 					return fmt.Errorf("export leads of %s: %w", st.Name, err)
 				}
+				page = page[:0]
 				for _, r := range rows {
-					if err := each(leadFromRow(r.Lead, pos)); err != nil {
+					if l := leadFromRow(r.Lead, pos); eq.Filter.matches(l, st, now) {
+						page = append(page, l)
+						pos++
+					}
+				}
+				if err := fillOwnersOf(ctx, q, page); err != nil {
+					return err
+				}
+				for _, l := range page {
+					if err := each(l); err != nil {
 						return err
 					}
-					pos++
 				}
 				if len(rows) < exportPageSize {
 					break
@@ -70,29 +87,41 @@ func (s *Store) ExportLeads(ctx context.Context, eq ExportQuery, each func(Lead)
 
 // ExportColumn is a column of a CSV export: its header and a lead's value in
 // it as text.
-//
-// Interim: until the lead-field table (store/fields.go) lands, the columns are
-// listed here; they are then the table's fields, in its order.
 type ExportColumn struct {
 	Header string
 	Text   func(Lead) string
 }
 
-// ExportColumns are the columns of a CSV export, in order.
+// ExportColumns are the columns of a CSV export, in order: the lead's id, then
+// every field of the lead-field table (store/fields.go) under its API name, as
+// the table shows it as text (owner by email, times in RFC 3339), then when it
+// was last changed. A field added to the table is a column here.
 func ExportColumns() []ExportColumn {
-	return []ExportColumn{
-		{"id", func(l Lead) string { return l.ID.String() }},
-		{"name", func(l Lead) string { return l.Name }},
-		{"company", func(l Lead) string { return l.Company }},
-		{"email", func(l Lead) string { return l.Email }},
-		{"phone", func(l Lead) string { return l.Phone }},
-		{"value", func(l Lead) string { return l.Value.String() }},
-		{"status", func(l Lead) string { return l.Status }},
-		{"source", func(l Lead) string { return l.Source }},
-		{"notes", func(l Lead) string { return l.Notes }},
-		{"created_at", func(l Lead) string { return l.CreatedAt.Format("2006-01-02T15:04:05Z07:00") }},
-		{"updated_at", func(l Lead) string { return l.UpdatedAt.Format("2006-01-02T15:04:05Z07:00") }},
+	cols := []ExportColumn{{"id", func(l Lead) string { return l.ID.String() }}}
+	for _, f := range LeadFields() {
+		cols = append(cols, ExportColumn{f.Name, f.Text})
 	}
+	return append(cols, ExportColumn{"updated_at", func(l Lead) string { return formatTime(&l.UpdatedAt) }})
+}
+
+// matches says whether lead l of stage st passes the filter, as the board's
+// query decides it (queries/board.sql FilterColumns) at the moment now.
+func (f BoardFilter) matches(l Lead, st Stage, now time.Time) bool {
+	switch {
+	case f.Owner != nil && (l.Owner == nil || l.Owner.ID != *f.Owner):
+		return false
+	case strings.TrimSpace(f.Source) != "" && !strings.EqualFold(l.Source, strings.TrimSpace(f.Source)):
+		return false
+	case f.MinValue != nil && l.Value < *f.MinValue, f.MaxValue != nil && l.Value > *f.MaxValue:
+		return false
+	case f.CreatedFrom != nil && l.CreatedAt.Before(*f.CreatedFrom), f.CreatedTo != nil && !l.CreatedAt.Before(*f.CreatedTo):
+		return false
+	case f.UpdatedFrom != nil && l.UpdatedAt.Before(*f.UpdatedFrom), f.UpdatedTo != nil && !l.UpdatedAt.Before(*f.UpdatedTo):
+		return false
+	case f.StaleOnly && (st.RotDays == nil || !l.StageEnteredAt.Before(now.Add(-time.Duration(*st.RotDays)*24*time.Hour))):
+		return false
+	}
+	return true
 }
 
 // NeutralizeCell makes a CSV cell safe to open in a spreadsheet (OWASP's CSV
