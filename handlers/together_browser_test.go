@@ -151,6 +151,45 @@ func TestBrowserTogether(t *testing.T) {
 			t.Errorf("after taking theirs: value %v, source %q; want 99000 and Referral", got.Value, got.Source)
 		}
 	})
+
+	t.Run("a phone and a desktop on one lead", func(t *testing.T) {
+		t.Parallel()
+		a := newTab(t, browser)
+		seedDemo(t, a.st)
+		b := a.peer(t, browser, "bob@example.com")
+		b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		a.open("/")
+		b.open("/")
+		jane := leadNamed(t, a.st, "Jane Doe")
+		a.openLead(jane.ID.String())
+		b.openLead(jane.ID.String())
+		// A (desktop) changes the company and the notes; B (phone), from the
+		// lead as it was, changes the phone and the company too.
+		a.setField("company", "Example Holdings")
+		a.setField("notes", "Call after the board meeting.")
+		a.save()
+		a.waitFor("A's dialog closes", `!document.getElementById('lead-dialog').open`)
+		b.setField("phone", "+1 555 0111")
+		b.setField("company", "Example Group")
+		b.save()
+		b.waitFor("B sees the conflict on the phone", `!!document.querySelector('#conflict-company')`)
+		b.screenshot("together-phone-conflict-390.png")
+		if w := b.evalString(`String(document.documentElement.scrollWidth)`); w != "390" {
+			t.Errorf("the conflict view is %s px wide on a 390 px phone; want no sideways scroll", w)
+		}
+		got, _ := a.st.GetLead(context.Background(), jane.ID)
+		if got.Company != "Example Holdings" || got.Notes != "Call after the board meeting." || got.Phone == "+1 555 0111" {
+			t.Errorf("before B decides: %q / %q / %q; want A's change whole and nothing of B's", got.Company, got.Notes, got.Phone)
+		}
+		// B keeps their company: both people's other changes stay.
+		b.click("keep mine", `#conflict-company input[value=mine]`)
+		b.save()
+		b.waitFor("B's dialog closes", `!document.getElementById('lead-dialog').open`)
+		got, _ = a.st.GetLead(context.Background(), jane.ID)
+		if got.Company != "Example Group" || got.Notes != "Call after the board meeting." || got.Phone != "+1 555 0111" {
+			t.Errorf("after B keeps theirs: %q / %q / %q; want B's company and phone beside A's notes", got.Company, got.Notes, got.Phone)
+		}
+	})
 }
 
 func containsName(names []string, name string) bool {
