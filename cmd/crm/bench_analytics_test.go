@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -135,20 +134,8 @@ func benchAnalytics(b *testing.B, bin string, nLeads, eventsPerLead int) {
 		b.Fatal(err)
 	}
 
-	addr := freeAddr(b)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL="+storetest.NewRedisURL(b), "LISTEN_ADDR="+addr,
-		"WORKER=false", "LOG_LEVEL=error", "RATE_LIMIT_API=off")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	base := "http://" + addr
-	waitReady(b, base)
+	base, _, stop := serveBench(b, bin, dbURL)
+	defer stop()
 	client := &http.Client{Transport: bearer{token, &http.Transport{MaxIdleConnsPerHost: 4}}}
 	get := func(query, accept string) func(int, *rand.Rand) (*http.Request, int) {
 		return func(int, *rand.Rand) (*http.Request, int) {

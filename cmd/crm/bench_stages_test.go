@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -95,20 +93,8 @@ func benchFilteredBoard(b *testing.B, bin string, nLeads int) {
 		b.Fatal(err)
 	}
 
-	addr := freeAddr(b)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL="+storetest.NewRedisURL(b), "LISTEN_ADDR="+addr,
-		"WORKER=false", "LOG_LEVEL=error", "RATE_LIMIT_API=off")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	base := "http://" + addr
-	waitReady(b, base)
+	base, _, stop := serveBench(b, bin, dbURL)
+	defer stop()
 	client := &http.Client{Transport: bearer{token, &http.Transport{MaxIdleConnsPerHost: 4}}}
 
 	filters := []string{

@@ -107,20 +107,8 @@ func benchServer(b *testing.B, bin string, nLeads int) {
 	if n := os.Getenv("BENCH_POOL"); n != "" { // compare pool sizes: BENCH_POOL=4
 		serverURL += "&pool_max_conns=" + n
 	}
-	addr := freeAddr(b)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+serverURL, "REDIS_URL="+storetest.NewRedisURL(b), "LISTEN_ADDR="+addr,
-		"WORKER=false", "LOG_LEVEL=error", "RATE_LIMIT_API=off")
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	base := "http://" + addr
-	waitReady(b, base)
+	base, cmd, stop := serveBench(b, bin, serverURL)
+	defer stop()
 
 	client := &http.Client{Transport: bearer{token, &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}}
 	gzClient := &http.Client{Transport: bearer{token, &http.Transport{MaxIdleConnsPerHost: 64}}}
@@ -427,3 +415,24 @@ func waitReady(b *testing.B, base string) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// serveBench starts bin as a web server (no worker, no rate limit, its own
+// Redis) on dbURL and waits until it is ready. It returns the server's base
+// URL, its process (for peakRSS) and stop, which interrupts it and waits.
+func serveBench(b *testing.B, bin, dbURL string) (base string, cmd *exec.Cmd, stop func()) {
+	addr := freeAddr(b)
+	cmd = exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL="+storetest.NewRedisURL(b), "LISTEN_ADDR="+addr,
+		"WORKER=false", "LOG_LEVEL=error", "RATE_LIMIT_API=off")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop = func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}
+	base = "http://" + addr
+	waitReady(b, base)
+	return base, cmd, stop
+}
