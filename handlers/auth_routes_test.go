@@ -76,6 +76,7 @@ var routeSpecs = map[string]routeSpec{
 	"POST /leads/bulk":                                 {access: api, owner: team, body: `{"ids": [], "action": "delete"}`},
 	"POST /leads/bulk/{id}/undo":                       {access: api, owner: team},
 	"GET /imports":                                     {access: api, owner: team},
+	"GET /import":                                      {access: page, owner: team},
 	"POST /imports":                                    {access: api, owner: team, body: "name\nRefused\n"},
 	"POST /imports/preview":                            {access: api, owner: team, body: "name\nRefused\n"},
 	"GET /imports/{id}":                                {access: api, owner: team},

@@ -325,3 +325,13 @@ func (s *Server) handleImportUndo(w http.ResponseWriter, r *http.Request) error 
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
+
+// handleImportPage serves the import page (GET /import/), with the newest
+// imports.
+func (s *Server) handleImportPage(w http.ResponseWriter, r *http.Request) error {
+	recent, err := s.Store.ListImports(r.Context(), 10)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, views.ImportPage(views.ImportPageData{Recent: recent}))
+}

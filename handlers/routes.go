@@ -145,6 +145,8 @@ func (s *Server) Routes() http.Handler {
 		r.With(s.sessionOnly).Post(views.TokensPath+"/{id}/revoke", s.html(s.handleTokenRevoke))
 		r.Post(views.PasswordPath, s.html(s.handlePasswordChange))
 
+		r.Get(views.ImportPath, s.html(s.handleImportPage))
+
 		r.Get(views.TrashPath, s.html(s.handleTrash))
 		r.Get(views.TrashPath+"/{id}", s.html(s.handleTrashedLead))
 		r.Post(views.TrashPath+"/{id}/restore", s.html(s.handleTrashRestoreForm))
