@@ -81,6 +81,8 @@ CREATE TABLE import_rows (
     PRIMARY KEY (import_id, row_no)
 );
 CREATE INDEX import_rows_lead_idx ON import_rows (import_id, lead_id);
+-- The failed rows, read while the job runs (its progress) and for their CSV.
+CREATE INDEX import_rows_failed_idx ON import_rows (import_id, row_no) WHERE outcome = 'failed';
 
 -- Duplicates are matched by email without regard to case, else by name and
 -- company: these keep the matching of a batch of rows to index lookups.

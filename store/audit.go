@@ -147,8 +147,8 @@ func eventActor(ctx context.Context) actorColumns {
 		userID = pgtype.UUID{Bytes: a.UserID, Valid: true}
 	}
 	name := a.Name
-	if len(name) > 300 {
-		name = name[:300]
+	if r := []rune(name); len(r) > 300 { // the column's limit, in characters
+		name = string(r[:300])
 	}
 	return actorColumns{kind: a.Kind, userID: userID, name: name}
 }

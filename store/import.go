@@ -1098,8 +1098,12 @@ func (s *Store) FailImport(ctx context.Context, id uuid.UUID, why string) error 
 	return translate(s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportFailed, Error: why}))
 }
 
-// ImportActorName is how the history names an import's changes.
+// ImportActorName is how the history names an import's changes (a long
+// file name shortened: the history's actor names are short).
 func ImportActorName(fileName, by string) string {
+	if r := []rune(fileName); len(r) > 60 {
+		fileName = string(r[:59]) + "…"
+	}
 	return "import “" + fileName + "” by " + by
 }
 

@@ -359,3 +359,63 @@ func TestImportTenThousandRows(t *testing.T) {
 		t.Fatalf("undo: %+v %v", rep, err)
 	}
 }
+
+func TestImportResumesAndLeases(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	imp, err := st.CreateImport(ctx, store.ImportUpload{FileName: "resume.csv", Body: strings.NewReader("name\nA\nB\nC\nD\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A worker holds it: another one's job is to be tried later.
+	if _, err := pool.Exec(ctx, `UPDATE imports SET state = 'running', rows_done = 2, lease_until = now() + interval '1 minute' WHERE id = $1`, imp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RunImport(ctx, imp.ID); !errors.Is(err, store.ErrImportBusy) {
+		t.Fatalf("a held import: got %v, want ErrImportBusy", err)
+	}
+	// Its worker died after committing two rows: the next carries on after them.
+	if _, err := pool.Exec(ctx, `UPDATE imports SET lease_until = now() - interval '1 second' WHERE id = $1`, imp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RunImport(ctx, imp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if names := sortedNames(leadsByName(t, st)); !cmp.Equal(names, []string{"C", "D"}) {
+		t.Errorf("after resuming: %v, want C and D (A and B were the first run's)", names)
+	}
+	// A finished import's job does nothing.
+	if err := st.RunImport(ctx, imp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.CountLeads(ctx); n != 2 {
+		t.Errorf("after running a finished import again: %d leads", n)
+	}
+}
+
+func TestImportUTF16AndPreview(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	text := "Name\tCompany\tNotes\r\nZoë\tÅngström AB\t\"two\r\nlines\"\r\n"
+	u16 := []byte{0xFF, 0xFE}
+	for _, r := range text {
+		u16 = append(u16, byte(r), byte(r>>8))
+	}
+	p, err := st.PreviewImport(ctx, store.ImportUpload{FileName: "unicode.txt", Body: bytes.NewReader(u16)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Encoding != "utf-16" || p.Delimiter != "tab" || p.Rows != 1 || len(p.Sample) != 1 ||
+		!cmp.Equal(p.Sample[0].Cells, []string{"Zoë", "Ångström AB", "two\nlines"}) || p.Sample[0].Action != "create" {
+		t.Errorf("preview of UTF-16: %+v", p)
+	}
+	if n, _ := st.CountLeads(ctx); n != 0 {
+		t.Errorf("a preview wrote %d leads", n)
+	}
+	imp := runImport(t, st, ctx, "unicode.txt", u16, "", nil)
+	if imp.Created != 1 || leadsByName(t, st)["Zoë"].Company != "Ångström AB" {
+		t.Errorf("UTF-16 import: %+v", imp)
+	}
+}
