@@ -110,8 +110,8 @@ const (
 
 // The bulk bar: what is selected on the board, and what to do with it.
 const (
-	BulkBarID      ID = "bulk-bar"
-	BulkCountID    ID = "bulk-count"
-	BulkStageID    ID = "bulk-stage"
-	BulkOwnerID    ID = "bulk-owner"
+	BulkBarID   ID = "bulk-bar"
+	BulkCountID ID = "bulk-count"
+	BulkStageID ID = "bulk-stage"
+	BulkOwnerID ID = "bulk-owner"
 )
