@@ -406,6 +406,7 @@ func readLegacyLeads(ctx context.Context, sourceURL string) ([]legacyRow, []stri
 			}
 		}
 		var exprs, absent []string
+		timeText := map[string]bool{}
 		for _, c := range legacyColumns {
 			typ, ok := cols[c]
 			switch {
@@ -414,13 +415,13 @@ func readLegacyLeads(ctx context.Context, sourceURL string) ([]legacyRow, []stri
 			case !ok:
 				missing = append(missing, c)
 				exprs = append(exprs, "NULL")
-			case c == "created_at" || c == "updated_at":
-				if strings.HasPrefix(typ, "timestamp") || typ == "date" {
-					exprs = append(exprs, pgx.Identifier{c}.Sanitize()+"::timestamptz")
-				} else {
-					exprs = append(exprs, pgx.Identifier{c}.Sanitize()+"::text")
-				}
+			case (c == "created_at" || c == "updated_at") && (strings.HasPrefix(typ, "timestamp") || typ == "date"):
+				exprs = append(exprs, pgx.Identifier{c}.Sanitize()+"::timestamptz")
 			default:
+				// Any other type is read as text: value as the numeric's
+				// digits, card_order whatever its type, times kept as text
+				// parsed here.
+				timeText[c] = c == "created_at" || c == "updated_at"
 				exprs = append(exprs, pgx.Identifier{c}.Sanitize()+"::text")
 			}
 		}
@@ -432,11 +433,26 @@ func readLegacyLeads(ctx context.Context, sourceURL string) ([]legacyRow, []stri
 			return fmt.Errorf("read the original leads: %w", err)
 		}
 		for r.Next() {
-			vals, err := r.Values()
-			if err != nil {
+			var row legacyRow
+			var createdText, updatedText *string
+			created, updated := any(&row.createdAt), any(&row.updatedAt)
+			if timeText["created_at"] {
+				created = &createdText
+			}
+			if timeText["updated_at"] {
+				updated = &updatedText
+			}
+			if err := r.Scan(&row.id, &row.name, &row.company, &row.email, &row.phone, &row.value, &row.notes,
+				&row.status, &row.source, &row.cardOrder, created, updated); err != nil {
 				return fmt.Errorf("read the original leads: %w", err)
 			}
-			rows = append(rows, legacyRowFrom(vals))
+			if createdText != nil {
+				row.createdAt = parseLegacyTime(*createdText)
+			}
+			if updatedText != nil {
+				row.updatedAt = parseLegacyTime(*updatedText)
+			}
+			rows = append(rows, row)
 		}
 		if err := r.Err(); err != nil {
 			return fmt.Errorf("read the original leads: %w", err)
@@ -476,39 +492,6 @@ WHERE a.attrelid = to_regclass('leads') AND a.attnum > 0 AND NOT a.attisdropped`
 		cols[name] = typ
 	}
 	return cols, rows.Err()
-}
-
-// legacyRowFrom is a row of the query readLegacyLeads builds, in
-// legacyColumns' order.
-func legacyRowFrom(vals []any) legacyRow {
-	str := func(v any) *string {
-		if s, ok := v.(string); ok {
-			return &s
-		}
-		return nil
-	}
-	tm := func(v any) (*time.Time, *string) {
-		switch t := v.(type) {
-		case time.Time:
-			return &t, nil
-		case string:
-			return nil, &t
-		}
-		return nil, nil
-	}
-	r := legacyRow{
-		id: str(vals[0]), name: str(vals[1]), company: str(vals[2]), email: str(vals[3]),
-		phone: str(vals[4]), value: str(vals[5]), notes: str(vals[6]), status: str(vals[7]),
-		source: str(vals[8]), cardOrder: str(vals[9]),
-	}
-	var text *string
-	if r.createdAt, text = tm(vals[10]); text != nil {
-		r.createdAt = parseLegacyTime(*text)
-	}
-	if r.updatedAt, text = tm(vals[11]); text != nil {
-		r.updatedAt = parseLegacyTime(*text)
-	}
-	return r
 }
 
 // parseLegacyTime reads a time kept as text (an odd column type); nil when
@@ -573,7 +556,15 @@ func planLegacy(ctx context.Context, q *queries.Queries, rows []legacyRow, missi
 	}
 	for key, g := range groups {
 		spellings := slices.SortedFunc(maps.Keys(g.spellings), func(a, b string) int {
-			return cmp.Or(cmp.Compare(g.spellings[b], g.spellings[a]), cmp.Compare(a, b))
+			// The most common spelling names it, a clean one before one
+			// with stray spaces.
+			clean := func(s string) int {
+				if s == strings.TrimSpace(s) {
+					return 0
+				}
+				return 1
+			}
+			return cmp.Or(cmp.Compare(g.spellings[b], g.spellings[a]), cmp.Compare(clean(a), clean(b)), cmp.Compare(a, b))
 		})
 		g.st.Name, g.st.Spellings = spellings[0], spellings[1:]
 		if g.st.How == "" && g.st.Stage != "" && g.st.Name != g.st.Stage {
@@ -660,10 +651,10 @@ func planLegacy(ctx context.Context, q *queries.Queries, rows []legacyRow, missi
 			l.CreatedAt = r.createdAt.UTC()
 		case r.updatedAt != nil:
 			l.CreatedAt = r.updatedAt.UTC()
-			warn("created_at is NULL: its updated_at taken")
+			warn("created_at is NULL (or not a time): its updated_at taken")
 		default:
 			l.CreatedAt = now
-			warn("created_at and updated_at are NULL: created now")
+			warn("created_at and updated_at are NULL (or not times): created now")
 		}
 		l.UpdatedAt = l.CreatedAt
 		if r.updatedAt != nil {
