@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -749,13 +750,14 @@ func planLegacy(ctx context.Context, q *queries.Queries, rows []legacyRow, missi
 			plan.Owner = u.Email
 		}
 	}
+	audited := auditedFields()
 	for i := range leads {
 		if leads[i].stage == "" {
 			continue
 		}
 		leads[i].lead.Owner = ownerRef
 		var changes []FieldChange
-		for _, f := range auditedFields() {
+		for _, f := range audited {
 			if v := f.Text(leads[i].lead); v != "" && (f.Kind != KindMoney || leads[i].lead.Value != 0) {
 				changes = append(changes, FieldChange{Field: f.Name, New: v})
 			}
@@ -793,7 +795,8 @@ func compareLegacy(a, b *legacyLead) int {
 	case !an && a.order != b.order:
 		return cmp.Compare(a.order, b.order)
 	}
-	return cmp.Or(a.lead.CreatedAt.Compare(b.lead.CreatedAt), strings.Compare(a.lead.ID.String(), b.lead.ID.String()))
+	// Byte order of uuids is the order of their text.
+	return cmp.Or(a.lead.CreatedAt.Compare(b.lead.CreatedAt), bytes.Compare(a.lead.ID[:], b.lead.ID[:]))
 }
 
 // legacyText is an original text column as the lead-field table keeps it:
