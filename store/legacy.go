@@ -97,6 +97,11 @@ type LegacyPlan struct {
 	Skipped []LegacyNote
 	// Warnings are the rows imported with a change, with what changed.
 	Warnings []LegacyNote
+	// LostWithoutReason counts the leads going into a lost stage while the
+	// pipeline settings require a lost reason: the original kept none, and
+	// they are imported without one (they were lost before; the rule is for
+	// leads entering a lost stage).
+	LostWithoutReason int
 	// UnusedMappings are the --map-status names no lead had.
 	UnusedMappings []string
 	// Owner is the owner's email, "" for nobody; Actor how the audit trail
@@ -191,6 +196,9 @@ func (s *Store) ImportLegacy(ctx context.Context, in LegacyImport) (LegacyPlan, 
 	stages, err := s.Stages(ctx)
 	if err != nil {
 		return LegacyPlan{}, err
+	}
+	if len(stages) == 0 {
+		return LegacyPlan{}, errors.New("no stages are defined here: add one first")
 	}
 	statusMap, err := legacyStatusMap(in.StatusMap, stages)
 	if err != nil {
@@ -750,6 +758,14 @@ func planLegacy(ctx context.Context, q *queries.Queries, rows []legacyRow, missi
 			plan.Owner = u.Email
 		}
 	}
+	required, err := q.GetPipelineSettings(ctx)
+	if err != nil {
+		return plan, nil, fmt.Errorf("get pipeline settings: %w", err)
+	}
+	kinds := map[string]string{}
+	for _, st := range stages {
+		kinds[st.Name] = st.Kind
+	}
 	audited := auditedFields()
 	for i := range leads {
 		if leads[i].stage == "" {
@@ -771,6 +787,9 @@ func planLegacy(ctx context.Context, q *queries.Queries, rows []legacyRow, missi
 		}
 		leads[i].changes = string(b)
 		plan.Create++
+		if required && kinds[leads[i].stage] == StageLost {
+			plan.LostWithoutReason++
+		}
 	}
 	slices.SortStableFunc(leads, func(a, b legacyLead) int { return cmp.Compare(a.old, b.old) })
 	for _, l := range leads {

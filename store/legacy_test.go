@@ -319,16 +319,21 @@ func TestImportLegacyIntegerIDsAndMissingColumns(t *testing.T) {
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, `CREATE TABLE leads (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text, status text, value numeric, created_at timestamp, updated_at text);
-INSERT INTO leads (name, status, value, created_at, updated_at) VALUES ('One', 'Interest', 10, '2023-05-01 12:00', '2023-05-02 08:00:00'), ('Two', 'Proposal', NULL, NULL, 'garbage')`); err != nil {
+INSERT INTO leads (name, status, value, created_at, updated_at) VALUES ('One', 'Interest', 10, '2023-05-01 12:00', '2023-05-02 08:00:00'), ('Two', 'Proposal', NULL, NULL, 'garbage'), ('Three', 'Lost', 5, '2023-01-01', NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := storetest.NewStore(t)
+	// A team that requires a lost reason still gets its lost leads (the
+	// original kept no reasons), and is told.
+	if err := st.UpdatePipelineSettings(ctx, store.PipelineSettings{LostReasonRequired: true}); err != nil {
+		t.Fatal(err)
+	}
 	plan, err := st.ImportLegacy(ctx, store.LegacyImport{SourceURL: u, Apply: true})
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	if plan.DerivedIDs != 2 || plan.Create != 2 || !cmp.Equal(plan.MissingColumns, []string{"company", "email", "phone", "notes", "source", "card_order"}) {
-		t.Fatalf("plan: got %d derived ids, %d created, missing %q", plan.DerivedIDs, plan.Create, plan.MissingColumns)
+	if plan.DerivedIDs != 3 || plan.Create != 3 || plan.LostWithoutReason != 1 || !cmp.Equal(plan.MissingColumns, []string{"company", "email", "phone", "notes", "source", "card_order"}) {
+		t.Fatalf("plan: got %d derived ids, %d created, %d lost without a reason, missing %q", plan.DerivedIDs, plan.Create, plan.LostWithoutReason, plan.MissingColumns)
 	}
 	one := mustGet(t, st, store.LegacyIDFor("1").String())
 	if one.Name != "One" || !one.CreatedAt.Equal(time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC)) || !one.UpdatedAt.Equal(time.Date(2023, 5, 2, 8, 0, 0, 0, time.UTC)) {
@@ -337,7 +342,10 @@ INSERT INTO leads (name, status, value, created_at, updated_at) VALUES ('One', '
 	if two := mustGet(t, st, store.LegacyIDFor("2").String()); two.Status != "Proposal sent" {
 		t.Errorf("lead 2's stage: got %q, want Proposal sent (the alias)", two.Status)
 	}
-	if got := plan.IDs; len(got) != 2 || got[0].Old != "1" || got[0].New != store.LegacyIDFor("1") {
+	if three := mustGet(t, st, store.LegacyIDFor("3").String()); three.Status != "Closed lost" || three.ClosedAt == nil || !three.ClosedAt.Equal(time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("lead 3: got status %q closed %v, want Closed lost closed when created", three.Status, three.ClosedAt)
+	}
+	if got := plan.IDs; len(got) != 3 || got[0].Old != "1" || got[0].New != store.LegacyIDFor("1") {
 		t.Errorf("id map: got %+v", got)
 	}
 	if plan, err = st.ImportLegacy(ctx, store.LegacyImport{SourceURL: u, Apply: true}); err != nil || plan.Create != 0 {

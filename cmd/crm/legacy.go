@@ -190,6 +190,10 @@ func printLegacyPlan(w io.Writer, p store.LegacyPlan) {
 		}
 		fmt.Fprintf(w, "  %d %s wait for a stage: %d unknown %s.\n", n, plural(n, "lead", "leads"), len(unknown), plural(len(unknown), "status", "statuses"))
 	}
+	if p.LostWithoutReason > 0 {
+		fmt.Fprintf(w, "  %d %s a lost stage without a lost reason (the original kept none): the pipeline requires one for leads entering a lost stage, these were lost before.\n",
+			p.LostWithoutReason, plural(p.LostWithoutReason, "lead goes into", "leads go into"))
+	}
 	if p.Owner != "" {
 		fmt.Fprintf(w, "Owner: %s.\n", p.Owner)
 	} else {
