@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -20,6 +21,10 @@ import (
 type BoardFilter struct {
 	// Owner keeps the leads of this user.
 	Owner *uuid.UUID
+	// OwnerEmail keeps the leads of the user with this email (without regard
+	// to case): the store reads it into Owner, and an email no user has is a
+	// validation error of the field owner.
+	OwnerEmail string
 	// Source keeps the leads of this source (without regard to case).
 	Source string
 	// MinValue and MaxValue bound the value, both inclusive.
@@ -33,7 +38,7 @@ type BoardFilter struct {
 
 // IsZero says whether no filter is set.
 func (f BoardFilter) IsZero() bool {
-	return f.Owner == nil && f.Source == "" && f.MinValue == nil && f.MaxValue == nil &&
+	return f.Owner == nil && f.OwnerEmail == "" && f.Source == "" && f.MinValue == nil && f.MaxValue == nil &&
 		f.CreatedFrom == nil && f.CreatedTo == nil && f.UpdatedFrom == nil && f.UpdatedTo == nil && !f.StaleOnly
 }
 
@@ -174,6 +179,9 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		only = &st.Name
 		stages = []Stage{st}
 	}
+	if err := resolveFilterOwner(ctx, q, &bq.Filter); err != nil {
+		return Board{}, err
+	}
 	f := boardFilter{pattern: likePattern(bq.Search), digits: phoneDigits(bq.Search), BoardFilter: bq.Filter, now: time.Now()}
 	cols, totals, err := readColumns(ctx, q, bq, f, only)
 	if err != nil {
@@ -228,6 +236,22 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		}
 	}
 	return board, nil
+}
+
+// resolveFilterOwner reads f.OwnerEmail into f.Owner.
+func resolveFilterOwner(ctx context.Context, q *queries.Queries, f *BoardFilter) error {
+	if f.OwnerEmail == "" {
+		return nil
+	}
+	u, err := q.GetUserByEmail(ctx, strings.TrimSpace(f.OwnerEmail))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fieldError("owner", fmt.Sprintf("no user has the email %q", f.OwnerEmail))
+	}
+	if err != nil {
+		return fmt.Errorf("filter owner: %w", err)
+	}
+	f.Owner, f.OwnerEmail = &u.ID, ""
+	return nil
 }
 
 // columnTotal is a column's count and total value of the leads matching a

@@ -49,6 +49,9 @@ func (s *Store) ExportLeads(ctx context.Context, eq ExportQuery, each func(Lead)
 		if verr := eq.Filter.Validate(); verr != nil {
 			return verr
 		}
+		if err := resolveFilterOwner(ctx, q, &eq.Filter); err != nil {
+			return err
+		}
 		f := boardFilter{pattern: likePattern(eq.Search), digits: phoneDigits(eq.Search), BoardFilter: eq.Filter, now: time.Now()}
 		fp := f.params(math.MinInt64, exportPageSize, nil)
 		page := make([]Lead, 0, exportPageSize)
