@@ -216,6 +216,9 @@ func (s *Store) ImportLegacy(ctx context.Context, in LegacyImport) (LegacyPlan, 
 		if err != nil {
 			return err
 		}
+		if len(stages) == 0 {
+			return errors.New("no stages are defined here: add one first")
+		}
 		if in.Apply {
 			names := make([]string, len(stages))
 			for i, st := range stages {
