@@ -769,21 +769,12 @@ func planLegacy(ctx context.Context, q *queries.Queries, rows []legacyRow, missi
 	for _, st := range stages {
 		kinds[st.Name] = st.Kind
 	}
-	audited := auditedFields()
 	for i := range leads {
 		if leads[i].stage == "" {
 			continue
 		}
 		leads[i].lead.Owner = ownerRef
-		var changes []FieldChange
-		for _, f := range audited {
-			if v := f.Text(leads[i].lead); v != "" && (f.Kind != KindMoney || leads[i].lead.Value != 0) {
-				changes = append(changes, FieldChange{Field: f.Name, New: v})
-			}
-		}
-		if changes == nil {
-			changes = []FieldChange{}
-		}
+		changes := createChanges(leads[i].lead)
 		b, err := json.Marshal(changes)
 		if err != nil {
 			return plan, nil, fmt.Errorf("encode changes: %w", err)
