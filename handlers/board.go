@@ -147,7 +147,36 @@ func (s *Server) handleBoard(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.render(w, r, status, views.BoardFragment(d))
 	}
-	return s.render(w, r, status, views.BoardPage(views.Page{Title: boardTitle(bp.q), Board: d}))
+	choices, err := s.boardChoices(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, status, views.BoardPage(views.Page{Title: boardTitle(bp.q), Board: d, Choices: choices}))
+}
+
+// boardChoices reads what the board page's own dialogs offer: the lost
+// reasons, whether one is required, and the active users to assign leads to.
+func (s *Server) boardChoices(ctx context.Context) (views.BoardChoices, error) {
+	var c views.BoardChoices
+	var err error
+	if c.LostReasons, err = s.Store.ListLostReasons(ctx, true); err != nil {
+		return c, err
+	}
+	settings, err := s.Store.GetPipelineSettings(ctx)
+	if err != nil {
+		return c, err
+	}
+	c.ReasonRequired = settings.LostReasonRequired
+	users, err := s.Store.ListUsers(ctx)
+	if err != nil {
+		return c, err
+	}
+	for _, u := range users {
+		if u.Active {
+			c.Users = append(c.Users, u)
+		}
+	}
+	return c, nil
 }
 
 func boardTitle(q string) string {
@@ -202,7 +231,11 @@ func (s *Server) boardWithDialog(w http.ResponseWriter, r *http.Request, status 
 		return err
 	}
 	d.EventsSince = since
-	return s.render(w, r, status, views.BoardPage(views.Page{Title: title, Board: d, Dialog: dialog(d)}))
+	choices, err := s.boardChoices(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, status, views.BoardPage(views.Page{Title: title, Board: d, Dialog: dialog(d), Choices: choices}))
 }
 
 // handleLeadNewForm answers GET /board/leads/new?status=: the create form, in
@@ -498,7 +531,17 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 		}
 		ifVersions = []int64{n}
 	}
-	lead, err := s.Store.MoveLeadIf(r.Context(), id, status, order, ifVersions)
+	// The lost-reason dialog's answer, for a move into a lost stage: a reason
+	// and a note sent only when given (Skip sends neither, and is refused
+	// like any path when the team requires a reason).
+	var out store.Outcome
+	if v := r.PostFormValue("lost_reason"); strings.TrimSpace(v) != "" {
+		out.LostReason = &v
+	}
+	if v := r.PostFormValue("lost_note"); strings.TrimSpace(v) != "" {
+		out.LostNote = &v
+	}
+	lead, err := s.Store.MoveLeadOutcome(r.Context(), id, status, order, out, ifVersions)
 	var stale *store.StaleLeadError
 	if errors.As(err, &stale) {
 		err = &conflictError{err: err, msg: s.staleMoveMessage(r.Context(), stale.Lead)}
@@ -513,6 +556,9 @@ func (s *Server) handleBoardMove(w http.ResponseWriter, r *http.Request) error {
 	}
 	from := r.PostFormValue("from")
 	msg := "Moved " + lead.Name + " to " + lead.Status + "."
+	if out.LostReason != nil && lead.LostReason != "" {
+		msg = "Moved " + lead.Name + " to " + lead.Status + " (" + lead.LostReason + ")."
+	}
 	if from == lead.Status {
 		msg = lead.Name + " is now number " + strconv.Itoa(lead.CardOrder+1) + " in " + lead.Status + "."
 	}

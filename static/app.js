@@ -250,6 +250,29 @@
     var order = targetOrder(item, from, to);
     var oldIndex = evt.oldIndex;
     item.classList.add('card-saving');
+    // Into a lost stage: the lost-reason dialog first. The card waits in its
+    // new place (marked saving, so live updates wait too); Cancel puts it back.
+    if (from !== to && isLostStage(to.dataset.status)) {
+      var link = item.querySelector('.card-name');
+      askLost({
+        what: cardName(item), stage: to.dataset.status,
+        focus: function () { if (link && link.isConnected) setRoving(link, true); },
+        cancel: function () {
+          item.classList.remove('card-saving');
+          item.remove();
+          from.insertBefore(item, from.children[oldIndex] || null);
+        },
+        send: function (outcome) { sendDrop(item, from, to, order, oldIndex, outcome); }
+      });
+      return;
+    }
+    sendDrop(item, from, to, order, oldIndex, null);
+  }
+
+  // sendDrop posts a drop (with the lost-reason dialog's outcome, if any).
+  function sendDrop(item, from, to, order, oldIndex, outcome) {
+    var link = item.querySelector('.card-name');
+    if (outcome && link) focusAfterSwap = link.id;
     item.addEventListener('htmx:afterRequest', function (e) {
       // On success and on refused moves the server re-renders the columns, which
       // replaces this element. If it is still here, no columns came back (server
@@ -265,7 +288,7 @@
       swap: 'innerHTML',
       // The version the card was rendered at: a drop of a card someone else
       // changed meanwhile is refused, and the board shows where it really is.
-      values: { status: to.dataset.status, from: from.dataset.status, order: String(order), version: item.dataset.version || '', from_order: item.dataset.order }
+      values: withOutcome({ status: to.dataset.status, from: from.dataset.status, order: String(order), version: item.dataset.version || '', from_order: item.dataset.order }, outcome)
     });
   }
 
@@ -276,14 +299,137 @@
   // form do. from_order lets the server offer Undo.
   function postMove(card, status, order) {
     var list = card.closest('.cards');
+    // Into another stage that is lost: the lost-reason dialog first.
+    if (list && list.dataset.status !== status && isLostStage(status)) {
+      var link = card.querySelector('.card-name');
+      askLost({
+        what: cardName(card), stage: status,
+        focus: function () { if (link && link.isConnected) setRoving(link, true); },
+        cancel: function () {},
+        send: function (outcome) { sendMove(card, status, order, outcome); }
+      });
+      return;
+    }
+    sendMove(card, status, order, null);
+  }
+
+  function sendMove(card, status, order, outcome) {
+    var list = card.closest('.cards');
     // The version the card was rendered at, as for a drop: a stale move is refused.
     var values = { status: status, from: list ? list.dataset.status : '', from_order: card.dataset.order, version: card.dataset.version || '' };
     if (order !== undefined) values.order = String(order);
     var link = card.querySelector('.card-name');
     if (link) focusAfterSwap = link.id;
     card.classList.add('card-saving');
-    htmx.ajax('POST', card.dataset.moveUrl, { source: card, target: '#' + FLASH_ID, swap: 'innerHTML', values: values });
+    htmx.ajax('POST', card.dataset.moveUrl, { source: card, target: '#' + FLASH_ID, swap: 'innerHTML', values: withOutcome(values, outcome) });
   }
+
+  // ---- The lost-reason dialog (views.LostDialog) ---------------------------------
+
+  function cardName(card) {
+    var a = card.querySelector('.card-name');
+    return a ? a.textContent.trim() : '';
+  }
+
+  // isLostStage says whether the board's column of stage status is a lost one.
+  function isLostStage(status) {
+    return columns().some(function (c) { return c.dataset.status === status && c.classList.contains('kind-lost'); });
+  }
+
+  // withOutcome adds the dialog's answer to a move's form values.
+  function withOutcome(values, outcome) {
+    if (outcome && outcome.reason) values.lost_reason = outcome.reason;
+    if (outcome && outcome.note) values.lost_note = outcome.note;
+    return values;
+  }
+
+  // askLost opens the dialog for a move of what (a lead's name, or "3 leads")
+  // into stage. Save calls ask.send({reason, note}); Skip ask.send({}) (a
+  // move without a reason, refused by the server when the team requires
+  // one); Cancel, × or Escape calls ask.cancel(). Then the focus goes where
+  // ask.focus puts it (the card).
+  var lostAsk = null;
+  function askLost(ask) {
+    var dlg = byId('lost-dialog'), form = byId('lost-form');
+    if (!dlg || !form || !dlg.showModal) { ask.send({}); return; }
+    if (lostAsk) { ask.cancel(); return; } // one question at a time
+    lostAsk = ask;
+    form.reset();
+    setLostError('');
+    byId('lost-dialog-what').textContent = 'Moving ' + ask.what + ' to ' + ask.stage + '.';
+    dlg.showModal();
+    var first = form.querySelector('input[name=lost_choice]') || byId('lost-reason-text');
+    if (first) first.focus();
+  }
+
+  function setLostError(text) {
+    var err = byId('lost-error');
+    if (err) err.textContent = text;
+    var input = byId('lost-reason-text');
+    if (!input) return;
+    if (text) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', 'lost-error');
+    } else {
+      input.removeAttribute('aria-invalid');
+      input.removeAttribute('aria-describedby');
+    }
+  }
+
+  // finishLost closes the dialog, answering the question with outcome (null:
+  // cancelled).
+  function finishLost(outcome) {
+    var ask = lostAsk, dlg = byId('lost-dialog');
+    lostAsk = null;
+    if (dlg && dlg.open) dlg.close();
+    if (!ask) return;
+    if (outcome) ask.send(outcome);
+    else ask.cancel();
+    ask.focus();
+  }
+
+  function lostReasonGiven() {
+    var text = byId('lost-reason-text');
+    var typed = text ? text.value.trim() : '';
+    if (typed) return typed;
+    var checked = document.querySelector('#lost-form input[name=lost_choice]:checked');
+    return checked ? checked.value : '';
+  }
+
+  document.addEventListener('submit', function (e) {
+    if (e.target.id !== 'lost-form') return;
+    e.preventDefault();
+    var reason = lostReasonGiven();
+    var dlg = byId('lost-dialog');
+    if (!reason && dlg && dlg.hasAttribute('data-required')) {
+      setLostError('Choose or type a reason: your team requires one (lost_reason).');
+      var first = document.querySelector('#lost-form input[name=lost_choice]') || byId('lost-reason-text');
+      if (first) first.focus();
+      return;
+    }
+    var note = byId('lost-note');
+    finishLost({ reason: reason, note: note ? note.value.trim() : '' });
+  });
+
+  document.addEventListener('click', function (e) {
+    if (!e.target.closest) return;
+    if (e.target.closest('[data-lost-skip]')) finishLost({});
+    else if (e.target.closest('[data-lost-cancel]')) finishLost(null);
+  });
+
+  // A reason of one's own replaces the choice, and a choice the words.
+  document.addEventListener('input', function (e) {
+    if (e.target.id === 'lost-reason-text' && e.target.value) {
+      document.querySelectorAll('#lost-form input[name=lost_choice]').forEach(function (r) { r.checked = false; });
+    }
+  });
+  document.addEventListener('change', function (e) {
+    if (e.target.name === 'lost_choice' && e.target.closest('#lost-form')) {
+      var text = byId('lost-reason-text');
+      if (text) text.value = '';
+      setLostError('');
+    }
+  });
 
   function columnOf(card) { return card.closest('.column'); }
   function columns() { return Array.prototype.slice.call(document.querySelectorAll('#board > .column')); }
@@ -700,6 +846,11 @@
   // ---- Start --------------------------------------------------------------------
 
   function start() {
+    var lost = byId('lost-dialog');
+    if (lost) {
+      // Escape (the dialog's cancel) and any other close: the move is cancelled.
+      lost.addEventListener('close', function () { if (lostAsk) finishLost(null); });
+    }
     var dlg = byId(DIALOG_ID);
     if (dlg) {
       dlg.addEventListener('close', onDialogClose);

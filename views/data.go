@@ -46,6 +46,17 @@ type Page struct {
 	Title  string
 	Board  BoardData
 	Dialog templ.Component
+	// Choices are what the board's own dialogs offer (the full page only).
+	Choices BoardChoices
+}
+
+// BoardChoices is what the board page offers besides its cards: the
+// lost-reason dialog's reasons (the admin list's active ones) and whether the
+// team requires one, and the owners the bulk bar assigns to (active users).
+type BoardChoices struct {
+	LostReasons    []store.LostReason
+	ReasonRequired bool
+	Users          []store.User
 }
 
 // LeadValues is a lead form's fields as typed, by field name (the lead-field

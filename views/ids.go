@@ -96,3 +96,22 @@ const (
 	MoveMenuID      ID = "move-menu"
 	MoveMenuTitleID ID = "move-menu-title"
 )
+
+// The lost-reason dialog (a move into a lost stage asks why) and its parts.
+const (
+	LostDialogID      ID = "lost-dialog"
+	LostDialogTitleID ID = "lost-dialog-title"
+	LostDialogWhatID  ID = "lost-dialog-what"
+	LostFormID        ID = "lost-form"
+	LostReasonTextID  ID = "lost-reason-text"
+	LostNoteID        ID = "lost-note"
+	LostErrorID       ID = "lost-error"
+)
+
+// The bulk bar: what is selected on the board, and what to do with it.
+const (
+	BulkBarID   ID = "bulk-bar"
+	BulkCountID ID = "bulk-count"
+	BulkStageID ID = "bulk-stage"
+	BulkOwnerID ID = "bulk-owner"
+)
