@@ -145,17 +145,27 @@ WHERE import_id = @import_id AND outcome = 'failed' AND row_no > @after_row::int
 ORDER BY row_no
 LIMIT @row_limit::integer;
 
--- ListImportUpdates lists the leads an import updated, each with its fields
--- before the import's first update of it, and the version after its last.
+-- ListImportUpdates lists the rows of an import that updated a lead it did
+-- not create, in the order of the file, each with the lead's fields before
+-- it and the lead's version after it (store.UndoImport merges a lead's rows).
 -- name: ListImportUpdates :many
-SELECT DISTINCT ON (r.lead_id) r.lead_id::uuid AS lead_id, r.before,
-       (SELECT max(o.version) FROM import_rows o
-        WHERE o.import_id = r.import_id AND o.lead_id = r.lead_id)::bigint AS version
+SELECT r.lead_id::uuid AS lead_id, r.row_no, r.before, coalesce(r.version, 0)::bigint AS version
 FROM import_rows r
 WHERE r.import_id = @import_id AND r.outcome = 'updated'
   AND NOT EXISTS (SELECT 1 FROM import_rows c
                   WHERE c.import_id = r.import_id AND c.lead_id = r.lead_id AND c.outcome = 'created')
-ORDER BY r.lead_id, r.row_no
+ORDER BY r.row_no
+LIMIT 1000000;
+
+-- ImportCreatedGone lists the leads an import created that are no longer on
+-- the board before its undo: deleted by someone since (in the trash or
+-- purged).
+-- name: ImportCreatedGone :many
+SELECT DISTINCT r.lead_id::uuid AS lead_id
+FROM import_rows r
+WHERE r.import_id = @import_id AND r.outcome = 'created'
+  AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.id = r.lead_id)
+ORDER BY 1
 LIMIT 1000000;
 
 -- TrashImportedLeads moves to the trash the leads an import created that

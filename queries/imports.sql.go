@@ -207,6 +207,38 @@ func (q *Queries) ImportBatchDone(ctx context.Context, arg ImportBatchDoneParams
 	return err
 }
 
+const importCreatedGone = `-- name: ImportCreatedGone :many
+SELECT DISTINCT r.lead_id::uuid AS lead_id
+FROM import_rows r
+WHERE r.import_id = $1 AND r.outcome = 'created'
+  AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.id = r.lead_id)
+ORDER BY 1
+LIMIT 1000000
+`
+
+// ImportCreatedGone lists the leads an import created that are no longer on
+// the board before its undo: deleted by someone since (in the trash or
+// purged).
+func (q *Queries) ImportCreatedGone(ctx context.Context, importID uuid.UUID) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, importCreatedGone, importID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var lead_id uuid.UUID
+		if err := rows.Scan(&lead_id); err != nil {
+			return nil, err
+		}
+		items = append(items, lead_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const importCreatedKept = `-- name: ImportCreatedKept :many
 SELECT DISTINCT r.lead_id::uuid AS lead_id
 FROM import_rows r
@@ -421,25 +453,25 @@ func (q *Queries) ListImportFailures(ctx context.Context, arg ListImportFailures
 }
 
 const listImportUpdates = `-- name: ListImportUpdates :many
-SELECT DISTINCT ON (r.lead_id) r.lead_id::uuid AS lead_id, r.before,
-       (SELECT max(o.version) FROM import_rows o
-        WHERE o.import_id = r.import_id AND o.lead_id = r.lead_id)::bigint AS version
+SELECT r.lead_id::uuid AS lead_id, r.row_no, r.before, coalesce(r.version, 0)::bigint AS version
 FROM import_rows r
 WHERE r.import_id = $1 AND r.outcome = 'updated'
   AND NOT EXISTS (SELECT 1 FROM import_rows c
                   WHERE c.import_id = r.import_id AND c.lead_id = r.lead_id AND c.outcome = 'created')
-ORDER BY r.lead_id, r.row_no
+ORDER BY r.row_no
 LIMIT 1000000
 `
 
 type ListImportUpdatesRow struct {
 	LeadID  uuid.UUID
+	RowNo   int32
 	Before  []byte
 	Version int64
 }
 
-// ListImportUpdates lists the leads an import updated, each with its fields
-// before the import's first update of it, and the version after its last.
+// ListImportUpdates lists the rows of an import that updated a lead it did
+// not create, in the order of the file, each with the lead's fields before
+// it and the lead's version after it (store.UndoImport merges a lead's rows).
 func (q *Queries) ListImportUpdates(ctx context.Context, importID uuid.UUID) ([]ListImportUpdatesRow, error) {
 	rows, err := q.db.Query(ctx, listImportUpdates, importID)
 	if err != nil {
@@ -449,7 +481,12 @@ func (q *Queries) ListImportUpdates(ctx context.Context, importID uuid.UUID) ([]
 	items := []ListImportUpdatesRow{}
 	for rows.Next() {
 		var i ListImportUpdatesRow
-		if err := rows.Scan(&i.LeadID, &i.Before, &i.Version); err != nil {
+		if err := rows.Scan(
+			&i.LeadID,
+			&i.RowNo,
+			&i.Before,
+			&i.Version,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

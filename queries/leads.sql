@@ -150,3 +150,22 @@ FROM move_lead(@id::uuid, @target::text, @target_position::integer, @key_gap::bi
 -- name: BoardVersion :one
 SELECT sum(n)::bigint
 FROM board_changes;
+
+-- ColumnKeysFrom returns the sort keys of column status from position
+-- from_position on, the first two: the neighbours a card put between the
+-- cards at from_position and from_position+1 takes its key between.
+-- name: ColumnKeysFrom :many
+SELECT card_order
+FROM leads
+WHERE status = @status
+ORDER BY card_order
+LIMIT 2 OFFSET @from_position::integer;
+
+-- SetLeadStageTimes puts back when a lead entered its stage and closed (an
+-- undo restoring a past state). Status is not written, so migration 00012's
+-- trigger, which sets them on a stage change, leaves them as given.
+-- name: SetLeadStageTimes :one
+UPDATE leads
+SET stage_entered_at = @stage_entered_at, closed_at = sqlc.narg(closed_at)
+WHERE id = @id
+RETURNING *;

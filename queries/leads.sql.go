@@ -7,6 +7,7 @@ package queries
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -51,6 +52,42 @@ func (q *Queries) ColumnEnd(ctx context.Context, arg ColumnEndParams) (ColumnEnd
 	var i ColumnEndRow
 	err := row.Scan(&i.NextKey, &i.N)
 	return i, err
+}
+
+const columnKeysFrom = `-- name: ColumnKeysFrom :many
+SELECT card_order
+FROM leads
+WHERE status = $1
+ORDER BY card_order
+LIMIT 2 OFFSET $2::integer
+`
+
+type ColumnKeysFromParams struct {
+	Status       string
+	FromPosition int32
+}
+
+// ColumnKeysFrom returns the sort keys of column status from position
+// from_position on, the first two: the neighbours a card put between the
+// cards at from_position and from_position+1 takes its key between.
+func (q *Queries) ColumnKeysFrom(ctx context.Context, arg ColumnKeysFromParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, columnKeysFrom, arg.Status, arg.FromPosition)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var card_order int64
+		if err := rows.Scan(&card_order); err != nil {
+			return nil, err
+		}
+		items = append(items, card_order)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const countLeads = `-- name: CountLeads :one
@@ -593,6 +630,48 @@ func (q *Queries) SearchLeadsTypo(ctx context.Context, arg SearchLeadsTypoParams
 		return nil, err
 	}
 	return items, nil
+}
+
+const setLeadStageTimes = `-- name: SetLeadStageTimes :one
+UPDATE leads
+SET stage_entered_at = $1, closed_at = $2
+WHERE id = $3
+RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
+`
+
+type SetLeadStageTimesParams struct {
+	StageEnteredAt time.Time
+	ClosedAt       pgtype.Timestamptz
+	ID             uuid.UUID
+}
+
+// SetLeadStageTimes puts back when a lead entered its stage and closed (an
+// undo restoring a past state). Status is not written, so migration 00012's
+// trigger, which sets them on a stage change, leaves them as given.
+func (q *Queries) SetLeadStageTimes(ctx context.Context, arg SetLeadStageTimesParams) (Lead, error) {
+	row := q.db.QueryRow(ctx, setLeadStageTimes, arg.StageEnteredAt, arg.ClosedAt, arg.ID)
+	var i Lead
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Company,
+		&i.Email,
+		&i.Phone,
+		&i.Value,
+		&i.Notes,
+		&i.Status,
+		&i.Source,
+		&i.CardOrder,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Version,
+		&i.OwnerID,
+		&i.ClosedAt,
+		&i.LostReason,
+		&i.LostNote,
+		&i.StageEnteredAt,
+	)
+	return i, err
 }
 
 const updateLeadFields = `-- name: UpdateLeadFields :one

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1226,7 +1228,7 @@ func (s *Store) importBatchTx(ctx context.Context, tx pgx.Tx, env *importEnv, im
 		if r.outcome != rowUpdated {
 			continue
 		}
-		if err := s.importUpdate(ctx, tx, imp.ID, r); err != nil {
+		if err := s.importUpdate(ctx, tx, env.stages, imp.ID, r); err != nil {
 			return err
 		}
 	}
@@ -1306,7 +1308,7 @@ func (env *importEnv) rowParams(importID uuid.UUID, r *importRow) (queries.Inser
 // fields before and its version after; a row the lead's rules refuse (a
 // lost stage without the reason the pipeline requires, a deactivated
 // owner) fails alone.
-func (s *Store) importUpdate(ctx context.Context, tx pgx.Tx, importID uuid.UUID, r *importRow) error {
+func (s *Store) importUpdate(ctx context.Context, tx pgx.Tx, stages []Stage, importID uuid.UUID, r *importRow) error {
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return err
@@ -1349,6 +1351,21 @@ func (s *Store) importUpdate(ctx context.Context, tx pgx.Tx, importID uuid.UUID,
 			fields[f.Name] = f.Text(before)
 		}
 	}
+	// What an undo needs to put the lead back in its place (see beforePosition).
+	if lead.Status != before.Status {
+		fields[beforePosition] = strconv.Itoa(before.CardOrder)
+		if st, ok := findStage(stages, before.Status); ok {
+			fields[beforeStageID] = strconv.Itoa(st.ID)
+		}
+		fields[beforeStageEntered] = before.StageEnteredAt.Format(time.RFC3339Nano)
+		fields[beforeClosed] = ""
+		if before.ClosedAt != nil {
+			fields[beforeClosed] = before.ClosedAt.Format(time.RFC3339Nano)
+		}
+	}
+	if r.in.Owner != nil && before.Owner != nil {
+		fields[beforeOwnerID] = before.Owner.ID.String()
+	}
 	b, _ := json.Marshal(fields)
 	r.version = lead.Version
 	return s.q.WithTx(tx).SetImportRowResult(ctx, queries.SetImportRowResultParams{
@@ -1356,13 +1373,65 @@ func (s *Store) importUpdate(ctx context.Context, tx pgx.Tx, importID uuid.UUID,
 }
 
 // ImportUndo is what an undo did: the leads it removed (to the trash), the
-// leads whose updated fields it put back, and the leads it kept as they are
-// because someone changed them since the import.
+// leads whose updated fields it put back, and the leads it left as they are
+// (Kept; KeptLeads says why, lead by lead): changed or deleted by someone
+// since the import, or with a stage deleted since.
 type ImportUndo struct {
-	Removed  int         `json:"removed"`
-	Restored int         `json:"restored"`
-	Kept     []uuid.UUID `json:"kept"`
-	Message  string      `json:"message"`
+	Removed   int          `json:"removed"`
+	Restored  int          `json:"restored"`
+	Kept      []uuid.UUID  `json:"kept"`
+	KeptLeads []ImportKept `json:"kept_leads"`
+	Message   string       `json:"message"`
+}
+
+// ImportKept is a lead an undo left as it is, and why.
+type ImportKept struct {
+	ID  uuid.UUID `json:"id"`
+	Why string    `json:"why"`
+}
+
+// Why an undo leaves a lead as it is.
+const (
+	keptChanged = "changed by someone since the import"
+	keptDeleted = "deleted by someone since the import"
+)
+
+func (rep *ImportUndo) keep(id uuid.UUID, why string) {
+	rep.Kept = append(rep.Kept, id)
+	rep.KeptLeads = append(rep.KeptLeads, ImportKept{ID: id, Why: why})
+}
+
+// message says what the undo did, the leads it left grouped by why.
+func (rep *ImportUndo) message() string {
+	var did []string
+	if rep.Removed > 0 {
+		did = append(did, fmt.Sprintf("removed %d %s the import created (to the trash)", rep.Removed, plural(rep.Removed, "lead", "leads")))
+	}
+	if rep.Restored > 0 {
+		it := "it"
+		if rep.Removed == 0 {
+			it = "the import"
+		}
+		did = append(did, fmt.Sprintf("put back the fields of %d %s %s updated", rep.Restored, plural(rep.Restored, "lead", "leads"), it))
+	}
+	msg := "Nothing to take back"
+	if len(did) > 0 {
+		msg = strings.Join(did, " and ")
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	msg += "."
+	var whys []string
+	n := map[string]int{}
+	for _, k := range rep.KeptLeads {
+		if n[k.Why] == 0 {
+			whys = append(whys, k.Why)
+		}
+		n[k.Why]++
+	}
+	for _, why := range whys {
+		msg += fmt.Sprintf(" Kept %d as %s: %s.", n[why], plural(n[why], "it is", "they are"), why)
+	}
+	return msg
 }
 
 // ImportStateError is an undo of an import that cannot be undone now.
@@ -1380,15 +1449,24 @@ func (e *ImportStateError) Error() string {
 // Is makes an ImportStateError an ErrConflict.
 func (e *ImportStateError) Is(target error) bool { return target == ErrConflict }
 
+// ImportUndoActorName is how the history names the changes of an undo of an
+// import: by whoever undid it, naming the import.
+func ImportUndoActorName(fileName, by string) string {
+	return "undo of " + ImportActorName(fileName, by)
+}
+
 // UndoImport takes back what import id did: the leads it created go to the
-// trash (restorable for 30 days) and the fields it updated get their values
-// back, except for leads someone changed since the import (their version
-// moved on): those are kept as they are and listed. A running or undone
-// import is an *ImportStateError; ErrNotFound for an unknown one.
+// trash (restorable for 30 days) and the leads it updated get back the
+// values, stage, place in the column and stage times they had, except for
+// leads someone changed since the import (their version moved on): those are
+// kept as they are and listed, with why. An undo puts back a past state, not
+// a new edit: rules that came in since (a lost reason required, a
+// deactivated owner) do not stop it. A running or undone import is an
+// *ImportStateError; ErrNotFound for an unknown one.
 func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error) {
 	var rep ImportUndo
 	err := s.inTx(ctx, func(q *queries.Queries) error {
-		rep = ImportUndo{Kept: []uuid.UUID{}}
+		rep = ImportUndo{Kept: []uuid.UUID{}, KeptLeads: []ImportKept{}}
 		imp, err := q.GetImportForUpdate(ctx, id)
 		if err != nil {
 			return err
@@ -1396,6 +1474,9 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		if imp.State != ImportDone && imp.State != ImportFailed {
 			return &ImportStateError{State: imp.State}
 		}
+		actor := ActorFrom(ctx)
+		actor.Name = ImportUndoActorName(imp.FileName, actor.Name)
+		ctx := WithActor(ctx, actor)
 		stages, err := listStages(ctx, q)
 		if err != nil {
 			return err
@@ -1407,6 +1488,10 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		if err := lockStages(ctx, q, names...); err != nil {
 			return err
 		}
+		gone, err := q.ImportCreatedGone(ctx, id)
+		if err != nil {
+			return fmt.Errorf("list deleted leads: %w", err)
+		}
 		a := eventActor(ctx)
 		n, err := q.TrashImportedLeads(ctx, queries.TrashImportedLeadsParams{ImportID: id, ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name})
 		if err != nil {
@@ -1417,30 +1502,28 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		if err != nil {
 			return fmt.Errorf("list kept leads: %w", err)
 		}
-		rep.Kept = append(rep.Kept, kept...)
-		updates, err := q.ListImportUpdates(ctx, id)
+		for _, k := range kept {
+			rep.keep(k, keptChanged)
+		}
+		for _, g := range gone {
+			rep.keep(g, keptDeleted)
+		}
+		updates, err := importUpdates(ctx, q, id)
 		if err != nil {
-			return fmt.Errorf("list imported updates: %w", err)
+			return err
 		}
 		for _, u := range updates {
-			ok, err := s.undoImportUpdate(ctx, q, u)
+			why, err := s.undoImportUpdate(ctx, q, stages, u)
 			if err != nil {
 				return err
 			}
-			if ok {
+			if why == "" {
 				rep.Restored++
 			} else {
-				rep.Kept = append(rep.Kept, u.LeadID)
+				rep.keep(u.leadID, why)
 			}
 		}
-		rep.Message = fmt.Sprintf("Removed %d %s the import created (to the trash)", rep.Removed, plural(rep.Removed, "lead", "leads"))
-		if rep.Restored > 0 {
-			rep.Message += fmt.Sprintf(" and put back the fields of %d %s it updated", rep.Restored, plural(rep.Restored, "lead", "leads"))
-		}
-		rep.Message += "."
-		if len(rep.Kept) > 0 {
-			rep.Message += fmt.Sprintf(" Kept %d as %s: changed by someone since the import.", len(rep.Kept), plural(len(rep.Kept), "it is", "they are"))
-		}
+		rep.Message = rep.message()
 		b, err := json.Marshal(rep)
 		if err != nil {
 			return err
@@ -1450,39 +1533,257 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 	return rep, err
 }
 
-// undoImportUpdate puts back the fields an import updated on one lead, when
-// its version is still the one the import left; it says whether it did.
-func (s *Store) undoImportUpdate(ctx context.Context, q *queries.Queries, u queries.ListImportUpdatesRow) (bool, error) {
-	rows, err := q.LockLeads(ctx, []uuid.UUID{u.LeadID})
+// The "fields before" of an updated row (import_rows.before) are the lead's
+// fields the row gave, as text (Field.Text), by field name. A row that moved
+// the lead to another stage also holds, under these keys (no field's name),
+// what puts it back in its place: its position in its old column, the old
+// stage's id (its name may change), and when it entered that stage and
+// closed (RFC 3339, "" for open). A row that changed the owner holds the old
+// owner's id. Rows written before these keys existed have only the fields:
+// their undo puts the lead at the end of the column, entering it now.
+const (
+	beforePosition     = "_position"
+	beforeStageID      = "_stage_id"
+	beforeStageEntered = "_stage_entered_at"
+	beforeClosed       = "_closed_at"
+	beforeOwnerID      = "_owner_id"
+)
+
+// importUpdate is what an undo puts back on one lead an import updated.
+type importUpdate struct {
+	leadID uuid.UUID
+	// before merges the lead's rows: each key as the first row that had it
+	// saw it.
+	before map[string]string
+	// version is the lead's version after the import's last update of it.
+	version int64
+	// first is the row of the import's first update of the lead.
+	first int32
+}
+
+// importUpdates returns the leads import id updated (and did not create),
+// the last updated first: each position was read after the leads moved by
+// earlier rows had left, so the leads go back last first, each to the place
+// it left (as a bulk undo does).
+func importUpdates(ctx context.Context, q *queries.Queries, id uuid.UUID) ([]*importUpdate, error) {
+	rows, err := q.ListImportUpdates(ctx, id)
 	if err != nil {
-		return false, fmt.Errorf("lock lead %s: %w", u.LeadID, err)
+		return nil, fmt.Errorf("list imported updates: %w", err)
 	}
-	if len(rows) == 0 || rows[0].Version != u.Version {
-		return false, nil
+	byLead := map[uuid.UUID]*importUpdate{}
+	var out []*importUpdate
+	for _, r := range rows {
+		u := byLead[r.LeadID]
+		if u == nil {
+			u = &importUpdate{leadID: r.LeadID, before: map[string]string{}, first: r.RowNo}
+			byLead[r.LeadID] = u
+			out = append(out, u)
+		}
+		u.version = max(u.version, r.Version)
+		var before map[string]string
+		if err := json.Unmarshal(r.Before, &before); err != nil {
+			return nil, fmt.Errorf("decode fields before row %d: %w", r.RowNo, err)
+		}
+		for k, v := range before {
+			if _, ok := u.before[k]; !ok {
+				u.before[k] = v
+			}
+		}
 	}
-	before := map[string]string{}
-	if err := json.Unmarshal(u.Before, &before); err != nil {
-		return false, fmt.Errorf("decode fields before import: %w", err)
+	slices.Reverse(out)
+	return out, nil
+}
+
+// undoImportUpdate puts back what the import changed on one lead, when its
+// version is still the one the import left, written as it was (not through
+// the rules of an edit), with an event of the changes. It returns why it
+// left the lead as it is, "" when it put it back. The caller holds every
+// stage's lock exclusively.
+func (s *Store) undoImportUpdate(ctx context.Context, q *queries.Queries, stages []Stage, u *importUpdate) (string, error) {
+	rows, err := q.LockLeads(ctx, []uuid.UUID{u.leadID})
+	if err != nil {
+		return "", fmt.Errorf("lock lead %s: %w", u.leadID, err)
+	}
+	if len(rows) == 0 {
+		return keptDeleted, nil
+	}
+	cur := rows[0]
+	if cur.Version != u.version {
+		return keptChanged, nil
 	}
 	var in LeadInput
-	for name, text := range before {
-		f, ok := LeadFieldByName(name)
+	for _, f := range auditedFields() {
+		text, ok := u.before[f.Name]
 		if !ok {
 			continue
 		}
 		if f.Kind == KindMoney {
 			m, err := ParseMoney(text)
 			if err != nil {
-				return false, fmt.Errorf("value before import of %s: %w", u.LeadID, err)
+				return "", fmt.Errorf("value before import of %s: %w", u.leadID, err)
 			}
 			in.Value = &m
 			continue
 		}
-		t := text
-		*f.ptr(&in) = &t
+		*f.ptr(&in) = &text
 	}
-	if _, err := s.updateLead(ctx, q, u.LeadID, in, nil); err != nil {
-		return false, err
+	p := queries.UpdateLeadFieldsParams{
+		ID: cur.ID, Name: pick(in.Name, cur.Name), Company: pick(in.Company, cur.Company),
+		Email: pick(in.Email, cur.Email), Phone: pick(in.Phone, cur.Phone), Value: cur.Value,
+		Notes: pick(in.Notes, cur.Notes), Source: pick(in.Source, cur.Source), Status: cur.Status,
+		CardOrder: cur.CardOrder, OwnerID: cur.OwnerID,
+		LostReason: pick(in.LostReason, cur.LostReason), LostNote: pick(in.LostNote, cur.LostNote),
 	}
-	return true, nil
+	if in.Value != nil {
+		p.Value = numericFromMoney(*in.Value)
+	}
+	if in.Owner != nil {
+		if p.OwnerID, err = ownerBefore(ctx, q, *in.Owner, u.before[beforeOwnerID]); err != nil {
+			return "", err
+		}
+	}
+	oldPos, err := q.LeadPosition(ctx, queries.LeadPositionParams{Status: cur.Status, CardOrder: cur.CardOrder})
+	if err != nil {
+		return "", fmt.Errorf("position of lead %s: %w", cur.ID, err)
+	}
+	pos := oldPos
+	var stage *Stage
+	if in.Status != nil {
+		i := -1
+		if sid, err := strconv.Atoi(u.before[beforeStageID]); err == nil {
+			i = stageIndex(stages, sid)
+		} else {
+			i = slices.IndexFunc(stages, func(st Stage) bool { return st.Name == *in.Status })
+		}
+		if i < 0 {
+			return fmt.Sprintf("its stage before the import, “%s”, was deleted since", *in.Status), nil
+		}
+		if stages[i].Name != cur.Status {
+			stage = &stages[i]
+			p.Status = stage.Name
+			want, err := strconv.Atoi(u.before[beforePosition])
+			if err != nil {
+				want = math.MaxInt32 // not recorded: the end of the column
+			}
+			if p.CardOrder, pos, err = keyAt(ctx, q, p.Status, int32(min(max(want, 0), math.MaxInt32))); err != nil {
+				return "", err
+			}
+		}
+	}
+	before := leadFromRow(cur, int(oldPos))
+	planned := cur
+	planned.Name, planned.Company, planned.Email, planned.Phone = p.Name, p.Company, p.Email, p.Phone
+	planned.Value, planned.Notes, planned.Source, planned.Status = p.Value, p.Notes, p.Source, p.Status
+	planned.OwnerID, planned.LostReason, planned.LostNote = p.OwnerID, p.LostReason, p.LostNote
+	after := leadFromRow(planned, int(pos))
+	if err := fillOwners(ctx, q, &before, &after); err != nil {
+		return "", err
+	}
+	if stage == nil && len(fieldChanges(before, after)) == 0 {
+		return "", nil // the import changed nothing here
+	}
+	row, err := q.UpdateLeadFields(ctx, p)
+	if err != nil {
+		return "", fmt.Errorf("put back lead %s: %w", cur.ID, err)
+	}
+	if stage != nil {
+		if row, err = restoreStageTimes(ctx, q, row, *stage, u.before); err != nil {
+			return "", err
+		}
+	}
+	after = leadFromRow(row, int(pos))
+	if err := fillOwners(ctx, q, &after); err != nil {
+		return "", err
+	}
+	changes := fieldChanges(before, after)
+	action := EventUpdate
+	if stage != nil {
+		// As move_lead records a move: the position from 1.
+		action = EventMove
+		changes = append(changes, FieldChange{Field: "position", Old: fmt.Sprint(oldPos + 1), New: fmt.Sprint(pos + 1)})
+	}
+	return "", recordEvent(ctx, q, cur.ID, action, changes)
+}
+
+// ownerBefore is the owner a lead had before an import: the user with the
+// recorded id, else the one with the email text (deactivated or not: the undo
+// puts back what was); nobody when neither exists any more (deleting a user
+// leaves their leads with nobody).
+func ownerBefore(ctx context.Context, q *queries.Queries, email, id string) (pgtype.UUID, error) {
+	var (
+		u   queries.User
+		err error
+	)
+	if uid, perr := uuid.Parse(id); perr == nil {
+		u, err = q.GetUser(ctx, uid)
+	} else if email != "" {
+		u, err = q.GetUserByEmail(ctx, email)
+	} else {
+		return pgtype.UUID{}, nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pgtype.UUID{}, nil
+	}
+	if err != nil {
+		return pgtype.UUID{}, fmt.Errorf("find owner before import: %w", err)
+	}
+	return pgtype.UUID{Bytes: u.ID, Valid: true}, nil
+}
+
+// restoreStageTimes gives row, just put back into stage st, the times it
+// entered that stage and closed before the import (in a write of its own:
+// migration 00012's trigger sets them on the write that changes the stage).
+// closed_at is put back only when it agrees with the stage's kind now.
+func restoreStageTimes(ctx context.Context, q *queries.Queries, row queries.Lead, st Stage, before map[string]string) (queries.Lead, error) {
+	entered, err := time.Parse(time.RFC3339Nano, before[beforeStageEntered])
+	if err != nil {
+		return row, nil // not recorded
+	}
+	closed := row.ClosedAt
+	if text, ok := before[beforeClosed]; ok {
+		var c pgtype.Timestamptz
+		if text != "" {
+			t, err := time.Parse(time.RFC3339Nano, text)
+			if err != nil {
+				return queries.Lead{}, fmt.Errorf("closed_at before import of %s: %w", row.ID, err)
+			}
+			c = pgtype.Timestamptz{Time: t, Valid: true}
+		}
+		if c.Valid == (st.Kind != StageOpen) {
+			closed = c
+		}
+	}
+	row, err = q.SetLeadStageTimes(ctx, queries.SetLeadStageTimesParams{ID: row.ID, StageEnteredAt: entered, ClosedAt: closed})
+	if err != nil {
+		return queries.Lead{}, fmt.Errorf("put back stage times of lead %s: %w", row.ID, err)
+	}
+	return row, nil
+}
+
+// keyAt is the sort key that puts a card at position pos of column status
+// (past its last card: at its end), and the position the card takes. The
+// caller holds the column's stage lock exclusively (a renumbering, when two
+// neighbours have no room between them, needs it).
+func keyAt(ctx context.Context, q *queries.Queries, status string, pos int32) (int64, int32, error) {
+	const keyLimit = int64(1) << 62 // as in move_lead
+	for range 2 {
+		keys, err := q.ColumnKeysFrom(ctx, queries.ColumnKeysFromParams{Status: status, FromPosition: max(pos-1, 0)})
+		if err != nil {
+			return 0, 0, fmt.Errorf("keys of %s: %w", status, err)
+		}
+		switch {
+		case len(keys) == 0 || (pos > 0 && len(keys) == 1):
+			return endKey(ctx, q, status) // an empty column, or past its last card
+		case pos == 0:
+			if keys[0]-keyGap > -keyLimit {
+				return keys[0] - keyGap, 0, nil
+			}
+		case keys[1]-keys[0] >= 2:
+			return keys[0] + (keys[1]-keys[0])/2, pos, nil
+		}
+		if err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
+			return 0, 0, fmt.Errorf("renumber %s: %w", status, err)
+		}
+	}
+	return 0, 0, fmt.Errorf("no room for a card in %s after renumbering it", status)
 }

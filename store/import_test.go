@@ -419,3 +419,133 @@ func TestImportUTF16AndPreview(t *testing.T) {
 		t.Errorf("UTF-16 import: %+v", imp)
 	}
 }
+
+// An undo puts back a past state, not a new edit: the rules that came in since
+// (a lost reason required) do not stop it, and one lead never blocks the rest.
+func TestImportUndoIgnoresNewRules(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	lost, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("Lost One"), Email: ptr("x@l.com"), Status: ptr("Closed lost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("Other"), Email: ptr("y@l.com"), Phone: ptr("555-0001")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := runImport(t, st, ctx, "stages.csv", []byte("Email,Stage,Phone\nx@l.com,Interest,\ny@l.com,Negotiation,555-0002\n"), store.ImportUpdate, nil)
+	if imp.Updated != 2 {
+		t.Fatalf("import: %+v", imp)
+	}
+	if err := st.UpdatePipelineSettings(ctx, store.PipelineSettings{LostReasonRequired: true}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.UndoImport(ctx, imp.ID)
+	if err != nil {
+		t.Fatalf("undo with a lost reason required since: %v", err)
+	}
+	if rep.Restored != 2 || len(rep.Kept) != 0 {
+		t.Errorf("undo: %+v, want both leads restored", rep)
+	}
+	for _, want := range []store.Lead{lost, other} {
+		got, err := st.GetLead(ctx, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leadLine(got) != leadLine(want) {
+			t.Errorf("after undo: got %q, want %q", leadLine(got), leadLine(want))
+		}
+	}
+}
+
+// An undo puts a lead whose stage the import changed back at its old place in
+// its old column, with the times it entered that stage and closed.
+func TestImportUndoStagePlaceAndTimes(t *testing.T) {
+	t.Parallel()
+	st, pool := storetest.NewStore(t)
+	ctx := context.Background()
+	ann := mustUser(t, st, "ann@example.com", store.RoleMember)
+	actx := store.WithActor(ctx, store.UserActor(ann))
+	for _, n := range []string{"A", "B", "C", "D"} {
+		if _, err := st.CreateLead(ctx, store.LeadInput{Name: ptr(n), Email: ptr(strings.ToLower(n) + "@x.com")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	won, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("W"), Email: ptr("w@x.com"), Status: ptr("Closed won")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE leads SET stage_entered_at = '2026-01-02T03:04:05.123456Z' WHERE name IN ('B', 'C')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE leads SET stage_entered_at = '2025-06-01T10:00:00Z', closed_at = '2025-06-01T10:00:00Z' WHERE name = 'W'`); err != nil {
+		t.Fatal(err)
+	}
+	before := leadsByName(t, st)
+	imp := runImport(t, st, ctx, "moves.csv", []byte("Email,Stage\nb@x.com,Negotiation\nc@x.com,Negotiation\nw@x.com,Interest\n"), store.ImportUpdate, nil)
+	if imp.Updated != 3 {
+		t.Fatalf("import: %+v", imp)
+	}
+	rep, err := st.UndoImport(actx, imp.ID)
+	if err != nil || rep.Restored != 3 {
+		t.Fatalf("undo: %+v, %v", rep, err)
+	}
+	after := leadsByName(t, st)
+	for _, n := range []string{"A", "B", "C", "D", "W"} {
+		b, a := before[n], after[n]
+		if a.Status != b.Status || a.CardOrder != b.CardOrder {
+			t.Errorf("%s after undo: %s #%d, want %s #%d", n, a.Status, a.CardOrder, b.Status, b.CardOrder)
+		}
+		if !a.StageEnteredAt.Equal(b.StageEnteredAt) || fmt.Sprint(a.ClosedAt) != fmt.Sprint(b.ClosedAt) {
+			t.Errorf("%s after undo: entered %v closed %v, want %v %v", n, a.StageEnteredAt, a.ClosedAt, b.StageEnteredAt, b.ClosedAt)
+		}
+	}
+	wantOrders(t, st, "Interest")
+	// The undo's events are the undoer's, naming the import.
+	ev, err := st.LastLeadEvent(ctx, won.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "undo of import “moves.csv” by " + ann.Name; ev.ActorName != want || ev.Action != store.EventMove {
+		t.Errorf("undo event: %s by %q, want move by %q", ev.Action, ev.ActorName, want)
+	}
+}
+
+// The undo's message counts every lead the import touched: a created lead
+// someone deleted since is kept (not there to remove), with its reason.
+func TestImportUndoMessage(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	imp := runImport(t, st, ctx, "two.csv", []byte("Name\nOne\nTwo\n"), store.ImportSkip, nil)
+	if imp.Created != 2 {
+		t.Fatalf("import: %+v", imp)
+	}
+	two := leadsByName(t, st)["Two"]
+	if _, err := st.DeleteLead(ctx, two.ID); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.UndoImport(ctx, imp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Removed != 1 || !cmp.Equal(rep.Kept, []uuid.UUID{two.ID}) || len(rep.KeptLeads) != 1 || rep.KeptLeads[0].Why != "deleted by someone since the import" {
+		t.Errorf("undo: %+v, want removed 1, kept Two (deleted)", rep)
+	}
+	if want := "Removed 1 lead the import created (to the trash). Kept 1 as it is: deleted by someone since the import."; rep.Message != want {
+		t.Errorf("message: %q, want %q", rep.Message, want)
+	}
+	// An import that created nothing does not say it removed nothing.
+	if _, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("Three"), Email: ptr("t@x.com")}); err != nil {
+		t.Fatal(err)
+	}
+	upd := runImport(t, st, ctx, "upd.csv", []byte("Email,Phone\nt@x.com,555\n"), store.ImportUpdate, nil)
+	rep, err = st.UndoImport(ctx, upd.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Put back the fields of 1 lead the import updated."; rep.Message != want {
+		t.Errorf("message: %q, want %q", rep.Message, want)
+	}
+}
