@@ -549,3 +549,36 @@ func TestImportUndoMessage(t *testing.T) {
 		t.Errorf("message: %q, want %q", rep.Message, want)
 	}
 }
+
+// A lead two rows of the file updated gets back what it had before the first
+// of them, every field either changed; an owner deactivated since comes back.
+func TestImportUndoMergesRowsAndOwners(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	mustUser(t, st, "ann@example.com", store.RoleMember)
+	bob := mustUser(t, st, "bob@example.com", store.RoleMember)
+	lead, err := st.CreateLead(ctx, store.LeadInput{Name: ptr("Pat"), Email: ptr("pat@x.com"), Phone: ptr("1"), Owner: ptr("bob@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := []byte("Email,Phone,Stage,Owner\npat@x.com,2,,ann@example.com\npat@x.com,3,Negotiation,\n")
+	imp := runImport(t, st, ctx, "twice.csv", file, store.ImportUpdate, nil)
+	if imp.Updated != 2 {
+		t.Fatalf("import: %+v", imp)
+	}
+	if _, err := st.SetUserActive(ctx, bob.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.UndoImport(ctx, imp.ID)
+	if err != nil || rep.Restored != 1 {
+		t.Fatalf("undo: %+v, %v", rep, err)
+	}
+	got, err := st.GetLead(ctx, lead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leadLine(got) != leadLine(lead) {
+		t.Errorf("after undo: got %q, want %q", leadLine(got), leadLine(lead))
+	}
+}
