@@ -266,6 +266,14 @@ func MoveUndo(id uuid.UUID, from string, order int, now string) *Undo {
 	return &Undo{URL: MovePath(id), Vals: string(b)}
 }
 
+// BulkPath is the board's bulk action (the bulk bar's form post).
+const BulkPath = "/board/bulk"
+
+// BulkUndo takes a bulk action back.
+func BulkUndo(id uuid.UUID) *Undo {
+	return &Undo{URL: BulkPath + "/" + id.String() + "/undo", Vals: "{}"}
+}
+
 // RestorePathBoard restores a deleted lead from the board (the Undo of a delete).
 func RestorePathBoard(id uuid.UUID) string { return LeadPath(id) + "/restore" }
 
