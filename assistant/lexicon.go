@@ -148,6 +148,13 @@ var verbs = map[string]map[string]float64{
 	intentOwner: {
 		"assign": 4, "reassign": 5, "re-assign": 5, "give": 3, "hand": 2.5, "hand over": 4, "hand off": 4, "pass": 2,
 		"pass on": 3, "take over": 3, "transfer": 2, "assign to": 4, "put in charge": 4,
+		// Someone named as the new owner before the lead: "Ann should own the
+		// Acme deal", "put Marco in charge of Jane", "Ann takes over Bob".
+		"should own": 5, "will own": 5, "shall own": 5, "can own": 4, "to own": 4, "gets to own": 5, "owns now": 4,
+		"takes over": 4, "taking over": 4, "in charge": 3, "responsible for": 3, "look after": 2.5, "looks after": 2.5,
+		// Nobody owns it after: "unassign Bob", "remove the owner of Bob".
+		"unassign": 5, "un-assign": 5, "deassign": 5, "remove the owner": 5, "remove owner": 5, "clear the owner": 5,
+		"clear owner": 5, "no owner": 4, "no one owns": 4, "nobody owns": 4, "without an owner": 4, "without owner": 4,
 	},
 	intentHelp: {"hi": 3, "hello": 3, "hey": 3, "help": 5, "what can you do": 6, "what do you do": 6, "commands": 4, "how does this work": 6, "how do i use": 6, "what can i say": 6, "what can i ask": 6, "menu": 3},
 }

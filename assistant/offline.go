@@ -137,7 +137,7 @@ func run(ctx context.Context, t *turn, w *world, cmd command, message string) (s
 	case intentNext:
 		return each(func(ref string) (string, error) { return moveNext(ctx, t, ref) })
 	case intentSet:
-		if cmd.field == "" || cmd.value == "" {
+		if cmd.field == "" || cmd.value == "" && !cmd.clear {
 			return "What should I change, and to what? For example: \"set Jane Doe's phone to +1 555 0100\".", nil
 		}
 		v, err := json.Marshal(cmd.value)

@@ -81,6 +81,16 @@ func TestOwnersOffline(t *testing.T) {
 	if got := ownerOf(t, p.st, "Priya Raman"); got != before {
 		t.Errorf("Priya's owner: got %q, want it unchanged (%q)", got, before)
 	}
+	// The new owner named first; a lead given to nobody.
+	h.say("Ann should own Tom Becker")
+	if got := ownerOf(t, p.st, "Tom Becker"); got != "ann@example.com" {
+		t.Errorf("Tom Becker's owner: got %q, want ann@example.com", got)
+	}
+	contains(t, "unassign", h.say("unassign Tom Becker").Content, "owner cleared")
+	if got := ownerOf(t, p.st, "Tom Becker"); got != "" {
+		t.Errorf("Tom Becker's owner after unassign: got %q, want nobody", got)
+	}
+	contains(t, "who owns nobody's", h.say("who owns Tom Becker?").Content, "nobody")
 	// A lead the assistant adds is the writer's.
 	h.say("add Nina Kraus from Kraus AG")
 	if got := ownerOf(t, p.st, "Nina Kraus"); got != "marco@example.com" {

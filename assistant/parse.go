@@ -60,6 +60,9 @@ type command struct {
 	// reason is why a lead moved to a lost stage was lost, as typed; value
 	// (above) is a won deal's final value.
 	reason string
+	// clear says an empty value empties the field: "unassign Bob" gives Bob
+	// to nobody.
+	clear bool
 }
 
 // item is a recognised piece of a clause: a span of tokens with its roles.

@@ -18,12 +18,14 @@ var askFields = map[string]string{
 	"work for": "company", "works for": "company", "works at": "company", "work at": "company",
 	"come from": "source", "came from": "source", "comes from": "source", "find": "source", "found": "source",
 	"where": "status", "notes": "notes", "note": "notes",
-	"own": "owner", "owns": "owner", "owned": "owner", "whose": "owner", "who has": "owner", "in charge of": "owner",
+	"own": "owner", "owns": "owner", "owned": "owner", "whose": "owner", "who has": "owner",
+	"who is in charge": "owner", "who's in charge": "owner", "whos in charge": "owner", "who is responsible": "owner", "who's responsible": "owner",
 	"why": "lost_reason", "why did we lose": "lost_reason", "why was": "lost_reason", "why did": "lost_reason", "reason": "lost_reason",
+	"how come": "lost_reason", "why'd": "lost_reason", "whyd": "lost_reason", "what made us lose": "lost_reason",
 }
 
 // questionStarts are the words that open a question.
-var questionStarts = words("what what's whats which where when who who's whos whose how hows how's is are does do did any tell")
+var questionStarts = words("what what's whats which where when who who's whos whose how hows how's why why'd whyd why's is are does do did any tell")
 
 // signals are what a clause holds, for scoring.
 type signals struct {
@@ -141,6 +143,7 @@ func (c *clause) decide() command {
 	ask := c.askField(s)
 	period := c.period()
 	target, _, _ := c.ownerTarget()
+	clears := c.clearsOwner()
 	owned := c.ownedQuery(s, ask)
 	ownerWords := s.verb[intentOwner] > 0 || s.hasField("owner")
 
@@ -162,8 +165,8 @@ func (c *clause) decide() command {
 		intentSources: s.verb[intentSources] - 3*lead,
 		intentRecent:  s.verb[intentRecent] - 1.5*lead,
 		intentHelp:    s.verb[intentHelp],
-		intentOwner: b2f(ownerWords) * (s.verb[intentOwner] + 3*b2f(s.hasField("owner") && !s.question) + 2*b2f(target != "") + 1.5*lead -
-			4*b2f(!hasLead && len(s.rest) == 0) - 3*b2f(target == "") - 3*b2f(stageOrEvent && s.verb[intentOwner] < 4)),
+		intentOwner: b2f(ownerWords) * (s.verb[intentOwner] + 3*b2f(s.hasField("owner") && !s.question) + 2*b2f(target != "" || clears) + 1.5*lead -
+			4*b2f(!hasLead && len(s.rest) == 0) - 3*b2f(target == "" && !clears) - 3*b2f(stageOrEvent && s.verb[intentOwner] < 4)),
 		intentOwned: 5*b2f(owned != "") - 3*lead,
 		intentAdded: 3*b2f(period != "" && !hasLead) + 2*b2f(ask == "added") + 1.5*b2f(s.question) +
 			b2f(s.verb[intentCreate] > 0 && s.verb[intentCreate] <= 2) - 4*b2f(period == ""),
@@ -325,6 +328,9 @@ func (c *clause) askField(s signals) string {
 			return it.ask
 		}
 	}
+	if s.verb[intentOwner] > 0 {
+		return "owner" // "who is in charge of Jane?"
+	}
 	return ""
 }
 
@@ -403,6 +409,9 @@ func (c *clause) fill(intent string, s signals, ask string) command {
 		c.fillSet(&cmd, s)
 	case intentOwner:
 		target, from, to := c.ownerTarget()
+		if c.clearsOwner() {
+			target, from, to, cmd.clear = "", 0, 0, true
+		}
 		cmd.intent, cmd.field, cmd.value = intentSet, "owner", target
 		cmd.refs = slices.DeleteFunc(cmd.refs, func(r leadRef) bool {
 			for _, it := range c.items {

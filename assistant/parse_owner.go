@@ -116,7 +116,7 @@ func (c *clause) ownerTarget() (string, int, int) {
 	// "give Jane to Ann", "reassign Jane Doe to ann@example.com"
 	for i := len(c.toks) - 2; i >= 0; i-- {
 		t := c.toks[i]
-		if t.kind == tokWord && (t.norm == "to" || t.norm == "over") && !c.inLead(i) {
+		if t.kind == tokWord && (t.norm == "to" || t.norm == "over") && !c.inLead(i) && !c.inIntent(i) {
 			from := i + 1
 			if from < len(c.toks) && c.toks[from].norm == "to" {
 				from++
@@ -161,6 +161,35 @@ func (c *clause) userText(s string) string {
 		return "me"
 	}
 	return s
+}
+
+// clearOwnerPhrases give a lead to nobody: "unassign Bob", "remove the owner
+// of Jane", "Kenji should have no owner".
+var clearOwnerPhrases = words("unassign un-assign deassign")
+
+// clearsOwner says whether the clause takes a lead's owner away rather than
+// giving it to someone.
+func (c *clause) clearsOwner() bool {
+	for _, it := range c.items {
+		if it.intents[intentOwner] == 0 {
+			continue
+		}
+		if clearOwnerPhrases[it.phrase] || strings.Contains(it.phrase, "owner") || strings.HasPrefix(it.phrase, "no ") || strings.HasPrefix(it.phrase, "nobody") {
+			return true
+		}
+	}
+	return false
+}
+
+// inIntent says whether token i is part of a verb phrase: the "to" of "I want
+// Ann to own Jane", the "over" of "Marco takes over Jane" name no one.
+func (c *clause) inIntent(i int) bool {
+	for _, it := range c.items {
+		if len(it.intents) > 0 && i >= it.from && i < it.to {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *clause) inItem(i int) bool {

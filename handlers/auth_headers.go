@@ -44,11 +44,16 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 }
 
 // limitBody bounds every request body to maxBodyBytes, whatever the route
-// (the JSON and form decoders bound theirs too, with a clear 413).
+// (the JSON and form decoders bound theirs too, with a clear 413), but for
+// the files uploaded to import (maxImportBody).
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+			limit := int64(maxBodyBytes)
+			if isImportUpload(r) {
+				limit = maxImportBody // a file to import (imports.go)
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		next.ServeHTTP(w, r)
 	})

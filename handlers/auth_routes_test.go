@@ -75,6 +75,13 @@ var routeSpecs = map[string]routeSpec{
 	"GET /leads/export.jsonl":                          {access: api, owner: team},
 	"POST /leads/bulk":                                 {access: api, owner: team, body: `{"ids": [], "action": "delete"}`},
 	"POST /leads/bulk/{id}/undo":                       {access: api, owner: team},
+	"GET /imports":                                     {access: api, owner: team},
+	"GET /import":                                      {access: page, owner: team},
+	"POST /imports":                                    {access: api, owner: team, body: "name\nRefused\n"},
+	"POST /imports/preview":                            {access: api, owner: team, body: "name\nRefused\n"},
+	"GET /imports/{id}":                                {access: api, owner: team},
+	"GET /imports/{id}/failed.csv":                     {access: api, owner: team},
+	"POST /imports/{id}/undo":                          {access: api, owner: team},
 	"GET /stages":                                      {access: api, owner: team},
 	"POST /stages":                                     {access: adminAPI, body: `{"name": "Refused"}`},
 	"PATCH /stages/{id}":                               {access: adminAPI, body: `{"name": "Refused"}`},
@@ -155,7 +162,7 @@ var exotic = []string{http.MethodConnect, http.MethodTrace, http.MethodOptions, 
 // routeFixture is the data the requests of the route table test name.
 type routeFixture struct {
 	lead, trashed, task, rootToken, memberID, memberToken string
-	webhook, delivery                                     string
+	webhook, delivery, imp                                string
 }
 
 func (f routeFixture) path(pattern string) string {
@@ -171,6 +178,8 @@ func (f routeFixture) path(pattern string) string {
 		p = strings.ReplaceAll(strings.ReplaceAll(p, "{token_id}", f.memberToken), "{id}", f.memberID)
 	case strings.HasPrefix(p, "/webhooks/"), strings.HasPrefix(p, "/admin/webhooks/"):
 		p = strings.NewReplacer("{id}", f.webhook, "{delivery}", f.delivery, "{action}", "disable").Replace(p)
+	case strings.HasPrefix(p, "/imports/{id}"):
+		p = strings.ReplaceAll(p, "{id}", f.imp)
 	case p == "/static/*":
 		p = static.URL("app.css")
 	}
@@ -260,12 +269,16 @@ func TestEveryRouteIsGuarded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	imp, err := e.st.CreateImport(ctx, store.ImportUpload{FileName: "fixture.csv", Body: strings.NewReader("name\nX\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	sent := e.req(rootC, "POST", "/chat/", "application/json", `{"message": "list leads"}`)
 	wantStatus(t, "root's chat message", sent, http.StatusAccepted)
 	f := routeFixture{
 		lead: lead.ID.String(), trashed: trashed.ID.String(), task: sent.json(t)["task_id"].(string),
 		rootToken: rootToken.ID.String(), memberID: member.ID.String(), memberToken: memberToken.ID.String(),
-		webhook: hook.ID.String(), delivery: "1",
+		webhook: hook.ID.String(), delivery: "1", imp: imp.ID.String(),
 	}
 
 	fingerprint := func() string {

@@ -15,7 +15,7 @@ import (
 // The board filters, the same for the board (GET /, its fragments) and the API
 // (GET /leads/): query parameters, so a filtered board is a link to share.
 //
-//	owner=me | owner=<user id>      the leads of that user
+//	owner=me | owner=<user id> | owner=<email>   the leads of that user
 //	source=<text>                   the leads of that source (any case)
 //	min_value=, max_value=          the value range, both inclusive
 //	created_from=, created_to=      created on those days (YYYY-MM-DD, UTC), both inclusive
@@ -48,8 +48,10 @@ func parseBoardFilter(vals url.Values, me uuid.UUID) (store.BoardFilter, url.Val
 				f.Owner = &me
 			} else if id, err := uuid.Parse(v); err == nil {
 				f.Owner = &id
+			} else if strings.Contains(v, "@") {
+				f.OwnerEmail = v // the store finds the user, or names the field
 			} else {
-				errs[name] = "must be me or a user id"
+				errs[name] = "must be me, a user id or a user's email"
 			}
 		case "source":
 			f.Source = v
@@ -122,6 +124,8 @@ func filterValues(f store.BoardFilter) url.Values {
 	v := url.Values{}
 	if f.Owner != nil {
 		v.Set("owner", f.Owner.String())
+	} else if f.OwnerEmail != "" {
+		v.Set("owner", f.OwnerEmail)
 	}
 	if f.Source != "" {
 		v.Set("source", f.Source)

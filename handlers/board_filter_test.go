@@ -43,6 +43,8 @@ func TestLeadListFilters(t *testing.T) {
 		"/leads/?created_from=2000-01-01":      "Jane Doe,Bob Roe,Ann Poe",
 		"/leads/?updated_to=2000-01-01":        "",
 		"/leads/?stale=1":                      "",
+		"/leads/?owner=MEMBER@example.com":     "Jane Doe,Bob Roe,Ann Poe", // by email, any case
+		"/leads/?owner=me&source=event":        "Bob Roe",
 	} {
 		if got := strings.Join(names(path), ","); got != want {
 			t.Errorf("GET %s: got %q, want %q", path, got, want)
@@ -57,6 +59,7 @@ func TestLeadListFilters(t *testing.T) {
 		"/leads/?created_from=2026-02-02&created_to=2026-02-01": "created_to",
 		"/leads/?updated_to=2026-13-01":                         "updated_to",
 		"/leads/?owner=bob":                                     "owner",
+		"/leads/?owner=nobody@example.com":                      "owner",
 		"/leads/?stale=maybe":                                   "stale",
 		"/leads/?source=" + strings.Repeat("x", 101):            "source",
 	} {

@@ -107,7 +107,7 @@ func isAPIPath(path string) bool {
 	if strings.HasPrefix(path, "/chat/panel") {
 		return false
 	}
-	for _, p := range []string{"/leads", "/stages", "/chat", "/healthz", "/readyz", "/test", "/metrics", "/static/", "/webhooks"} {
+	for _, p := range []string{"/leads", "/stages", "/imports", "/chat", "/healthz", "/readyz", "/test", "/metrics", "/static/", "/webhooks"} {
 		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
 			return true
 		}

@@ -95,6 +95,14 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/leads/{id}/restore", s.api(trashNotFound, s.handleLeadRestore))
 		r.Get("/events", s.api("not found", s.handleEvents))
 
+		// CSV import (imports.go).
+		r.Get(views.ImportsPath, s.api(importNotFound, s.handleImportList))
+		r.Post(views.ImportsPath, s.api(importNotFound, s.handleImportCreate))
+		r.Post(views.ImportsPath+"/preview", s.api(importNotFound, s.handleImportPreview))
+		r.Get(views.ImportsPath+"/{id}", s.api(importNotFound, s.handleImportGet))
+		r.Get(views.ImportsPath+"/{id}/failed.csv", s.api(importNotFound, s.handleImportFailed))
+		r.Post(views.ImportsPath+"/{id}/undo", s.api(importNotFound, s.handleImportUndo))
+
 		r.With(s.chatSession).Get("/chat/status/{task_id}", s.api(taskNotFound, s.handleChatStatus))
 		r.With(s.chatSession).Post("/chat", s.api(taskNotFound, s.chatLimited(s.handleChatSend)))
 		r.With(s.chatSession).Post("/chat/clear", s.api(taskNotFound, s.handleChatClear))
@@ -138,6 +146,8 @@ func (s *Server) Routes() http.Handler {
 		r.With(s.sessionOnly).Post(views.TokensPath, s.html(s.handleTokenCreate))
 		r.With(s.sessionOnly).Post(views.TokensPath+"/{id}/revoke", s.html(s.handleTokenRevoke))
 		r.Post(views.PasswordPath, s.html(s.handlePasswordChange))
+
+		r.Get(views.ImportPath, s.html(s.handleImportPage))
 
 		r.Get(views.TrashPath, s.html(s.handleTrash))
 		r.Get(views.TrashPath+"/{id}", s.html(s.handleTrashedLead))

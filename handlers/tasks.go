@@ -97,6 +97,7 @@ type Tasks struct {
 func NewTaskMux(t *Tasks) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeChatReply, t.handleChatReply)
+	mux.HandleFunc(TypeImport, t.handleImport)
 	return mux
 }
 

@@ -13,54 +13,96 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const columnTotals = `-- name: ColumnTotals :many
+SELECT l.status AS name, count(*)::integer AS lead_count, coalesce(sum(l.value), 0)::numeric AS total_value
+FROM leads l
+WHERE $1::text IS NULL OR l.status = $1::text
+GROUP BY l.status
+`
+
+type ColumnTotalsRow struct {
+	Name       string
+	LeadCount  int32
+	TotalValue pgtype.Numeric
+}
+
+// ColumnTotals counts the leads of each column and sums their value (the
+// unfiltered board's totals), from leads_board_filter_idx alone.
+func (q *Queries) ColumnTotals(ctx context.Context, onlyStatus *string) ([]ColumnTotalsRow, error) {
+	rows, err := q.db.Query(ctx, columnTotals, onlyStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ColumnTotalsRow{}
+	for rows.Next() {
+		var i ColumnTotalsRow
+		if err := rows.Scan(&i.Name, &i.LeadCount, &i.TotalValue); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const filterColumns = `-- name: FilterColumns :many
 
-WITH matched AS (
-    SELECT l.id, l.status, l.card_order,
-           row_number() OVER (PARTITION BY l.status ORDER BY l.card_order) AS nth
+WITH totals AS (
+    SELECT l.status, count(*)::integer AS lead_count, coalesce(sum(l.value), 0)::numeric AS total_value
     FROM leads l
     JOIN stages s ON s.name = l.status
     WHERE ($1::text IS NULL OR l.status = $1::text)
-      AND l.card_order > $2::bigint
-      AND ($3::text = ''
-           OR l.name ILIKE $3::text OR l.company ILIKE $3::text
-           OR l.email ILIKE $3::text OR l.notes ILIKE $3::text
-           OR ($4::text <> '' AND regexp_replace(l.phone, '[^0-9]', '', 'g') LIKE '%' || $4::text || '%')
-           OR l.id = ANY($5::uuid[]))
-      AND ($6::uuid IS NULL OR l.owner_id = $6::uuid)
-      AND ($7::text = '' OR lower(l.source) = lower($7::text))
-      AND ($8::numeric IS NULL OR l.value >= $8::numeric)
-      AND ($9::numeric IS NULL OR l.value <= $9::numeric)
-      AND ($10::timestamptz IS NULL OR l.created_at >= $10::timestamptz)
-      AND ($11::timestamptz IS NULL OR l.created_at < $11::timestamptz)
-      AND ($12::timestamptz IS NULL OR l.updated_at >= $12::timestamptz)
-      AND ($13::timestamptz IS NULL OR l.updated_at < $13::timestamptz)
-      AND (NOT $14::boolean
-           OR (s.rot_days IS NOT NULL AND l.stage_entered_at < $15::timestamptz - s.rot_days * interval '1 day'))
+      AND board_filter_match(l.owner_id, l.source, l.value, l.created_at, l.updated_at, l.stage_entered_at, s.rot_days,
+                $2::uuid, $3::text, $4::numeric, $5::numeric,
+                $6::timestamptz, $7::timestamptz,
+                $8::timestamptz, $9::timestamptz,
+                $10::boolean, $11::timestamptz)
+    GROUP BY l.status
 ), page AS (
-    SELECT m.id, m.status, m.card_order
-    FROM matched m
-    WHERE m.nth <= $16::integer
-), numbered AS (
-    SELECT c.status, c.card_order,
-           row_number() OVER (PARTITION BY c.status ORDER BY c.card_order) - 1 AS position
-    FROM leads c
-    WHERE c.status IN (SELECT DISTINCT p.status FROM page p)
+    SELECT m.status, m.card_order
+    FROM stages s
+    JOIN totals t ON t.status = s.name -- a column without a match is not read again
+    CROSS JOIN LATERAL (
+        SELECT l.status, l.card_order
+        FROM leads l
+        WHERE l.status = s.name
+          AND l.card_order > $12::bigint
+          AND board_filter_match(l.owner_id, l.source, l.value, l.created_at, l.updated_at, l.stage_entered_at, s.rot_days,
+                $2::uuid, $3::text, $4::numeric, $5::numeric,
+                $6::timestamptz, $7::timestamptz,
+                $8::timestamptz, $9::timestamptz,
+                $10::boolean, $11::timestamptz)
+        ORDER BY l.card_order
+        LIMIT $13::integer
+    ) m
+    WHERE $1::text IS NULL OR s.name = $1::text
+), bounds AS (
+    SELECT p.status, max(p.card_order) AS last_key FROM page p GROUP BY p.status
+), numbered AS MATERIALIZED (
+    -- Materialized: numbered once per column, not once per lead of the page.
+    -- The window in the subquery keeps it a per-column index range read.
+    SELECT b.status, c.card_order, c.position
+    FROM bounds b
+    CROSS JOIN LATERAL (
+        SELECT n.card_order, row_number() OVER (ORDER BY n.card_order) - 1 AS position
+        FROM leads n
+        WHERE n.status = b.status AND n.card_order <= b.last_key
+    ) c
 )
-SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at, numbered.position::integer AS position
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at, numbered.position::integer AS position, totals.lead_count, totals.total_value
 FROM page
 JOIN numbered ON numbered.status = page.status AND numbered.card_order = page.card_order
-JOIN leads ON leads.id = page.id
+JOIN totals ON totals.status = page.status
+JOIN leads ON leads.status = page.status AND leads.card_order = page.card_order
 JOIN stages ON stages.name = leads.status
 ORDER BY stages.position, leads.card_order
 `
 
 type FilterColumnsParams struct {
 	OnlyStatus  *string
-	AfterKey    int64
-	Pattern     string
-	Digits      string
-	Ids         []uuid.UUID
 	OwnerID     pgtype.UUID
 	Source      string
 	MinValue    pgtype.Numeric
@@ -71,36 +113,37 @@ type FilterColumnsParams struct {
 	UpdatedTo   pgtype.Timestamptz
 	StaleOnly   bool
 	Now         time.Time
+	AfterKey    int64
 	RowLimit    int32
 }
 
 type FilterColumnsRow struct {
-	Lead     Lead
-	Position int32
+	Lead       Lead
+	Position   int32
+	LeadCount  int32
+	TotalValue pgtype.Numeric
 }
 
 // The board filtered: a search and the board filters (store.BoardFilter).
-// One set of conditions, written twice below (the cards and the totals), each
-// argument NULL or ” when that filter is off:
+// Whether a lead passes is asked of two SQL functions (migration 00018):
+// board_filter_match (owner, source, value range, created and last-touched
+// ranges, going stale) and lead_search_match (the search). Each argument is
+// NULL or ” when that filter is off.
 //
-//	a search: the pattern (name, company, email and notes, ILIKE), the digits
-//	  of a phone number (the phone's digits contain them; '' for none), or one
-//	  of ids (the typo-tolerant matches, see store.ListBoard);
-//	the owner; the source (without regard to case); the value range; the
-//	  created and last-touched (updated_at) ranges, from inclusive, to
-//	  exclusive; stale_only: leads in their stage longer than its rot_days.
-//
-// FilterColumns is ListColumns for the leads matching the filter. Each lead
-// comes with its position in the whole column, not among the matches: the
-// board's moves and drops work on positions. Numbering reads the sort keys of
-// every column (an index-only scan of leads_status_card_order_idx).
+// Both queries answer, for each column, its first row_limit matching leads
+// after after_key in card order, each with its position in the whole column
+// (not among the matches: the board's moves and drops work on positions), and
+// with every row the column's count and total value of all its matches
+// (whatever part of the column is loaded; a column without a row has none).
+// Positions are numbered only up to the last lead shown of each column, from
+// the index on (status, card_order) alone.
+// FilterColumns is the filtered board without a search, read from
+// leads_board_filter_idx alone (no table pages, no sort): one pass counts the
+// totals, then each column with a match is read in card order and stops at
+// its row_limit-th match.
 func (q *Queries) FilterColumns(ctx context.Context, arg FilterColumnsParams) ([]FilterColumnsRow, error) {
 	rows, err := q.db.Query(ctx, filterColumns,
 		arg.OnlyStatus,
-		arg.AfterKey,
-		arg.Pattern,
-		arg.Digits,
-		arg.Ids,
 		arg.OwnerID,
 		arg.Source,
 		arg.MinValue,
@@ -111,6 +154,7 @@ func (q *Queries) FilterColumns(ctx context.Context, arg FilterColumnsParams) ([
 		arg.UpdatedTo,
 		arg.StaleOnly,
 		arg.Now,
+		arg.AfterKey,
 		arg.RowLimit,
 	)
 	if err != nil {
@@ -140,6 +184,8 @@ func (q *Queries) FilterColumns(ctx context.Context, arg FilterColumnsParams) ([
 			&i.Lead.LostNote,
 			&i.Lead.StageEnteredAt,
 			&i.Position,
+			&i.LeadCount,
+			&i.TotalValue,
 		); err != nil {
 			return nil, err
 		}
@@ -151,32 +197,52 @@ func (q *Queries) FilterColumns(ctx context.Context, arg FilterColumnsParams) ([
 	return items, nil
 }
 
-const filterTotals = `-- name: FilterTotals :many
-SELECT s.name, count(l.id)::integer AS lead_count,
-       coalesce(sum(l.value), 0)::numeric AS total_value
-FROM stages s
-LEFT JOIN leads l ON l.status = s.name
-     AND ($1::text = ''
-          OR l.name ILIKE $1::text OR l.company ILIKE $1::text
-          OR l.email ILIKE $1::text OR l.notes ILIKE $1::text
-          OR ($2::text <> '' AND regexp_replace(l.phone, '[^0-9]', '', 'g') LIKE '%' || $2::text || '%')
-          OR l.id = ANY($3::uuid[]))
-     AND ($4::uuid IS NULL OR l.owner_id = $4::uuid)
-     AND ($5::text = '' OR lower(l.source) = lower($5::text))
-     AND ($6::numeric IS NULL OR l.value >= $6::numeric)
-     AND ($7::numeric IS NULL OR l.value <= $7::numeric)
-     AND ($8::timestamptz IS NULL OR l.created_at >= $8::timestamptz)
-     AND ($9::timestamptz IS NULL OR l.created_at < $9::timestamptz)
-     AND ($10::timestamptz IS NULL OR l.updated_at >= $10::timestamptz)
-     AND ($11::timestamptz IS NULL OR l.updated_at < $11::timestamptz)
-     AND (NOT $12::boolean
-          OR (s.rot_days IS NOT NULL AND l.stage_entered_at < $13::timestamptz - s.rot_days * interval '1 day'))
-GROUP BY s.name, s.position
-ORDER BY s.position
-LIMIT 100
+const searchColumns = `-- name: SearchColumns :many
+WITH matched AS MATERIALIZED (
+    SELECT l.status, l.card_order, l.value
+    FROM leads l
+    JOIN stages s ON s.name = l.status
+    WHERE ($1::text IS NULL OR l.status = $1::text)
+      AND lead_search_match(l.id, l.name, l.company, l.email, l.notes, l.phone, $2::text, $3::text, $4::uuid[])
+      AND board_filter_match(l.owner_id, l.source, l.value, l.created_at, l.updated_at, l.stage_entered_at, s.rot_days,
+                $5::uuid, $6::text, $7::numeric, $8::numeric,
+                $9::timestamptz, $10::timestamptz,
+                $11::timestamptz, $12::timestamptz,
+                $13::boolean, $14::timestamptz)
+), totals AS (
+    SELECT m.status, count(*)::integer AS lead_count, coalesce(sum(m.value), 0)::numeric AS total_value
+    FROM matched m
+    GROUP BY m.status
+), page AS (
+    SELECT r.status, r.card_order
+    FROM (
+        SELECT m.status, m.card_order, row_number() OVER (PARTITION BY m.status ORDER BY m.card_order) AS nth
+        FROM matched m
+        WHERE m.card_order > $15::bigint
+    ) r
+    WHERE r.nth <= $16::integer
+), bounds AS (
+    SELECT p.status, max(p.card_order) AS last_key FROM page p GROUP BY p.status
+), numbered AS MATERIALIZED (
+    SELECT b.status, c.card_order, c.position
+    FROM bounds b
+    CROSS JOIN LATERAL (
+        SELECT n.card_order, row_number() OVER (ORDER BY n.card_order) - 1 AS position
+        FROM leads n
+        WHERE n.status = b.status AND n.card_order <= b.last_key
+    ) c
+)
+SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.value, leads.notes, leads.status, leads.source, leads.card_order, leads.created_at, leads.updated_at, leads.version, leads.owner_id, leads.closed_at, leads.lost_reason, leads.lost_note, leads.stage_entered_at, numbered.position::integer AS position, totals.lead_count, totals.total_value
+FROM page
+JOIN numbered ON numbered.status = page.status AND numbered.card_order = page.card_order
+JOIN totals ON totals.status = page.status
+JOIN leads ON leads.status = page.status AND leads.card_order = page.card_order
+JOIN stages ON stages.name = leads.status
+ORDER BY stages.position, leads.card_order
 `
 
-type FilterTotalsParams struct {
+type SearchColumnsParams struct {
+	OnlyStatus  *string
 	Pattern     string
 	Digits      string
 	Ids         []uuid.UUID
@@ -190,19 +256,24 @@ type FilterTotalsParams struct {
 	UpdatedTo   pgtype.Timestamptz
 	StaleOnly   bool
 	Now         time.Time
+	AfterKey    int64
+	RowLimit    int32
 }
 
-type FilterTotalsRow struct {
-	Name       string
+type SearchColumnsRow struct {
+	Lead       Lead
+	Position   int32
 	LeadCount  int32
 	TotalValue pgtype.Numeric
 }
 
-// FilterTotals counts every lead of each column matching the filter (as
-// FilterColumns does) and sums their value, whatever part of the column is
-// loaded.
-func (q *Queries) FilterTotals(ctx context.Context, arg FilterTotalsParams) ([]FilterTotalsRow, error) {
-	rows, err := q.db.Query(ctx, filterTotals,
+// SearchColumns is the filtered board with a search (the pattern, the digits
+// of a phone number, or the ids of typo-tolerant matches). The search reads
+// the leads' text, so the matches are found in one pass over the table,
+// kept, and both the page and the totals are taken from them.
+func (q *Queries) SearchColumns(ctx context.Context, arg SearchColumnsParams) ([]SearchColumnsRow, error) {
+	rows, err := q.db.Query(ctx, searchColumns,
+		arg.OnlyStatus,
 		arg.Pattern,
 		arg.Digits,
 		arg.Ids,
@@ -216,15 +287,39 @@ func (q *Queries) FilterTotals(ctx context.Context, arg FilterTotalsParams) ([]F
 		arg.UpdatedTo,
 		arg.StaleOnly,
 		arg.Now,
+		arg.AfterKey,
+		arg.RowLimit,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []FilterTotalsRow{}
+	items := []SearchColumnsRow{}
 	for rows.Next() {
-		var i FilterTotalsRow
-		if err := rows.Scan(&i.Name, &i.LeadCount, &i.TotalValue); err != nil {
+		var i SearchColumnsRow
+		if err := rows.Scan(
+			&i.Lead.ID,
+			&i.Lead.Name,
+			&i.Lead.Company,
+			&i.Lead.Email,
+			&i.Lead.Phone,
+			&i.Lead.Value,
+			&i.Lead.Notes,
+			&i.Lead.Status,
+			&i.Lead.Source,
+			&i.Lead.CardOrder,
+			&i.Lead.CreatedAt,
+			&i.Lead.UpdatedAt,
+			&i.Lead.Version,
+			&i.Lead.OwnerID,
+			&i.Lead.ClosedAt,
+			&i.Lead.LostReason,
+			&i.Lead.LostNote,
+			&i.Lead.StageEnteredAt,
+			&i.Position,
+			&i.LeadCount,
+			&i.TotalValue,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -7,6 +7,9 @@ package queries
 
 import (
 	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const exportColumnPage = `-- name: ExportColumnPage :many
@@ -14,20 +17,35 @@ SELECT leads.id, leads.name, leads.company, leads.email, leads.phone, leads.valu
 FROM leads
 WHERE leads.status = $1::text
   AND leads.card_order > $2::bigint
-  AND ($3::text = ''
-       OR leads.name ILIKE $3 OR leads.company ILIKE $3
-       OR leads.email ILIKE $3 OR leads.notes ILIKE $3
-       OR ($4::text <> '' AND regexp_replace(leads.phone, '[^0-9]', '', 'g') LIKE '%' || $4::text || '%'))
+  AND lead_search_match(leads.id, leads.name, leads.company, leads.email, leads.notes, leads.phone,
+        $3::text, $4::text, '{}'::uuid[])
+  AND board_filter_match(leads.owner_id, leads.source, leads.value, leads.created_at, leads.updated_at,
+        leads.stage_entered_at, $5::integer,
+        $6::uuid, $7::text, $8::numeric, $9::numeric,
+        $10::timestamptz, $11::timestamptz,
+        $12::timestamptz, $13::timestamptz,
+        $14::boolean, $15::timestamptz)
 ORDER BY leads.card_order
-LIMIT $5::integer
+LIMIT $16::integer
 `
 
 type ExportColumnPageParams struct {
-	Status   string
-	AfterKey int64
-	Pattern  string
-	Digits   string
-	RowLimit int32
+	Status      string
+	AfterKey    int64
+	Pattern     string
+	Digits      string
+	RotDays     *int32
+	OwnerID     pgtype.UUID
+	Source      string
+	MinValue    pgtype.Numeric
+	MaxValue    pgtype.Numeric
+	CreatedFrom pgtype.Timestamptz
+	CreatedTo   pgtype.Timestamptz
+	UpdatedFrom pgtype.Timestamptz
+	UpdatedTo   pgtype.Timestamptz
+	StaleOnly   bool
+	Now         time.Time
+	RowLimit    int32
 }
 
 type ExportColumnPageRow struct {
@@ -36,16 +54,28 @@ type ExportColumnPageRow struct {
 
 // ExportColumnPage reads the next page of an export (store.ExportLeads) from
 // one column: its leads after the sort key after_key, in card order, matching
-// the filter as the board's search does (pattern over name, company, email and
-// notes; the digits of a phone number; ” for none). Keyset paging over the
-// unique index on (status, card_order): each page is one index range read, so
-// an export of any size costs the same per row.
+// the search and the board's filters as the board does (lead_search_match and
+// board_filter_match, migration 00018; rot_days is the stage's, for "going
+// stale"). Keyset paging over the unique index on (status, card_order): each
+// page is one index range read, so an export of any size costs the same per
+// row it reads.
 func (q *Queries) ExportColumnPage(ctx context.Context, arg ExportColumnPageParams) ([]ExportColumnPageRow, error) {
 	rows, err := q.db.Query(ctx, exportColumnPage,
 		arg.Status,
 		arg.AfterKey,
 		arg.Pattern,
 		arg.Digits,
+		arg.RotDays,
+		arg.OwnerID,
+		arg.Source,
+		arg.MinValue,
+		arg.MaxValue,
+		arg.CreatedFrom,
+		arg.CreatedTo,
+		arg.UpdatedFrom,
+		arg.UpdatedTo,
+		arg.StaleOnly,
+		arg.Now,
 		arg.RowLimit,
 	)
 	if err != nil {

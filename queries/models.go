@@ -67,6 +67,63 @@ type Conversation struct {
 	UserID           pgtype.UUID
 }
 
+type Import struct {
+	ID          uuid.UUID
+	FileName    string
+	FileSize    int64
+	Encoding    string
+	Delimiter   string
+	Header      []byte
+	Mapping     []byte
+	Duplicates  string
+	State       string
+	RowsTotal   int32
+	RowsDone    int32
+	Created     int32
+	Updated     int32
+	Skipped     int32
+	Failed      int32
+	Error       string
+	ActorKind   string
+	ActorUserID pgtype.UUID
+	ActorName   string
+	LeaseUntil  pgtype.Timestamptz
+	CreatedAt   time.Time
+	StartedAt   pgtype.Timestamptz
+	FinishedAt  pgtype.Timestamptz
+	UndoneAt    pgtype.Timestamptz
+	Undo        []byte
+}
+
+type ImportChunk struct {
+	ImportID uuid.UUID
+	N        int32
+	Data     []byte
+}
+
+type ImportRow struct {
+	ImportID   uuid.UUID
+	RowNo      int32
+	Outcome    string
+	LeadID     pgtype.UUID
+	Errors     []byte
+	Record     []byte
+	Name       *string
+	Company    *string
+	Email      *string
+	Phone      *string
+	Value      pgtype.Numeric
+	Notes      *string
+	Status     *string
+	Source     *string
+	OwnerID    pgtype.UUID
+	LostReason *string
+	LostNote   *string
+	Changes    []byte
+	Before     []byte
+	Version    *int64
+}
+
 type Lead struct {
 	ID             uuid.UUID
 	Name           string

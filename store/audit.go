@@ -147,8 +147,8 @@ func eventActor(ctx context.Context) actorColumns {
 		userID = pgtype.UUID{Bytes: a.UserID, Valid: true}
 	}
 	name := a.Name
-	if len(name) > 300 {
-		name = name[:300]
+	if r := []rune(name); len(r) > 300 { // the column's limit, in characters
+		name = string(r[:300])
 	}
 	return actorColumns{kind: a.Kind, userID: userID, name: name}
 }
@@ -167,13 +167,19 @@ func auditedFields() []Field {
 
 // recordCreate records a new lead with the fields it was given.
 func recordCreate(ctx context.Context, q *queries.Queries, l Lead) error {
-	var changes []FieldChange
+	return recordEvent(ctx, q, l.ID, EventCreate, createChanges(l))
+}
+
+// createChanges are the changes a create event lists: every field the new
+// lead has (a value of zero is none).
+func createChanges(l Lead) []FieldChange {
+	changes := []FieldChange{}
 	for _, f := range auditedFields() {
 		if v := f.Text(l); v != "" && (f.Kind != KindMoney || l.Value != 0) {
 			changes = append(changes, FieldChange{Field: f.Name, New: v})
 		}
 	}
-	return recordEvent(ctx, q, l.ID, EventCreate, changes)
+	return changes
 }
 
 // fieldChanges lists the fields that differ between before and after, values

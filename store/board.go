@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -20,6 +21,10 @@ import (
 type BoardFilter struct {
 	// Owner keeps the leads of this user.
 	Owner *uuid.UUID
+	// OwnerEmail keeps the leads of the user with this email (without regard
+	// to case): the store reads it into Owner, and an email no user has is a
+	// validation error of the field owner.
+	OwnerEmail string
 	// Source keeps the leads of this source (without regard to case).
 	Source string
 	// MinValue and MaxValue bound the value, both inclusive.
@@ -33,7 +38,7 @@ type BoardFilter struct {
 
 // IsZero says whether no filter is set.
 func (f BoardFilter) IsZero() bool {
-	return f.Owner == nil && f.Source == "" && f.MinValue == nil && f.MaxValue == nil &&
+	return f.Owner == nil && f.OwnerEmail == "" && f.Source == "" && f.MinValue == nil && f.MaxValue == nil &&
 		f.CreatedFrom == nil && f.CreatedTo == nil && f.UpdatedFrom == nil && f.UpdatedTo == nil && !f.StaleOnly
 }
 
@@ -174,8 +179,11 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		only = &st.Name
 		stages = []Stage{st}
 	}
+	if err := resolveFilterOwner(ctx, q, &bq.Filter); err != nil {
+		return Board{}, err
+	}
 	f := boardFilter{pattern: likePattern(bq.Search), digits: phoneDigits(bq.Search), BoardFilter: bq.Filter, now: time.Now()}
-	cols, err := readColumns(ctx, q, bq, f, only)
+	cols, totals, err := readColumns(ctx, q, bq, f, only)
 	if err != nil {
 		return Board{}, fmt.Errorf("list leads: %w", err)
 	}
@@ -188,7 +196,7 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 			return Board{}, err
 		}
 		if len(f.ids) > 0 {
-			if cols, err = readColumns(ctx, q, bq, f, only); err != nil {
+			if cols, totals, err = readColumns(ctx, q, bq, f, only); err != nil {
 				return Board{}, fmt.Errorf("list leads: %w", err)
 			}
 		}
@@ -212,28 +220,55 @@ func listBoard(ctx context.Context, q *queries.Queries, bq BoardQuery, match fun
 		return Board{}, err
 	}
 	if bq.WithTotals {
-		totals, err := q.FilterTotals(ctx, f.totalsParams())
-		if err != nil {
-			return Board{}, fmt.Errorf("column totals: %w", err)
-		}
-		for _, t := range totals {
-			for i := range board.Columns {
-				if board.Columns[i].Stage.Name == t.Name {
-					board.Columns[i].Count = int(t.LeadCount)
-					board.Columns[i].Total = moneyFromNumeric(t.TotalValue)
-				}
+		if totals == nil { // unfiltered: the filtered queries bring their own
+			rows, err := q.ColumnTotals(ctx, only)
+			if err != nil {
+				return Board{}, fmt.Errorf("column totals: %w", err)
 			}
+			totals = map[string]columnTotal{}
+			for _, t := range rows {
+				totals[t.Name] = columnTotal{int(t.LeadCount), moneyFromNumeric(t.TotalValue)}
+			}
+		}
+		for i := range board.Columns {
+			t := totals[board.Columns[i].Stage.Name]
+			board.Columns[i].Count, board.Columns[i].Total = t.count, t.total
 		}
 	}
 	return board, nil
 }
 
+// resolveFilterOwner reads f.OwnerEmail into f.Owner.
+func resolveFilterOwner(ctx context.Context, q *queries.Queries, f *BoardFilter) error {
+	if f.OwnerEmail == "" {
+		return nil
+	}
+	u, err := q.GetUserByEmail(ctx, strings.TrimSpace(f.OwnerEmail))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fieldError("owner", fmt.Sprintf("no user has the email %q", f.OwnerEmail))
+	}
+	if err != nil {
+		return fmt.Errorf("filter owner: %w", err)
+	}
+	f.Owner, f.OwnerEmail = &u.ID, ""
+	return nil
+}
+
+// columnTotal is a column's count and total value of the leads matching a
+// filter.
+type columnTotal struct {
+	count int
+	total Money
+}
+
 // readColumns reads the leads bq asks for, grouped by column, each with its
 // position: counted here for the whole unpaged board, computed by the query
 // otherwise. It reads one lead more than asked per column to know whether there
-// is a next page.
-func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f boardFilter, only *string) (map[string]*Column, error) {
+// is a next page. A filtered read also returns each column's totals of all its
+// matches (nil otherwise; a column without a match has none).
+func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f boardFilter, only *string) (map[string]*Column, map[string]columnTotal, error) {
 	cols := map[string]*Column{}
+	var totals map[string]columnTotal
 	add := func(r queries.Lead, pos int) {
 		c := cols[r.Status]
 		if c == nil {
@@ -242,6 +277,10 @@ func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f board
 		}
 		c.Leads = append(c.Leads, leadFromRow(r, pos))
 		c.keys = append(c.keys, r.CardOrder)
+	}
+	addMatch := func(r queries.Lead, pos, count int32, total pgtype.Numeric) {
+		add(r, int(pos))
+		totals[r.Status] = columnTotal{int(count), moneyFromNumeric(total)}
 	}
 	after := int64(math.MinInt64) // below every key: keys stay keyGap clear of the ends
 	if bq.After != nil {
@@ -252,18 +291,34 @@ func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f board
 		rowLimit = int32(bq.Limit) + 1 // one more to know whether there is a next page
 	}
 	switch {
-	case f.pattern != "" || !f.IsZero():
-		rows, err := q.FilterColumns(ctx, f.columnsParams(after, rowLimit, only))
+	case f.pattern != "":
+		totals = map[string]columnTotal{}
+		rows, err := q.SearchColumns(ctx, f.params(after, rowLimit, only))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, r := range rows {
-			add(r.Lead, int(r.Position))
+			addMatch(r.Lead, r.Position, r.LeadCount, r.TotalValue)
+		}
+	case !f.IsZero():
+		totals = map[string]columnTotal{}
+		p := f.params(after, rowLimit, only)
+		rows, err := q.FilterColumns(ctx, queries.FilterColumnsParams{
+			AfterKey: p.AfterKey, RowLimit: p.RowLimit, OnlyStatus: p.OnlyStatus,
+			OwnerID: p.OwnerID, Source: p.Source, MinValue: p.MinValue, MaxValue: p.MaxValue,
+			CreatedFrom: p.CreatedFrom, CreatedTo: p.CreatedTo, UpdatedFrom: p.UpdatedFrom, UpdatedTo: p.UpdatedTo,
+			StaleOnly: p.StaleOnly, Now: p.Now,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rows {
+			addMatch(r.Lead, r.Position, r.LeadCount, r.TotalValue)
 		}
 	case bq.Limit > 0 || bq.After != nil:
 		rows, err := q.ListColumns(ctx, queries.ListColumnsParams{AfterKey: after, RowLimit: rowLimit, OnlyStatus: only})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, r := range rows {
 			add(r.Lead, int(r.Position))
@@ -271,7 +326,7 @@ func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f board
 	default:
 		rows, err := q.ListLeads(ctx, only)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, r := range rows {
 			pos := 0
@@ -281,7 +336,7 @@ func readColumns(ctx context.Context, q *queries.Queries, bq BoardQuery, f board
 			add(r, pos)
 		}
 	}
-	return cols, nil
+	return cols, totals, nil
 }
 
 func findStage(stages []Stage, name string) (Stage, bool) {
@@ -339,22 +394,18 @@ type boardFilter struct {
 	now time.Time
 }
 
-func (f boardFilter) columnsParams(after int64, rowLimit int32, only *string) queries.FilterColumnsParams {
-	t := f.totalsParams()
-	return queries.FilterColumnsParams{
+// params is the filter as the filtered board's queries take it (SearchColumns;
+// FilterColumns takes the same without the search).
+func (f boardFilter) params(after int64, rowLimit int32, only *string) queries.SearchColumnsParams {
+	p := queries.SearchColumnsParams{
 		OnlyStatus: only, AfterKey: after, RowLimit: rowLimit,
-		Pattern: t.Pattern, Digits: t.Digits, Ids: t.Ids, OwnerID: t.OwnerID, Source: t.Source,
-		MinValue: t.MinValue, MaxValue: t.MaxValue, CreatedFrom: t.CreatedFrom, CreatedTo: t.CreatedTo,
-		UpdatedFrom: t.UpdatedFrom, UpdatedTo: t.UpdatedTo, StaleOnly: t.StaleOnly, Now: t.Now,
-	}
-}
-
-func (f boardFilter) totalsParams() queries.FilterTotalsParams {
-	p := queries.FilterTotalsParams{
 		Pattern: f.pattern, Digits: f.digits, Ids: f.ids, Source: strings.TrimSpace(f.Source),
 		CreatedFrom: timestamptz(f.CreatedFrom), CreatedTo: timestamptz(f.CreatedTo),
 		UpdatedFrom: timestamptz(f.UpdatedFrom), UpdatedTo: timestamptz(f.UpdatedTo),
 		StaleOnly: f.StaleOnly, Now: f.now,
+	}
+	if p.Ids == nil {
+		p.Ids = []uuid.UUID{}
 	}
 	if f.Owner != nil {
 		p.OwnerID = pgtype.UUID{Bytes: *f.Owner, Valid: true}

@@ -49,11 +49,25 @@ func (s *Store) ExportLeads(ctx context.Context, eq ExportQuery, each func(Lead)
 		if verr := eq.Filter.Validate(); verr != nil {
 			return verr
 		}
-		pattern, digits := likePattern(eq.Search), phoneDigits(eq.Search)
-		now := time.Now()
+		if err := resolveFilterOwner(ctx, q, &eq.Filter); err != nil {
+			return err
+		}
+		f := boardFilter{pattern: likePattern(eq.Search), digits: phoneDigits(eq.Search), BoardFilter: eq.Filter, now: time.Now()}
+		fp := f.params(math.MinInt64, exportPageSize, nil)
 		page := make([]Lead, 0, exportPageSize)
 		for _, st := range stages {
-			p := queries.ExportColumnPageParams{Status: st.Name, AfterKey: math.MinInt64, Pattern: pattern, Digits: digits, RowLimit: exportPageSize}
+			var rotDays *int32
+			if st.RotDays != nil {
+				d := int32(*st.RotDays)
+				rotDays = &d
+			}
+			p := queries.ExportColumnPageParams{
+				Status: st.Name, AfterKey: math.MinInt64, RowLimit: exportPageSize,
+				Pattern: fp.Pattern, Digits: fp.Digits, RotDays: rotDays,
+				OwnerID: fp.OwnerID, Source: fp.Source, MinValue: fp.MinValue, MaxValue: fp.MaxValue,
+				CreatedFrom: fp.CreatedFrom, CreatedTo: fp.CreatedTo, UpdatedFrom: fp.UpdatedFrom, UpdatedTo: fp.UpdatedTo,
+				StaleOnly: fp.StaleOnly, Now: fp.Now,
+			}
 			for pos := 0; ; {
 				rows, err := q.ExportColumnPage(ctx, p)
 				if err != nil {
@@ -61,10 +75,8 @@ func (s *Store) ExportLeads(ctx context.Context, eq ExportQuery, each func(Lead)
 				}
 				page = page[:0]
 				for _, r := range rows {
-					if l := leadFromRow(r.Lead, pos); eq.Filter.matches(l, st, now) {
-						page = append(page, l)
-						pos++
-					}
+					page = append(page, leadFromRow(r.Lead, pos))
+					pos++
 				}
 				if err := fillOwnersOf(ctx, q, page); err != nil {
 					return err
@@ -102,26 +114,6 @@ func ExportColumns() []ExportColumn {
 		cols = append(cols, ExportColumn{f.Name, f.Text})
 	}
 	return append(cols, ExportColumn{"updated_at", func(l Lead) string { return formatTime(&l.UpdatedAt) }})
-}
-
-// matches says whether lead l of stage st passes the filter, as the board's
-// query decides it (queries/board.sql FilterColumns) at the moment now.
-func (f BoardFilter) matches(l Lead, st Stage, now time.Time) bool {
-	switch {
-	case f.Owner != nil && (l.Owner == nil || l.Owner.ID != *f.Owner):
-		return false
-	case strings.TrimSpace(f.Source) != "" && !strings.EqualFold(l.Source, strings.TrimSpace(f.Source)):
-		return false
-	case f.MinValue != nil && l.Value < *f.MinValue, f.MaxValue != nil && l.Value > *f.MaxValue:
-		return false
-	case f.CreatedFrom != nil && l.CreatedAt.Before(*f.CreatedFrom), f.CreatedTo != nil && !l.CreatedAt.Before(*f.CreatedTo):
-		return false
-	case f.UpdatedFrom != nil && l.UpdatedAt.Before(*f.UpdatedFrom), f.UpdatedTo != nil && !l.UpdatedAt.Before(*f.UpdatedTo):
-		return false
-	case f.StaleOnly && (st.RotDays == nil || !l.StageEnteredAt.Before(now.Add(-time.Duration(*st.RotDays)*24*time.Hour))):
-		return false
-	}
-	return true
 }
 
 // NeutralizeCell makes a CSV cell safe to open in a spreadsheet (OWASP's CSV

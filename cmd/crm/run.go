@@ -48,6 +48,9 @@ Usage:
   crm user list           list the accounts
   crm token create --email E --name N [--scope metrics]
                           make a personal API token and print it (shown once)
+  crm import --from-postgres URL [--map-status "OLD=STAGE"]... [--owner E] [--as E] [--apply]
+                          bring the leads of the original backend's database
+                          over; a dry run unless --apply (crm import help)
   crm version             print the version
   crm help [command]      show this help
 
@@ -72,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve", "worker", "migrate", "seed-demo":
 	case "user", "token":
 		return runAccounts(ctx, cmd, args, getenv, stdin, stdout, stderr)
+	case "import":
+		return runImport(ctx, args, getenv, stdout, stderr)
 	default:
 		printUsage(stderr)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -1,0 +1,203 @@
+-- name: InsertImport :one
+INSERT INTO imports (file_name, file_size, encoding, delimiter, header, mapping, duplicates,
+                     rows_total, actor_kind, actor_user_id, actor_name)
+VALUES (@file_name, @file_size, @encoding, @delimiter, @header, @mapping, @duplicates,
+        @rows_total, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name)
+RETURNING id;
+
+-- name: InsertImportChunk :exec
+INSERT INTO import_chunks (import_id, n, data)
+VALUES (@import_id, @n, @data);
+
+-- name: GetImportChunk :one
+SELECT data
+FROM import_chunks
+WHERE import_id = @import_id AND n = @n;
+
+-- name: GetImport :one
+SELECT *
+FROM imports
+WHERE id = @id;
+
+-- name: GetImportForUpdate :one
+SELECT *
+FROM imports
+WHERE id = @id
+FOR UPDATE;
+
+-- name: ListImports :many
+SELECT *
+FROM imports
+ORDER BY created_at DESC, id
+LIMIT @row_limit::integer;
+
+-- ClaimImport takes an import for a worker until lease_until: a queued one,
+-- or a running one whose worker's lease ran out (it is gone). No row: the
+-- import is finished, or another worker has it.
+-- name: ClaimImport :one
+UPDATE imports
+SET state = 'running', started_at = coalesce(started_at, now()), lease_until = @lease_until
+WHERE id = @id
+  AND (state = 'queued' OR (state = 'running' AND lease_until < now()))
+RETURNING *;
+
+-- ImportBatchDone records a batch of rows written, in the batch's
+-- transaction, and renews the lease.
+-- name: ImportBatchDone :exec
+UPDATE imports
+SET rows_done = @rows_done, created = created + @created, updated = updated + @updated,
+    skipped = skipped + @skipped, failed = failed + @failed, lease_until = @lease_until
+WHERE id = @id;
+
+-- name: FinishImport :exec
+UPDATE imports
+SET state = @state, error = @error, finished_at = now(), lease_until = NULL
+WHERE id = @id AND state IN ('queued', 'running');
+
+-- name: MarkImportUndone :exec
+UPDATE imports
+SET state = 'undone', undone_at = now(), undo = @undo
+WHERE id = @id;
+
+-- name: InsertImportRows :copyfrom
+INSERT INTO import_rows (import_id, row_no, outcome, lead_id, errors, record, name, company, email,
+                         phone, value, notes, status, source, owner_id, lost_reason, lost_note,
+                         changes, before, version)
+VALUES (@import_id, @row_no, @outcome, @lead_id, @errors, @record, @name, @company, @email,
+        @phone, @value, @notes, @status, @source, @owner_id, @lost_reason, @lost_note,
+        @changes, @before, @version);
+
+-- MatchImportLeads finds, for each key of a batch (email lower-cased, else
+-- name and company lower-cased), the oldest lead with it. n is the key's
+-- place in the arrays, from 1; keys matching no lead are missing.
+-- name: MatchImportLeads :many
+SELECT m.n::integer AS n, m.id::uuid AS id
+FROM (
+    SELECT k.n,
+           CASE WHEN k.email <> '' THEN
+               (SELECT l.id FROM leads l
+                WHERE lower(l.email) = k.email AND l.email <> ''
+                ORDER BY l.created_at, l.id LIMIT 1)
+           ELSE
+               (SELECT l.id FROM leads l
+                WHERE lower(l.name) = k.name AND lower(l.company) = k.company
+                ORDER BY l.created_at, l.id LIMIT 1)
+           END AS id
+    FROM (SELECT e.n, e.email, nm.name, c.company
+          FROM unnest(@emails::text[]) WITH ORDINALITY AS e(email, n)
+          JOIN unnest(@names::text[]) WITH ORDINALITY AS nm(name, n) ON nm.n = e.n
+          JOIN unnest(@companies::text[]) WITH ORDINALITY AS c(company, n) ON c.n = e.n) k
+) m
+WHERE m.id IS NOT NULL
+ORDER BY m.n;
+
+-- InsertImportedLeads creates the leads of a batch's created rows, each at
+-- the end of its column in the order of the file, with their create events,
+-- and records each lead's version. The events are given the lead (the
+-- snapshot migration 00008's trigger would otherwise make, counting each
+-- card's position one by one): positions are counted once per column. The
+-- caller holds every stage's lock exclusively.
+-- name: InsertImportedLeads :execrows
+WITH src AS (
+    SELECT r.*, row_number() OVER (PARTITION BY r.status ORDER BY r.row_no) AS k
+    FROM import_rows r
+    WHERE r.import_id = @import_id AND r.row_no BETWEEN @first_row::integer AND @last_row::integer
+      AND r.outcome = 'created'
+), ends AS (
+    SELECT s.name,
+           (SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) AS last_key,
+           (SELECT count(*) FROM leads l WHERE l.status = s.name) AS n
+    FROM stages s
+    WHERE s.name IN (SELECT DISTINCT src.status FROM src)
+), ins AS (
+    INSERT INTO leads (id, name, company, email, phone, value, notes, status, source, card_order,
+                       owner_id, lost_reason, lost_note)
+    SELECT src.lead_id, src.name, src.company, src.email, src.phone, src.value, src.notes, src.status,
+           src.source, coalesce(ends.last_key + @key_gap::bigint, 0) + (src.k - 1) * @key_gap::bigint,
+           src.owner_id, src.lost_reason, src.lost_note
+    FROM src JOIN ends ON ends.name = src.status
+    RETURNING *
+), ev AS (
+    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
+    SELECT ins.id, 'create', src.changes, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,
+           to_jsonb(ins) || jsonb_build_object('card_order', ends.n + src.k - 1)
+    FROM ins JOIN src ON src.lead_id = ins.id JOIN ends ON ends.name = ins.status
+)
+UPDATE import_rows r
+SET version = ins.version
+FROM ins
+WHERE r.import_id = @import_id AND r.lead_id = ins.id AND r.outcome = 'created';
+
+-- SetImportRowResult records what the update of a row did.
+-- name: SetImportRowResult :exec
+UPDATE import_rows
+SET outcome = @outcome, errors = @errors, record = @record, before = @before, version = @version
+WHERE import_id = @import_id AND row_no = @row_no;
+
+-- name: ListImportFailures :many
+SELECT row_no, errors, record
+FROM import_rows
+WHERE import_id = @import_id AND outcome = 'failed' AND row_no > @after_row::integer
+ORDER BY row_no
+LIMIT @row_limit::integer;
+
+-- ListImportUpdates lists the leads an import updated, each with its fields
+-- before the import's first update of it, and the version after its last.
+-- name: ListImportUpdates :many
+SELECT DISTINCT ON (r.lead_id) r.lead_id::uuid AS lead_id, r.before,
+       (SELECT max(o.version) FROM import_rows o
+        WHERE o.import_id = r.import_id AND o.lead_id = r.lead_id)::bigint AS version
+FROM import_rows r
+WHERE r.import_id = @import_id AND r.outcome = 'updated'
+  AND NOT EXISTS (SELECT 1 FROM import_rows c
+                  WHERE c.import_id = r.import_id AND c.lead_id = r.lead_id AND c.outcome = 'created')
+ORDER BY r.lead_id, r.row_no
+LIMIT 1000000;
+
+-- TrashImportedLeads moves to the trash the leads an import created that
+-- nobody changed since (their version is the one the import left), with
+-- their delete events, and returns how many. The caller holds every stage's
+-- lock exclusively.
+-- name: TrashImportedLeads :one
+WITH mine AS (
+    SELECT r.lead_id, max(r.version) AS version
+    FROM import_rows r
+    WHERE r.import_id = @import_id AND r.lead_id IS NOT NULL AND r.outcome IN ('created', 'updated')
+    GROUP BY r.lead_id
+    HAVING bool_or(r.outcome = 'created')
+), gone AS (
+    DELETE FROM leads l
+    USING mine
+    WHERE l.id = mine.lead_id AND l.version = mine.version
+    RETURNING l.*
+), trashed AS (
+    INSERT INTO trashed_leads (id, name, company, email, phone, value, notes, status, source,
+                               created_at, updated_at, deleted_by,
+                               owner_id, closed_at, lost_reason, lost_note, stage_entered_at)
+    SELECT gone.id, gone.name, gone.company, gone.email, gone.phone, gone.value, gone.notes,
+           gone.status, gone.source, gone.created_at, gone.updated_at, @actor_name,
+           gone.owner_id, gone.closed_at, gone.lost_reason, gone.lost_note, gone.stage_entered_at
+    FROM gone
+), ev AS (
+    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
+    SELECT gone.id, 'delete', '[]', @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,
+           to_jsonb(gone) || jsonb_build_object('card_order', 0)
+    FROM gone
+)
+SELECT count(*)::integer FROM gone;
+
+-- ImportCreatedKept lists the leads an import created that are still on the
+-- board after its undo: changed by someone since.
+-- name: ImportCreatedKept :many
+SELECT DISTINCT r.lead_id::uuid AS lead_id
+FROM import_rows r
+JOIN leads l ON l.id = r.lead_id
+WHERE r.import_id = @import_id AND r.outcome = 'created'
+ORDER BY 1
+LIMIT 1000;
+
+-- name: SetImportFile :exec
+UPDATE imports
+SET file_size = @file_size, encoding = @encoding, delimiter = @delimiter, header = @header,
+    mapping = @mapping, rows_total = @rows_total
+WHERE id = @id;

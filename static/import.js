@@ -1,0 +1,229 @@
+// The import page (views/imports.templ): a file is previewed through
+// POST /imports/preview/ (nothing written), its columns' fields can be
+// changed (each change previews again), then POST /imports/ queues the job,
+// whose progress is read from GET /imports/{id}/ until it is over; the result
+// lists the failed rows, links their CSV, and offers the undo.
+(function () {
+  "use strict";
+  var page = document.getElementById("import-page");
+  if (!page) return;
+  var api = page.getAttribute("data-api");
+  var $ = function (id) { return document.getElementById(id); };
+  var fileInput = $("import-file"), drop = $("import-drop"), status = $("import-status");
+  var mappingBox = $("import-mapping"), runBox = $("import-run");
+  var file = null, mapping = {}, fields = [], current = null, polling = 0;
+
+  function say(el, text, isError) {
+    el.textContent = text;
+    el.classList.toggle("import-error", !!isError);
+    el.setAttribute("role", isError ? "alert" : "status");
+  }
+
+  function duplicates() {
+    var r = document.querySelector('input[name="duplicates"]:checked');
+    return r ? r.value : "skip";
+  }
+
+  function form() {
+    var fd = new FormData();
+    fd.append("mapping", JSON.stringify(mapping));
+    fd.append("duplicates", duplicates());
+    fd.append("file", file, file.name);
+    return fd;
+  }
+
+  // send posts or gets JSON and returns the decoded answer; a refusal is
+  // thrown with the server's message.
+  function send(method, url, body) {
+    return fetch(url, { method: method, body: body, credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (res) {
+        return res.text().then(function (text) {
+          var data = null;
+          try { data = JSON.parse(text); } catch (e) { /* not JSON */ }
+          if (!res.ok) {
+            var msg = data && data.error ? data.error : "The server answered " + res.status + ".";
+            if (data && data.fields && data.fields.file) msg = "This file cannot be imported: " + data.fields.file + ".";
+            throw new Error(msg);
+          }
+          return data;
+        });
+      });
+  }
+
+  function cell(tag, text, attrs) {
+    var el = document.createElement(tag);
+    if (text !== undefined && text !== null) el.textContent = text;
+    if (attrs) Object.keys(attrs).forEach(function (k) { el.setAttribute(k, attrs[k]); });
+    return el;
+  }
+
+  function preview() {
+    if (!file) return;
+    say(status, "Reading " + file.name + "…");
+    send("POST", api + "/preview/", form()).then(function (p) {
+      fields = p.fields;
+      showPreview(p);
+      say(status, "");
+    }).catch(function (err) {
+      mappingBox.hidden = true;
+      say(status, err.message, true);
+    });
+  }
+
+  function showPreview(p) {
+    $("import-file-info").textContent = p.file_name + ": " + p.rows.toLocaleString() + " " + (p.rows === 1 ? "row" : "rows") +
+      ", " + p.encoding + ", separated by " + p.delimiter + "s.";
+    var body = document.querySelector("#import-columns tbody");
+    body.textContent = "";
+    p.columns.forEach(function (c) {
+      var tr = document.createElement("tr");
+      tr.appendChild(cell("th", c.header || "(no header)", { scope: "row" }));
+      var first = p.sample.length && p.sample[0].cells[c.index] !== undefined ? p.sample[0].cells[c.index] : "";
+      tr.appendChild(cell("td", first, { "class": "import-first import-wrap" }));
+      var td = document.createElement("td");
+      var sel = document.createElement("select");
+      sel.id = "import-col-" + c.index;
+      sel.setAttribute("aria-label", "Import the column “" + c.header + "” as");
+      sel.setAttribute("data-header", c.header);
+      sel.appendChild(cell("option", "Not imported", { value: "" }));
+      fields.forEach(function (f) {
+        var o = cell("option", f.label, { value: f.field });
+        if (f.field === c.field) o.selected = true;
+        sel.appendChild(o);
+      });
+      sel.addEventListener("change", function () {
+        mapping[c.header] = sel.value;
+        preview();
+      });
+      td.appendChild(sel);
+      tr.appendChild(td);
+      body.appendChild(tr);
+    });
+    var head = document.querySelector("#import-sample thead"), rows = document.querySelector("#import-sample tbody");
+    head.textContent = "";
+    rows.textContent = "";
+    var htr = document.createElement("tr");
+    htr.appendChild(cell("th", "Row", { scope: "col" }));
+    htr.appendChild(cell("th", "Will", { scope: "col" }));
+    htr.appendChild(cell("th", "Problems", { scope: "col" }));
+    p.columns.forEach(function (c) { htr.appendChild(cell("th", c.header, { scope: "col" })); });
+    head.appendChild(htr);
+    var verbs = { create: "create a lead", update: "update a lead", skip: "skip", fail: "fail" };
+    p.sample.forEach(function (r) {
+      var tr = document.createElement("tr");
+      if (r.action === "fail") tr.className = "import-row-fail";
+      tr.appendChild(cell("th", String(r.row), { scope: "row" }));
+      tr.appendChild(cell("td", verbs[r.action] + (r.note ? " (" + r.note + ")" : ""), { "class": "import-wrap" }));
+      var problems = Object.keys(r.errors || {}).sort().map(function (k) { return k + ": " + r.errors[k]; });
+      tr.appendChild(cell("td", problems.join("; "), { "class": problems.length ? "import-problem import-wrap" : "import-wrap" }));
+      p.columns.forEach(function (c) { tr.appendChild(cell("td", r.cells[c.index] || "")); });
+      rows.appendChild(tr);
+    });
+    $("import-start").textContent = "Import " + p.rows.toLocaleString() + " " + (p.rows === 1 ? "row" : "rows");
+    mappingBox.hidden = false;
+    runBox.hidden = true;
+  }
+
+  function choose(f) {
+    if (!f) return;
+    file = f;
+    mapping = {};
+    preview();
+  }
+
+  fileInput.addEventListener("change", function () { choose(fileInput.files[0]); });
+  ["dragenter", "dragover"].forEach(function (ev) {
+    drop.addEventListener(ev, function (e) { e.preventDefault(); drop.classList.add("import-drop-over"); });
+  });
+  ["dragleave", "drop"].forEach(function (ev) {
+    drop.addEventListener(ev, function (e) { e.preventDefault(); drop.classList.remove("import-drop-over"); });
+  });
+  drop.addEventListener("drop", function (e) {
+    if (e.dataTransfer && e.dataTransfer.files.length) choose(e.dataTransfer.files[0]);
+  });
+  document.querySelectorAll('input[name="duplicates"]').forEach(function (r) {
+    r.addEventListener("change", preview);
+  });
+  $("import-cancel").addEventListener("click", function () {
+    file = null;
+    fileInput.value = "";
+    mappingBox.hidden = true;
+    fileInput.focus();
+  });
+  $("import-again").addEventListener("click", function () {
+    file = null;
+    fileInput.value = "";
+    runBox.hidden = true;
+    fileInput.focus();
+  });
+
+  $("import-start").addEventListener("click", function () {
+    var button = $("import-start");
+    button.disabled = true;
+    send("POST", api + "/", form()).then(function (imp) {
+      mappingBox.hidden = true;
+      follow(imp);
+    }).catch(function (err) {
+      say(status, err.message, true);
+    }).then(function () { button.disabled = false; });
+  });
+
+  // follow shows an import's progress until its job is over, then its result.
+  function follow(imp) {
+    current = imp;
+    runBox.hidden = false;
+    $("import-result").hidden = true;
+    clearTimeout(polling);
+    var bar = $("import-bar"), text = $("import-progress-text");
+    bar.value = imp.progress;
+    if (imp.state === "queued" || imp.state === "running") {
+      say(text, "Imported " + imp.rows_done.toLocaleString() + " of " + imp.rows_total.toLocaleString() + " rows…");
+      polling = setTimeout(function () {
+        send("GET", imp.url).then(follow).catch(function (err) { say(text, err.message, true); });
+      }, 500);
+      return;
+    }
+    bar.value = 1;
+    say(text, imp.state === "failed" ? "The import stopped: " + imp.error : "The import is finished.", imp.state === "failed");
+    showResult(imp);
+  }
+
+  function showResult(imp) {
+    var n = function (x) { return x.toLocaleString(); };
+    var parts = [n(imp.created) + " created", n(imp.updated) + " updated", n(imp.skipped) + " skipped (already there)", n(imp.failed) + " failed"];
+    $("import-summary").textContent = imp.file_name + ": " + parts.join(", ") + ".";
+    var box = $("import-errors-box"), body = document.querySelector("#import-errors tbody");
+    body.textContent = "";
+    (imp.errors || []).forEach(function (e) {
+      var tr = document.createElement("tr");
+      tr.appendChild(cell("th", String(e.row), { scope: "row" }));
+      tr.appendChild(cell("td", e.field));
+      tr.appendChild(cell("td", e.message, { "class": "import-wrap" }));
+      body.appendChild(tr);
+    });
+    box.hidden = imp.failed === 0;
+    $("import-failed").setAttribute("href", imp.failed_csv);
+    var undo = $("import-undo");
+    undo.hidden = imp.state === "undone" || (imp.created === 0 && imp.updated === 0);
+    say($("import-undo-result"), imp.undo_result ? imp.undo_result.message : "");
+    $("import-result").hidden = false;
+  }
+
+  $("import-undo").addEventListener("click", function () {
+    if (!current) return;
+    var undo = $("import-undo");
+    undo.disabled = true;
+    send("POST", current.undo).then(function (rep) {
+      undo.hidden = true;
+      say($("import-undo-result"), rep.message);
+    }).catch(function (err) {
+      say($("import-undo-result"), err.message, true);
+    }).then(function () { undo.disabled = false; });
+  });
+
+  // ?id= shows an earlier import (from the list of recent ones).
+  var id = new URLSearchParams(location.search).get("id");
+  if (id && /^[0-9a-f-]{36}$/.test(id)) {
+    send("GET", api + "/" + id + "/").then(follow).catch(function (err) { say(status, err.message, true); });
+  }
+})();

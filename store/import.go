@@ -1,0 +1,1470 @@
+package store
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/crmteam/crm/queries"
+)
+
+// CSV import. A file is uploaded (CreateImport: checked, its columns mapped to
+// lead fields, stored in PostgreSQL in pieces), then a background job reads
+// it (RunImport), a batch of rows per transaction, and an import can be undone
+// (UndoImport). PreviewImport shows what an upload would do, writing nothing.
+//
+// Columns are mapped by the lead-field table (fields.go, LeadFieldByWord: a
+// field's name, label or words, ignoring case and punctuation), else by the
+// part after the last " - " (Pipedrive's "Deal - Value"), and "First name" /
+// "Last name" columns are joined into the name. The person can change any
+// column's field.
+//
+// A row's cells are read as the field table reads text (Field.Set), except
+// value, which takes what spreadsheets write (ParseImportMoney), stage, which
+// must name a stage (any case), and owner, a user by email or name. An empty
+// cell gives nothing: a created lead takes the field's default (the first
+// stage; the importing user as owner), an updated lead keeps its value.
+//
+// Duplicates: a row is the same person as a lead with its email (any case),
+// or, when the row has no email, with its name and company (any case). The
+// import's policy says what happens: skip the row, update the lead with the
+// row's non-empty cells, or create a lead anyway. Rows of the same file are
+// matched too: a later row is a duplicate of the lead an earlier row created.
+//
+// Concurrency: each batch runs in one transaction holding every stage's lock
+// exclusively (in board order, as every writer does), so no write to any
+// column runs beside it: the leads it appends take the keys after each
+// column's last, and duplicates are matched against a board nobody changes
+// meanwhile. A batch commits its rows, their leads, their events and the
+// import's counts together; a job run again carries on after the last batch
+// committed (rows_done).
+
+// Import limits.
+const (
+	// MaxImportBytes is the largest file an import takes.
+	MaxImportBytes = 50 << 20
+	// MaxImportRows is the most data rows a file may have.
+	MaxImportRows = 200_000
+	// ImportPreviewRows is how many rows a preview shows.
+	ImportPreviewRows = 20
+	// importBatchRows is how many rows one transaction of the job writes.
+	importBatchRows = 2000
+	// importChunkBytes is the size of the pieces a file is stored in.
+	importChunkBytes = 1 << 20
+	// importLease is how long a worker holds an import without writing a
+	// batch before another may take it over.
+	importLease = 2 * time.Minute
+	// maxImportErrorsShown bounds the failed rows GetImport lists.
+	maxImportErrorsShown = 1000
+)
+
+// Duplicate policies of an import.
+const (
+	ImportSkip   = "skip"
+	ImportUpdate = "update"
+	ImportCreate = "create"
+)
+
+// States of an import.
+const (
+	ImportQueued  = "queued"
+	ImportRunning = "running"
+	ImportDone    = "done"
+	ImportFailed  = "failed"
+	ImportUndone  = "undone"
+)
+
+// Outcomes of a row.
+const (
+	rowCreated = "created"
+	rowUpdated = "updated"
+	rowSkipped = "skipped"
+	rowFailed  = "failed"
+)
+
+// The parts of a name a column may hold besides the lead fields: they are
+// joined, first then last, into the name when no column gives it.
+const (
+	ImportFirstName = "first_name"
+	ImportLastName  = "last_name"
+)
+
+var nameParts = []struct {
+	field, label string
+	words        []string
+}{
+	{ImportFirstName, "First name", []string{"first name", "firstname", "given name", "forename", "first"}},
+	{ImportLastName, "Last name", []string{"last name", "lastname", "surname", "family name", "last"}},
+}
+
+// ImportTarget is what a column can be imported as.
+type ImportTarget struct {
+	Field string `json:"field"`
+	Label string `json:"label"`
+}
+
+// ImportTargets lists what a column can be imported as: every field of the
+// lead-field table a client may write, then the parts of a name.
+func ImportTargets() []ImportTarget {
+	var out []ImportTarget
+	for _, f := range leadFields {
+		if f.Settable() {
+			out = append(out, ImportTarget{f.Name, f.Label})
+		}
+	}
+	for _, p := range nameParts {
+		out = append(out, ImportTarget{p.field, p.label})
+	}
+	return out
+}
+
+func targetLabel(field string) string {
+	for _, t := range ImportTargets() {
+		if t.Field == field {
+			return t.Label
+		}
+	}
+	return ""
+}
+
+// ImportColumn is a column of a file and the field it is imported as ("":
+// not imported).
+type ImportColumn struct {
+	Index  int    `json:"index"`
+	Header string `json:"header"`
+	Field  string `json:"field"`
+	// Label is the field's label, or "not imported".
+	Label string `json:"label"`
+}
+
+// guessField is the field a header names, or "".
+func guessField(header string) string {
+	try := func(h string) string {
+		if f, ok := LeadFieldByWord(h); ok && f.Settable() {
+			return f.Name
+		}
+		key := foldWord(h)
+		for _, p := range nameParts {
+			for _, w := range p.words {
+				if foldWord(w) == key {
+					return p.field
+				}
+			}
+		}
+		return ""
+	}
+	if f := try(header); f != "" {
+		return f
+	}
+	if i := strings.LastIndex(header, " - "); i >= 0 {
+		return try(header[i+3:])
+	}
+	return ""
+}
+
+// importColumns maps each header cell to a field: mapping's choice when it
+// names the header (exactly, else without regard to case; "" for none), else
+// the guess. A field goes to its first column only.
+func importColumns(header []string, mapping map[string]string) ([]ImportColumn, error) {
+	valid := map[string]bool{"": true}
+	for _, t := range ImportTargets() {
+		valid[t.Field] = true
+	}
+	chosen := func(h string) (string, bool) {
+		if v, ok := mapping[h]; ok {
+			return v, true
+		}
+		for k, v := range mapping {
+			if strings.EqualFold(strings.TrimSpace(k), h) {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	for k, v := range mapping {
+		if !valid[v] {
+			return nil, fieldError("mapping", fmt.Sprintf("column %q: %q is not a lead field; fields: %s", k, v, targetNames()))
+		}
+	}
+	cols := make([]ImportColumn, len(header))
+	taken := map[string]bool{}
+	for i, h := range header {
+		field, ok := chosen(h)
+		if !ok {
+			field = guessField(h)
+		}
+		if field != "" && taken[field] {
+			field = ""
+		}
+		taken[field] = field != ""
+		cols[i] = ImportColumn{Index: i, Header: h, Field: field, Label: "not imported"}
+		if field != "" {
+			cols[i].Label = targetLabel(field)
+		}
+	}
+	if !anyTaken(taken) {
+		return nil, fieldError("file", "no column of the first row names a lead field (name, email, company, ...): the first row must be a header row naming the columns")
+	}
+	return cols, nil
+}
+
+func anyTaken(taken map[string]bool) bool {
+	for _, v := range taken {
+		if v {
+			return true
+		}
+	}
+	return false
+}
+
+func targetNames() string {
+	var names []string
+	for _, t := range ImportTargets() {
+		names = append(names, t.Field)
+	}
+	return strings.Join(names, ", ")
+}
+
+// ImportUpload is a file to import and how.
+type ImportUpload struct {
+	FileName string
+	Body     io.Reader
+	// Mapping maps header cells to fields ("" for none), overriding the
+	// guesses for those columns.
+	Mapping map[string]string
+	// Duplicates is ImportSkip (the default), ImportUpdate or ImportCreate.
+	Duplicates string
+}
+
+func (up *ImportUpload) validate() error {
+	up.FileName = strings.TrimSpace(up.FileName)
+	if up.FileName == "" {
+		up.FileName = "upload.csv"
+	}
+	if !utf8.ValidString(up.FileName) || strings.ContainsAny(up.FileName, "\x00\r\n") {
+		return fieldError("file_name", "must be a file name")
+	}
+	if utf8.RuneCountInString(up.FileName) > 200 {
+		up.FileName = string([]rune(up.FileName)[:200])
+	}
+	switch up.Duplicates {
+	case "":
+		up.Duplicates = ImportSkip
+	case ImportSkip, ImportUpdate, ImportCreate:
+	default:
+		return fieldError("duplicates", "must be skip, update or create")
+	}
+	return nil
+}
+
+// importEnv is what reading rows needs of the database: the stages, the
+// users, the lost reasons and the settings, read when a job or a preview
+// starts.
+type importEnv struct {
+	cols           []ImportColumn
+	stages         []Stage
+	users          map[string][]User // by lower-cased email and name
+	reasons        map[string]string // lower-cased → the list's spelling
+	reasonRequired bool
+	// owner is the owner of a created lead given none: the importing user.
+	owner *User
+}
+
+func (s *Store) loadImportEnv(ctx context.Context, q *queries.Queries, cols []ImportColumn, owner uuid.UUID) (*importEnv, error) {
+	env := &importEnv{cols: cols, users: map[string][]User{}, reasons: map[string]string{}}
+	var err error
+	if env.stages, err = listStages(ctx, q); err != nil {
+		return nil, err
+	}
+	if len(env.stages) == 0 {
+		return nil, errors.New("no stages are defined")
+	}
+	users, err := q.ListUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	for _, r := range users {
+		u := userFromRow(r)
+		env.users[strings.ToLower(u.Email)] = append(env.users[strings.ToLower(u.Email)], u)
+		if n := strings.ToLower(strings.TrimSpace(u.Name)); n != strings.ToLower(u.Email) {
+			env.users[n] = append(env.users[n], u)
+		}
+		if u.ID == owner {
+			env.owner = &u
+		}
+	}
+	reasons, err := q.ListLostReasons(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list lost reasons: %w", err)
+	}
+	for _, r := range reasons {
+		env.reasons[strings.ToLower(r.Name)] = r.Name
+	}
+	if env.reasonRequired, err = q.GetPipelineSettings(ctx); err != nil {
+		return nil, fmt.Errorf("get pipeline settings: %w", err)
+	}
+	return env, nil
+}
+
+// importRow is one data row of a file as read, and what the import does with
+// it.
+type importRow struct {
+	no     int
+	record []string
+	in     LeadInput
+	stage  *Stage
+	owner  *User
+	errs   map[string]string
+	// key is what duplicates are matched by.
+	email, name, company string
+
+	outcome string
+	leadID  uuid.UUID
+	// dupOf is the earlier row of the file this row is a duplicate of (0:
+	// none).
+	dupOf   int
+	before  map[string]string
+	version int64
+}
+
+// unneutralize takes off the quote an export put before a cell a spreadsheet
+// would run as a formula (NeutralizeCell).
+func unneutralize(s string) string {
+	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(s[1])) {
+		return s[1:]
+	}
+	return s
+}
+
+// convert reads a record into a row: the fields it gives, and the errors of
+// its cells by field.
+func (env *importEnv) convert(no int, rec []string) *importRow {
+	row := &importRow{no: no, record: rec, errs: map[string]string{}}
+	if len(rec) > len(env.cols) {
+		for _, c := range rec[len(env.cols):] {
+			if strings.TrimSpace(c) != "" {
+				row.errs["row"] = fmt.Sprintf("has %d cells where the header has %d: check the quoting of this row", len(rec), len(env.cols))
+				return row
+			}
+		}
+	}
+	var first, last string
+	for _, col := range env.cols {
+		if col.Field == "" || col.Index >= len(rec) {
+			continue
+		}
+		text := unneutralize(rec[col.Index])
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		switch col.Field {
+		case ImportFirstName:
+			first = strings.TrimSpace(text)
+			continue
+		case ImportLastName:
+			last = strings.TrimSpace(text)
+			continue
+		}
+		f, _ := LeadFieldByName(col.Field)
+		if msg := CheckText(text, 100_000); msg != "" {
+			row.errs[f.Name] = msg
+			continue
+		}
+		switch f.Kind {
+		case KindMoney:
+			m, err := ParseImportMoney(text)
+			if err != nil {
+				row.errs[f.Name] = err.Error() + " (" + strconv.Quote(text) + ")"
+				continue
+			}
+			row.in.Value = &m
+		case KindStage:
+			st, ok := findStage(env.stages, text)
+			if !ok {
+				row.errs[f.Name] = fmt.Sprintf("no stage is named %q; stages: %s", strings.TrimSpace(text), stageNames(env.stages))
+				continue
+			}
+			row.stage = &st
+			row.in.Status = &st.Name
+		case KindUser:
+			u, msg := env.user(strings.TrimSpace(text))
+			if msg != "" {
+				row.errs[f.Name] = msg
+				continue
+			}
+			row.owner = u
+			row.in.Owner = &u.Email
+		default:
+			if err := f.Set(&row.in, text); err != nil {
+				var ve *ValidationError
+				if errors.As(err, &ve) {
+					row.errs[f.Name] = ve.Fields[f.Name]
+				}
+				continue
+			}
+			if f.Name == "lost_reason" {
+				if c, ok := env.reasons[strings.ToLower(*row.in.LostReason)]; ok {
+					row.in.LostReason = &c
+				}
+			}
+		}
+	}
+	if row.in.Name == nil && row.errs["name"] == "" {
+		if n := strings.TrimSpace(first + " " + last); n != "" {
+			f, _ := LeadFieldByName("name")
+			if err := f.Set(&row.in, n); err != nil {
+				row.errs["name"] = err.(*ValidationError).Fields["name"]
+			}
+		}
+	}
+	row.email = strings.ToLower(deref(row.in.Email))
+	row.name = strings.ToLower(deref(row.in.Name))
+	row.company = strings.ToLower(deref(row.in.Company))
+	return row
+}
+
+// user finds a user by email or name, or says why not.
+func (env *importEnv) user(text string) (*User, string) {
+	us := env.users[strings.ToLower(text)]
+	switch {
+	case len(us) == 0:
+		return nil, fmt.Sprintf("no user has the email or name %q", text)
+	case len(us) > 1:
+		return nil, fmt.Sprintf("%d users are named %q: give the owner's email", len(us), text)
+	case !us[0].Active:
+		return nil, us[0].Email + " is deactivated; choose an active user"
+	}
+	return &us[0], ""
+}
+
+// hasKey says whether the row can be matched to other leads.
+func (r *importRow) hasKey() bool { return r.email != "" || r.name != "" }
+
+func (r *importRow) keyText() string {
+	if r.email != "" {
+		return "e\x00" + r.email
+	}
+	return "n\x00" + r.name + "\x00" + r.company
+}
+
+// checkCreate applies a new lead's rules to the row: a name, and a reason for
+// a lead created lost when the pipeline requires one.
+func (env *importEnv) checkCreate(r *importRow) {
+	if r.in.Name == nil {
+		r.errs["name"] = "is required for a new lead (no name in this row)"
+	}
+	st := env.stages[0]
+	if r.stage != nil {
+		st = *r.stage
+	}
+	if st.Kind == StageLost && env.reasonRequired && strings.TrimSpace(deref(r.in.LostReason)) == "" {
+		r.errs["lost_reason"] = MsgLostReasonRequired
+	}
+}
+
+// decide works out what happens to each row of a batch: matches holds, by
+// index in rows, the existing lead each row is a duplicate of.
+func (env *importEnv) decide(rows []*importRow, matches map[int]uuid.UUID, policy string) {
+	seen := map[string]*importRow{}
+	for i, r := range rows {
+		if len(r.errs) > 0 {
+			r.outcome = rowFailed
+			continue
+		}
+		if policy != ImportCreate && r.hasKey() {
+			if id, ok := matches[i]; ok {
+				r.leadID = id
+				r.outcome = map[string]string{ImportSkip: rowSkipped, ImportUpdate: rowUpdated}[policy]
+				if _, ok := seen[r.keyText()]; !ok {
+					seen[r.keyText()] = r
+				}
+				continue
+			}
+			if earlier, ok := seen[r.keyText()]; ok {
+				r.leadID, r.dupOf = earlier.leadID, earlier.no
+				r.outcome = map[string]string{ImportSkip: rowSkipped, ImportUpdate: rowUpdated}[policy]
+				continue
+			}
+		}
+		env.checkCreate(r)
+		if len(r.errs) > 0 {
+			r.outcome = rowFailed
+			continue
+		}
+		r.outcome = rowCreated
+		r.leadID = uuid.New()
+		if policy != ImportCreate && r.hasKey() {
+			seen[r.keyText()] = r
+		}
+	}
+}
+
+// matchRows finds the existing lead each row (not failed) duplicates.
+func matchRows(ctx context.Context, q *queries.Queries, rows []*importRow) (map[int]uuid.UUID, error) {
+	var emails, names, companies []string
+	var index []int
+	for i, r := range rows {
+		if len(r.errs) == 0 && r.hasKey() {
+			emails, names, companies = append(emails, r.email), append(names, r.name), append(companies, r.company)
+			index = append(index, i)
+		}
+	}
+	out := map[int]uuid.UUID{}
+	if len(index) == 0 {
+		return out, nil
+	}
+	found, err := q.MatchImportLeads(ctx, queries.MatchImportLeadsParams{Emails: emails, Names: names, Companies: companies})
+	if err != nil {
+		return nil, fmt.Errorf("match duplicates: %w", err)
+	}
+	for _, m := range found {
+		out[index[m.N-1]] = m.ID
+	}
+	return out, nil
+}
+
+// ParseImportMoney reads an amount as spreadsheets and people write it:
+// "1200", "$1,200.50", "1.200,50" (decimal comma), "1 200", "€ 99",
+// "20k", "1.5M". Of "," and ".", when both are there the last one is the
+// decimal mark; when one of them is there once and has exactly three digits
+// after it (and something other than 0 before), it separates thousands
+// ("1,200" and "1.200" are both 1200); otherwise it is the decimal mark
+// ("1,5" is 1.5). Negative amounts and more than two decimals are refused,
+// as for any value.
+func ParseImportMoney(s string) (Money, error) {
+	s = strings.TrimSpace(s)
+	for _, cur := range []string{"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "$", "€", "£", "¥"} {
+		s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSuffix(s, cur), cur))
+		s = strings.TrimSpace(strings.TrimPrefix(strings.TrimSuffix(s, strings.ToLower(cur)), strings.ToLower(cur)))
+	}
+	s = strings.NewReplacer(" ", "", "\u00a0", "", "\u202f", "", "'", "", "’", "").Replace(s)
+	exp := ""
+	if n := len(s); n > 1 {
+		switch s[n-1] {
+		case 'k', 'K':
+			s, exp = s[:n-1], "e3"
+		case 'm', 'M':
+			s, exp = s[:n-1], "e6"
+		}
+	}
+	dot, comma := strings.LastIndexByte(s, '.'), strings.LastIndexByte(s, ',')
+	switch {
+	case dot >= 0 && comma >= 0:
+		if dot > comma {
+			s = strings.ReplaceAll(s, ",", "")
+		} else {
+			s = strings.ReplaceAll(strings.ReplaceAll(s, ".", ""), ",", ".")
+		}
+	case dot >= 0 || comma >= 0:
+		sep, at := ".", dot
+		if comma >= 0 {
+			sep, at = ",", comma
+		}
+		intPart := strings.TrimLeft(s[:strings.Index(s, sep)], "-+")
+		if strings.Count(s, sep) > 1 || (len(s)-at-1 == 3 && intPart != "" && intPart != "0") {
+			s = strings.ReplaceAll(s, sep, "")
+		} else {
+			s = strings.Replace(s, sep, ".", 1)
+		}
+	}
+	if s == "" {
+		return 0, errors.New("must be a number")
+	}
+	return ParseMoney(s + exp)
+}
+
+// chunkWriter stores a file in pieces of importChunkBytes as it is read.
+type chunkWriter struct {
+	ctx  context.Context
+	q    *queries.Queries
+	id   uuid.UUID
+	buf  []byte
+	n    int32
+	size int64
+}
+
+func (w *chunkWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if err := w.q.InsertImportChunk(w.ctx, queries.InsertImportChunkParams{ImportID: w.id, N: w.n, Data: w.buf}); err != nil {
+		return fmt.Errorf("store import file: %w", err)
+	}
+	w.n++
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// teeReader passes r on and keeps what it read in w.
+type teeReader struct {
+	r   io.Reader
+	w   *chunkWriter
+	err error
+}
+
+func (t *teeReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 && t.err == nil {
+		t.w.size += int64(n)
+		t.w.buf = append(t.w.buf, p[:n]...)
+		if len(t.w.buf) >= importChunkBytes {
+			t.err = t.w.flush()
+		}
+	}
+	if t.err != nil {
+		return n, t.err
+	}
+	return n, err
+}
+
+// chunkReader reads a stored file back, a piece at a time.
+type chunkReader struct {
+	ctx context.Context
+	q   *queries.Queries
+	id  uuid.UUID
+	n   int32
+	buf []byte
+	eof bool
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		if c.eof {
+			return 0, io.EOF
+		}
+		b, err := c.q.GetImportChunk(c.ctx, queries.GetImportChunkParams{ImportID: c.id, N: c.n})
+		if errors.Is(err, pgx.ErrNoRows) {
+			c.eof = true
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read import file: %w", err)
+		}
+		c.n++
+		c.buf = b
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+// ImportPreview is what an upload would do, written nowhere: the file's
+// columns and the fields they go to, and the first rows with their problems.
+type ImportPreview struct {
+	FileName   string             `json:"file_name"`
+	Encoding   string             `json:"encoding"`
+	Delimiter  string             `json:"delimiter"`
+	Rows       int                `json:"rows"`
+	Duplicates string             `json:"duplicates"`
+	Columns    []ImportColumn     `json:"columns"`
+	Fields     []ImportTarget     `json:"fields"`
+	Sample     []ImportPreviewRow `json:"sample"`
+}
+
+// ImportPreviewRow is a row of a preview: its cells, what the import would do
+// with it ("create", "update", "skip" or "fail") and its errors by field.
+type ImportPreviewRow struct {
+	Row    int               `json:"row"`
+	Cells  []string          `json:"cells"`
+	Action string            `json:"action"`
+	Errors map[string]string `json:"errors"`
+	// Note says which lead or row a duplicate matches.
+	Note string `json:"note,omitempty"`
+}
+
+var previewActions = map[string]string{rowCreated: "create", rowUpdated: "update", rowSkipped: "skip", rowFailed: "fail"}
+
+// readUpload opens up's file and maps its columns; each is called with every
+// record (its spreadsheet row number, or an error of its own).
+func readUpload(up *ImportUpload, body io.Reader, each func(f *csvFile, cols []ImportColumn, no int, rec []string, err error) error) (*csvFile, []ImportColumn, int, error) {
+	if err := up.validate(); err != nil {
+		return nil, nil, 0, err
+	}
+	f, err := openCSV(body)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	cols, err := importColumns(f.Header, up.Mapping)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	rows := 0
+	for {
+		rec, err := f.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *csvParseError
+		if err != nil && !errors.As(err, &pe) {
+			return nil, nil, 0, err
+		}
+		rows++
+		if rows > MaxImportRows {
+			return nil, nil, 0, fieldError("file", fmt.Sprintf("has more than %d rows, the most one import takes: split it into several files", MaxImportRows))
+		}
+		if err := each(f, cols, rows+1, rec, err); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if rows == 0 {
+		return nil, nil, 0, fieldError("file", "has a header row but no rows of leads under it")
+	}
+	return f, cols, rows, nil
+}
+
+// PreviewImport reads up's file and says what importing it would do with its
+// first rows, writing nothing. A file that cannot be imported at all is a
+// *ValidationError on "file" (empty, not text, no header).
+func (s *Store) PreviewImport(ctx context.Context, up ImportUpload) (ImportPreview, error) {
+	var sample []*importRow
+	var env *importEnv
+	f, cols, n, err := readUpload(&up, up.Body, func(f *csvFile, cols []ImportColumn, no int, rec []string, rerr error) error {
+		if len(sample) >= ImportPreviewRows {
+			return nil
+		}
+		if env == nil {
+			var err error
+			if env, err = s.loadImportEnv(ctx, s.q, cols, ActorFrom(ctx).UserID); err != nil {
+				return translate(err)
+			}
+		}
+		sample = append(sample, env.row(no, rec, rerr))
+		return nil
+	})
+	if err != nil {
+		return ImportPreview{}, err
+	}
+	matches := map[int]uuid.UUID{}
+	if up.Duplicates != ImportCreate {
+		if matches, err = matchRows(ctx, s.q, sample); err != nil {
+			return ImportPreview{}, translate(err)
+		}
+	}
+	env.decide(sample, matches, up.Duplicates)
+	p := ImportPreview{FileName: up.FileName, Encoding: f.Encoding, Delimiter: delimiterName(f.Delimiter),
+		Rows: n, Duplicates: up.Duplicates, Columns: cols, Fields: ImportTargets(), Sample: []ImportPreviewRow{}}
+	for _, r := range sample {
+		pr := ImportPreviewRow{Row: r.no, Cells: r.record, Action: previewActions[r.outcome], Errors: r.errs}
+		if pr.Cells == nil {
+			pr.Cells = []string{}
+		}
+		switch {
+		case r.dupOf != 0:
+			pr.Note = fmt.Sprintf("same person as row %d", r.dupOf)
+		case r.outcome == rowSkipped || r.outcome == rowUpdated:
+			if l, err := s.GetLead(ctx, r.leadID); err == nil {
+				pr.Note = "matches " + l.Name
+				if l.Company != "" {
+					pr.Note += " (" + l.Company + ")"
+				}
+			}
+		}
+		p.Sample = append(p.Sample, pr)
+	}
+	return p, nil
+}
+
+// csvParseError is encoding/csv's error of one record.
+type csvParseError = csv.ParseError
+
+// row converts a record, or makes a failed row of a record that could not
+// be read.
+func (env *importEnv) row(no int, rec []string, rerr error) *importRow {
+	if rerr != nil {
+		return &importRow{no: no, record: rec, errs: map[string]string{"row": "cannot be read: " + rerr.Error()}}
+	}
+	return env.convert(no, rec)
+}
+
+// Import is an import: its file, options, state, counts and errors.
+type Import struct {
+	ID         uuid.UUID      `json:"id"`
+	FileName   string         `json:"file_name"`
+	FileSize   int64          `json:"file_size"`
+	Encoding   string         `json:"encoding"`
+	Delimiter  string         `json:"delimiter"`
+	Duplicates string         `json:"duplicates"`
+	Columns    []ImportColumn `json:"columns"`
+	// State is queued, running, done, failed or undone.
+	State     string `json:"state"`
+	RowsTotal int    `json:"rows_total"`
+	RowsDone  int    `json:"rows_done"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Skipped   int    `json:"skipped"`
+	Failed    int    `json:"failed"`
+	// Error says why a failed import stopped.
+	Error string `json:"error,omitempty"`
+	// Errors are the failed rows' errors by row and field (the first
+	// maxImportErrorsShown rows).
+	Errors     []ImportRowError `json:"errors"`
+	Actor      string           `json:"imported_by"`
+	CreatedAt  time.Time        `json:"created_at"`
+	FinishedAt *time.Time       `json:"finished_at"`
+	UndoneAt   *time.Time       `json:"undone_at"`
+	Undo       *ImportUndo      `json:"undo_result,omitempty"`
+
+	header []string
+	userID uuid.UUID
+	kind   string
+}
+
+// ImportRowError is an error of one field of a row ("row" for the row as a
+// whole).
+type ImportRowError struct {
+	Row     int    `json:"row"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Finished says whether the import's job is over.
+func (imp Import) Finished() bool { return imp.State != ImportQueued && imp.State != ImportRunning }
+
+func importFromRow(r queries.Import) (Import, error) {
+	imp := Import{ID: r.ID, FileName: r.FileName, FileSize: r.FileSize, Encoding: r.Encoding, Delimiter: r.Delimiter,
+		Duplicates: r.Duplicates, State: r.State, RowsTotal: int(r.RowsTotal), RowsDone: int(r.RowsDone),
+		Created: int(r.Created), Updated: int(r.Updated), Skipped: int(r.Skipped), Failed: int(r.Failed),
+		Error: r.Error, Actor: r.ActorName, CreatedAt: r.CreatedAt.UTC(), FinishedAt: timePtr(r.FinishedAt),
+		UndoneAt: timePtr(r.UndoneAt), Errors: []ImportRowError{}, kind: r.ActorKind}
+	if r.ActorUserID.Valid {
+		imp.userID = r.ActorUserID.Bytes
+	}
+	var mapping []string
+	if err := json.Unmarshal(r.Header, &imp.header); err != nil {
+		return Import{}, fmt.Errorf("decode import header: %w", err)
+	}
+	if err := json.Unmarshal(r.Mapping, &mapping); err != nil {
+		return Import{}, fmt.Errorf("decode import mapping: %w", err)
+	}
+	for i, h := range imp.header {
+		c := ImportColumn{Index: i, Header: h, Label: "not imported"}
+		if i < len(mapping) && mapping[i] != "" {
+			c.Field, c.Label = mapping[i], targetLabel(mapping[i])
+		}
+		imp.Columns = append(imp.Columns, c)
+	}
+	if len(r.Undo) > 0 {
+		imp.Undo = &ImportUndo{}
+		if err := json.Unmarshal(r.Undo, imp.Undo); err != nil {
+			return Import{}, fmt.Errorf("decode import undo: %w", err)
+		}
+	}
+	return imp, nil
+}
+
+// CreateImport reads up's file, checks it can be imported, and stores it with
+// its column mapping as a queued import, all in one transaction: a file that
+// cannot be imported (a *ValidationError on "file", "mapping" or
+// "duplicates") leaves nothing behind. The caller enqueues the job
+// (RunImport) after.
+func (s *Store) CreateImport(ctx context.Context, up ImportUpload) (Import, error) {
+	if err := up.validate(); err != nil {
+		return Import{}, err
+	}
+	var imp Import
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		a := eventActor(ctx)
+		id, err := q.InsertImport(ctx, queries.InsertImportParams{
+			FileName: up.FileName, Encoding: "", Delimiter: "", Header: []byte("[]"), Mapping: []byte("[]"),
+			Duplicates: up.Duplicates, ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name,
+		})
+		if err != nil {
+			return fmt.Errorf("insert import: %w", err)
+		}
+		w := &chunkWriter{ctx: ctx, q: q, id: id}
+		tee := &teeReader{r: up.Body, w: w}
+		f, cols, n, err := readUpload(&up, tee, func(*csvFile, []ImportColumn, int, []string, error) error { return nil })
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.Discard, tee); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
+			return err
+		}
+		header, _ := json.Marshal(f.Header)
+		mapping := make([]string, len(cols))
+		for i, c := range cols {
+			mapping[i] = c.Field
+		}
+		mb, _ := json.Marshal(mapping)
+		if err := q.SetImportFile(ctx, queries.SetImportFileParams{ID: id, FileSize: w.size, Encoding: f.Encoding,
+			Delimiter: delimiterName(f.Delimiter), Header: header, Mapping: mb, RowsTotal: int32(n)}); err != nil {
+			return fmt.Errorf("record import file: %w", err)
+		}
+		row, err := q.GetImport(ctx, id)
+		if err != nil {
+			return err
+		}
+		imp, err = importFromRow(row)
+		return err
+	})
+	return imp, translate(err)
+}
+
+// GetImport returns the import with id, with its failed rows' errors, or
+// ErrNotFound.
+func (s *Store) GetImport(ctx context.Context, id uuid.UUID) (Import, error) {
+	r, err := s.q.GetImport(ctx, id)
+	if err != nil {
+		return Import{}, translate(err)
+	}
+	imp, err := importFromRow(r)
+	if err != nil {
+		return Import{}, err
+	}
+	failures, err := s.q.ListImportFailures(ctx, queries.ListImportFailuresParams{ImportID: id, AfterRow: 0, RowLimit: maxImportErrorsShown})
+	if err != nil {
+		return Import{}, translate(fmt.Errorf("list import failures: %w", err))
+	}
+	for _, f := range failures {
+		errs := map[string]string{}
+		if err := json.Unmarshal(f.Errors, &errs); err != nil {
+			return Import{}, fmt.Errorf("decode import row errors: %w", err)
+		}
+		for _, k := range sortedKeys(errs) {
+			imp.Errors = append(imp.Errors, ImportRowError{Row: int(f.RowNo), Field: k, Message: errs[k]})
+		}
+	}
+	return imp, nil
+}
+
+// ListImports returns the newest imports, newest first (without their
+// errors).
+func (s *Store) ListImports(ctx context.Context, limit int) ([]Import, error) {
+	rows, err := s.q.ListImports(ctx, clampInt32(min(limit, 100)))
+	if err != nil {
+		return nil, translate(fmt.Errorf("list imports: %w", err))
+	}
+	out := make([]Import, 0, len(rows))
+	for _, r := range rows {
+		imp, err := importFromRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, imp)
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ImportFailures calls each with the header of the import's file (plus
+// "error"), then with every failed row: its cells as read and its errors as
+// one text. ErrNotFound for an unknown import.
+func (s *Store) ImportFailures(ctx context.Context, id uuid.UUID, each func(cells []string) error) error {
+	r, err := s.q.GetImport(ctx, id)
+	if err != nil {
+		return translate(err)
+	}
+	imp, err := importFromRow(r)
+	if err != nil {
+		return err
+	}
+	if err := each(append(append([]string{}, imp.header...), "error")); err != nil {
+		return err
+	}
+	after := int32(0)
+	for {
+		rows, err := s.q.ListImportFailures(ctx, queries.ListImportFailuresParams{ImportID: id, AfterRow: after, RowLimit: 1000})
+		if err != nil {
+			return translate(fmt.Errorf("list import failures: %w", err))
+		}
+		for _, f := range rows {
+			var rec []string
+			if len(f.Record) > 0 {
+				if err := json.Unmarshal(f.Record, &rec); err != nil {
+					return fmt.Errorf("decode failed row: %w", err)
+				}
+			}
+			errs := map[string]string{}
+			if err := json.Unmarshal(f.Errors, &errs); err != nil {
+				return fmt.Errorf("decode import row errors: %w", err)
+			}
+			cells := make([]string, len(imp.header))
+			copy(cells, rec)
+			var msgs []string
+			for _, k := range sortedKeys(errs) {
+				msgs = append(msgs, k+": "+errs[k])
+			}
+			if err := each(append(cells, fmt.Sprintf("row %d: %s", f.RowNo, strings.Join(msgs, "; ")))); err != nil {
+				return err
+			}
+			after = f.RowNo
+		}
+		if len(rows) < 1000 {
+			return nil
+		}
+	}
+}
+
+// ErrImportBusy is the job of an import another worker is running: it is to
+// be tried again later.
+var ErrImportBusy = errors.New("the import is being run by another worker")
+
+// RunImport is the import job: it reads the stored file of import id and
+// writes its rows, a batch per transaction, carrying on after the rows a
+// previous run committed. It does nothing for an import that is finished,
+// and returns ErrImportBusy for one another worker holds. The changes are
+// the importing user's, named "import “file” by Ann" in the history.
+func (s *Store) RunImport(ctx context.Context, id uuid.UUID) error {
+	r, err := s.q.ClaimImport(ctx, queries.ClaimImportParams{ID: id, LeaseUntil: pgtype.Timestamptz{Time: time.Now().Add(importLease), Valid: true}})
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := s.q.GetImport(ctx, id)
+		if errors.Is(gerr, pgx.ErrNoRows) {
+			return nil // deleted: nothing to do
+		}
+		if gerr != nil {
+			return translate(gerr)
+		}
+		if cur.State == ImportRunning {
+			return ErrImportBusy
+		}
+		return nil
+	}
+	if err != nil {
+		return translate(fmt.Errorf("claim import %s: %w", id, err))
+	}
+	imp, err := importFromRow(r)
+	if err != nil {
+		return err
+	}
+	ctx = WithActor(ctx, Actor{Kind: imp.kind, UserID: imp.userID, Name: ImportActorName(imp.FileName, r.ActorName)})
+	env, err := s.loadImportEnv(ctx, s.q, imp.Columns, imp.userID)
+	if err != nil {
+		return translate(err)
+	}
+	f, err := openCSV(&chunkReader{ctx: ctx, q: s.q, id: id})
+	if err != nil {
+		return fmt.Errorf("read import %s: %w", id, err)
+	}
+	done := imp.RowsDone
+	batch := make([]*importRow, 0, importBatchRows)
+	for n := 0; ; n++ {
+		rec, rerr := f.next()
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		var pe *csvParseError
+		if rerr != nil && !errors.As(rerr, &pe) {
+			return fmt.Errorf("read import %s: %w", id, rerr)
+		}
+		if n < done {
+			continue
+		}
+		batch = append(batch, env.row(n+2, rec, rerr))
+		if len(batch) == importBatchRows {
+			if err := s.importBatch(ctx, env, imp, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		if err := s.importBatch(ctx, env, imp, batch); err != nil {
+			return err
+		}
+	}
+	if err := s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportDone}); err != nil {
+		return translate(fmt.Errorf("finish import %s: %w", id, err))
+	}
+	return nil
+}
+
+// FailImport ends an import whose job gave up, saying why; the rows it
+// committed stay (an undo removes them).
+func (s *Store) FailImport(ctx context.Context, id uuid.UUID, why string) error {
+	return translate(s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportFailed, Error: why}))
+}
+
+// ImportActorName is how the history names an import's changes (a long
+// file name shortened: the history's actor names are short).
+func ImportActorName(fileName, by string) string {
+	if r := []rune(fileName); len(r) > 60 {
+		fileName = string(r[:59]) + "…"
+	}
+	return "import “" + fileName + "” by " + by
+}
+
+// importBatch writes a batch of rows in one transaction (see the
+// concurrency note at the top of this file).
+func (s *Store) importBatch(ctx context.Context, env *importEnv, imp Import, batch []*importRow) error {
+	err := s.retry(ctx, func() error {
+		// A retried transaction decides afresh.
+		rows := make([]*importRow, len(batch))
+		for i, r := range batch {
+			c := *r
+			c.errs = make(map[string]string, len(r.errs))
+			for k, v := range r.errs {
+				c.errs[k] = v
+			}
+			rows[i] = &c
+		}
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			return s.importBatchTx(ctx, tx, env, imp, rows)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("import rows %d-%d: %w", batch[0].no, batch[len(batch)-1].no, err)
+	}
+	return nil
+}
+
+func (s *Store) importBatchTx(ctx context.Context, tx pgx.Tx, env *importEnv, imp Import, rows []*importRow) error {
+	q := s.q.WithTx(tx)
+	stages, err := listStages(ctx, q)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
+	}
+	if err := lockStages(ctx, q, names...); err != nil {
+		return err
+	}
+	// The stages as they are now (renamed since the job started: by id).
+	env.stages = stages
+	for _, r := range rows {
+		if r.stage == nil {
+			continue
+		}
+		if i := stageIndex(stages, r.stage.ID); i >= 0 {
+			st := stages[i]
+			r.stage, r.in.Status = &st, &st.Name
+		} else if len(r.errs) == 0 {
+			r.errs["status"] = "the stage was deleted while the file was imported"
+		}
+	}
+	matches := map[int]uuid.UUID{}
+	if imp.Duplicates != ImportCreate {
+		if matches, err = matchRows(ctx, q, rows); err != nil {
+			return err
+		}
+	}
+	env.decide(rows, matches, imp.Duplicates)
+
+	// Columns the new leads go to: renumbered first if their keys ran out.
+	adding := map[string]int{}
+	for _, r := range rows {
+		if r.outcome == rowCreated {
+			adding[env.statusOf(r)]++
+		}
+	}
+	for status, n := range adding {
+		end, err := q.ColumnEnd(ctx, queries.ColumnEndParams{Status: status, KeyGap: keyGap})
+		if err != nil {
+			return fmt.Errorf("end of %s: %w", status, err)
+		}
+		if end.NextKey+int64(n)*keyGap >= (1<<62)-keyGap {
+			if err := q.RenumberColumn(ctx, queries.RenumberColumnParams{Status: status, KeyGap: keyGap}); err != nil {
+				return fmt.Errorf("renumber %s: %w", status, err)
+			}
+		}
+	}
+
+	params := make([]queries.InsertImportRowsParams, 0, len(rows))
+	for _, r := range rows {
+		p, err := env.rowParams(imp.ID, r)
+		if err != nil {
+			return err
+		}
+		params = append(params, p)
+	}
+	if _, err := q.InsertImportRows(ctx, params); err != nil {
+		return fmt.Errorf("stage import rows: %w", err)
+	}
+	a := eventActor(ctx)
+	if _, err := q.InsertImportedLeads(ctx, queries.InsertImportedLeadsParams{
+		ImportID: imp.ID, FirstRow: int32(rows[0].no), LastRow: int32(rows[len(rows)-1].no), KeyGap: keyGap,
+		ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name,
+	}); err != nil {
+		return fmt.Errorf("create imported leads: %w", err)
+	}
+	// Updates, in the order of the file, each as any edit of a lead is made
+	// (its rules, its event): under a savepoint, so a row the rules refuse
+	// fails alone.
+	for _, r := range rows {
+		if r.outcome != rowUpdated {
+			continue
+		}
+		if err := s.importUpdate(ctx, tx, imp.ID, r); err != nil {
+			return err
+		}
+	}
+	var c [4]int32
+	for _, r := range rows {
+		switch r.outcome {
+		case rowCreated:
+			c[0]++
+		case rowUpdated:
+			c[1]++
+		case rowSkipped:
+			c[2]++
+		case rowFailed:
+			c[3]++
+		}
+	}
+	return q.ImportBatchDone(ctx, queries.ImportBatchDoneParams{
+		ID: imp.ID, RowsDone: int32(rows[len(rows)-1].no - 1), Created: c[0], Updated: c[1], Skipped: c[2], Failed: c[3],
+		LeaseUntil: pgtype.Timestamptz{Time: time.Now().Add(importLease), Valid: true},
+	})
+}
+
+// statusOf is the stage a row's new lead goes to.
+func (env *importEnv) statusOf(r *importRow) string {
+	if r.stage != nil {
+		return r.stage.Name
+	}
+	return env.stages[0].Name
+}
+
+// rowParams is the import_rows row of r.
+func (env *importEnv) rowParams(importID uuid.UUID, r *importRow) (queries.InsertImportRowsParams, error) {
+	p := queries.InsertImportRowsParams{ImportID: importID, RowNo: int32(r.no), Outcome: r.outcome}
+	if r.leadID != uuid.Nil {
+		p.LeadID = pgtype.UUID{Bytes: r.leadID, Valid: true}
+	}
+	switch r.outcome {
+	case rowFailed:
+		p.Errors, _ = json.Marshal(r.errs)
+		rec := r.record
+		if rec == nil {
+			rec = []string{}
+		}
+		p.Record, _ = json.Marshal(rec)
+	case rowSkipped:
+		msg := "the same person as an existing lead"
+		if r.dupOf != 0 {
+			msg = fmt.Sprintf("the same person as row %d", r.dupOf)
+		}
+		p.Errors, _ = json.Marshal(map[string]string{"duplicate": msg})
+	case rowCreated:
+		status := env.statusOf(r)
+		l := Lead{ID: r.leadID, Name: deref(r.in.Name), Company: deref(r.in.Company), Email: deref(r.in.Email),
+			Phone: deref(r.in.Phone), Value: derefMoney(r.in.Value), Notes: deref(r.in.Notes), Status: status,
+			Source: deref(r.in.Source), LostReason: deref(r.in.LostReason), LostNote: deref(r.in.LostNote)}
+		owner := r.owner
+		if owner == nil && r.in.Owner == nil {
+			owner = env.owner
+		}
+		if owner != nil {
+			l.Owner = &LeadOwner{ID: owner.ID, Name: owner.Name, Email: owner.Email}
+			p.OwnerID = pgtype.UUID{Bytes: owner.ID, Valid: true}
+		}
+		p.Name, p.Company, p.Email, p.Phone = &l.Name, &l.Company, &l.Email, &l.Phone
+		p.Value = numericFromMoney(l.Value)
+		p.Notes, p.Status, p.Source, p.LostReason, p.LostNote = &l.Notes, &l.Status, &l.Source, &l.LostReason, &l.LostNote
+		var err error
+		if p.Changes, err = json.Marshal(createChanges(l)); err != nil {
+			return p, fmt.Errorf("encode changes: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// importUpdate writes an updated row to its lead, recording the lead's
+// fields before and its version after; a row the lead's rules refuse (a
+// lost stage without the reason the pipeline requires, a deactivated
+// owner) fails alone.
+func (s *Store) importUpdate(ctx context.Context, tx pgx.Tx, importID uuid.UUID, r *importRow) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sp.Rollback(ctx) }()
+	q := s.q.WithTx(sp)
+	cur, err := q.GetLead(ctx, r.leadID)
+	if err != nil {
+		return fmt.Errorf("read lead %s: %w", r.leadID, err)
+	}
+	before := leadFromRow(cur.Lead, int(cur.Position))
+	if err := fillOwners(ctx, q, &before); err != nil {
+		return err
+	}
+	lead, err := s.updateLead(ctx, q, r.leadID, r.in, nil)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return rerr
+		}
+		r.outcome, r.errs = rowFailed, ve.Fields
+		rec := r.record
+		if rec == nil {
+			rec = []string{}
+		}
+		errs, _ := json.Marshal(r.errs)
+		recb, _ := json.Marshal(rec)
+		return s.q.WithTx(tx).SetImportRowResult(ctx, queries.SetImportRowResultParams{
+			ImportID: importID, RowNo: int32(r.no), Outcome: rowFailed, Errors: errs, Record: recb})
+	}
+	if err != nil {
+		return err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	for _, f := range auditedFields() {
+		if f.Given(r.in) {
+			fields[f.Name] = f.Text(before)
+		}
+	}
+	b, _ := json.Marshal(fields)
+	r.version = lead.Version
+	return s.q.WithTx(tx).SetImportRowResult(ctx, queries.SetImportRowResultParams{
+		ImportID: importID, RowNo: int32(r.no), Outcome: rowUpdated, Before: b, Version: &r.version})
+}
+
+// ImportUndo is what an undo did: the leads it removed (to the trash), the
+// leads whose updated fields it put back, and the leads it kept as they are
+// because someone changed them since the import.
+type ImportUndo struct {
+	Removed  int         `json:"removed"`
+	Restored int         `json:"restored"`
+	Kept     []uuid.UUID `json:"kept"`
+	Message  string      `json:"message"`
+}
+
+// ImportStateError is an undo of an import that cannot be undone now.
+type ImportStateError struct{ State string }
+
+func (e *ImportStateError) Error() string {
+	switch e.State {
+	case ImportUndone:
+		return "this import was undone already"
+	default:
+		return "the import is still running; undo it when it has finished"
+	}
+}
+
+// Is makes an ImportStateError an ErrConflict.
+func (e *ImportStateError) Is(target error) bool { return target == ErrConflict }
+
+// UndoImport takes back what import id did: the leads it created go to the
+// trash (restorable for 30 days) and the fields it updated get their values
+// back, except for leads someone changed since the import (their version
+// moved on): those are kept as they are and listed. A running or undone
+// import is an *ImportStateError; ErrNotFound for an unknown one.
+func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error) {
+	var rep ImportUndo
+	err := s.inTx(ctx, func(q *queries.Queries) error {
+		rep = ImportUndo{Kept: []uuid.UUID{}}
+		imp, err := q.GetImportForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if imp.State != ImportDone && imp.State != ImportFailed {
+			return &ImportStateError{State: imp.State}
+		}
+		stages, err := listStages(ctx, q)
+		if err != nil {
+			return err
+		}
+		names := make([]string, len(stages))
+		for i, st := range stages {
+			names[i] = st.Name
+		}
+		if err := lockStages(ctx, q, names...); err != nil {
+			return err
+		}
+		a := eventActor(ctx)
+		n, err := q.TrashImportedLeads(ctx, queries.TrashImportedLeadsParams{ImportID: id, ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name})
+		if err != nil {
+			return fmt.Errorf("remove imported leads: %w", err)
+		}
+		rep.Removed = int(n)
+		kept, err := q.ImportCreatedKept(ctx, id)
+		if err != nil {
+			return fmt.Errorf("list kept leads: %w", err)
+		}
+		rep.Kept = append(rep.Kept, kept...)
+		updates, err := q.ListImportUpdates(ctx, id)
+		if err != nil {
+			return fmt.Errorf("list imported updates: %w", err)
+		}
+		for _, u := range updates {
+			ok, err := s.undoImportUpdate(ctx, q, u)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rep.Restored++
+			} else {
+				rep.Kept = append(rep.Kept, u.LeadID)
+			}
+		}
+		rep.Message = fmt.Sprintf("Removed %d %s the import created (to the trash)", rep.Removed, plural(rep.Removed, "lead", "leads"))
+		if rep.Restored > 0 {
+			rep.Message += fmt.Sprintf(" and put back the fields of %d %s it updated", rep.Restored, plural(rep.Restored, "lead", "leads"))
+		}
+		rep.Message += "."
+		if len(rep.Kept) > 0 {
+			rep.Message += fmt.Sprintf(" Kept %d as %s: changed by someone since the import.", len(rep.Kept), plural(len(rep.Kept), "it is", "they are"))
+		}
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		return q.MarkImportUndone(ctx, queries.MarkImportUndoneParams{ID: id, Undo: b})
+	})
+	return rep, err
+}
+
+// undoImportUpdate puts back the fields an import updated on one lead, when
+// its version is still the one the import left; it says whether it did.
+func (s *Store) undoImportUpdate(ctx context.Context, q *queries.Queries, u queries.ListImportUpdatesRow) (bool, error) {
+	rows, err := q.LockLeads(ctx, []uuid.UUID{u.LeadID})
+	if err != nil {
+		return false, fmt.Errorf("lock lead %s: %w", u.LeadID, err)
+	}
+	if len(rows) == 0 || rows[0].Version != u.Version {
+		return false, nil
+	}
+	before := map[string]string{}
+	if err := json.Unmarshal(u.Before, &before); err != nil {
+		return false, fmt.Errorf("decode fields before import: %w", err)
+	}
+	var in LeadInput
+	for name, text := range before {
+		f, ok := LeadFieldByName(name)
+		if !ok {
+			continue
+		}
+		if f.Kind == KindMoney {
+			m, err := ParseMoney(text)
+			if err != nil {
+				return false, fmt.Errorf("value before import of %s: %w", u.LeadID, err)
+			}
+			in.Value = &m
+			continue
+		}
+		t := text
+		*f.ptr(&in) = &t
+	}
+	if _, err := s.updateLead(ctx, q, u.LeadID, in, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
