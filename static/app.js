@@ -990,6 +990,18 @@
     dialogOpener = null;
   }
 
+  // The lead form's lost reason and note follow its stage select: shown (and
+  // posted) for a lost stage, hidden and disabled otherwise.
+  document.addEventListener('change', function (e) {
+    if (e.target.id !== 'lead-status') return;
+    var opt = e.target.selectedOptions[0];
+    var lost = !!opt && opt.dataset.kind === 'lost';
+    document.querySelectorAll('#lead-form [data-lost-field]').forEach(function (f) {
+      f.hidden = !lost;
+      f.querySelectorAll('input, textarea').forEach(function (i) { i.disabled = !lost; });
+    });
+  });
+
   // ---- Chat panel -------------------------------------------------------------
 
   document.addEventListener('click', function (e) {

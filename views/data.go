@@ -207,6 +207,17 @@ func (f LeadForm) inLostStage() bool {
 	return false
 }
 
+// hasLostStage says whether the form's stages include a lost one (the lost
+// reason and note are rendered then, hidden unless inLostStage).
+func (f LeadForm) hasLostStage() bool {
+	for _, st := range f.Stages {
+		if st.Kind == store.StageLost {
+			return true
+		}
+	}
+	return false
+}
+
 // ownerChoice is one option of the owner select.
 type ownerChoice struct {
 	Value, Label string
