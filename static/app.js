@@ -682,6 +682,17 @@
     if (announce) announceQuiet('Selection cleared.');
   }
 
+  // Cards are marked as soon as they are swapped in (htmx.onLoad comes after
+  // the settle, a moment later), so a re-rendered column never shows its
+  // selected cards unselected.
+  ['htmx:afterSwap', 'htmx:oobAfterSwap'].forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      var t = evt.detail && evt.detail.target;
+      if (t && t.isConnected) applySelection(t);
+      else if (name === 'htmx:oobAfterSwap') applySelection(byId('board') || document);
+    });
+  });
+
   // applySelection marks the cards of a swapped-in part of the board, and
   // (once the swaps of a response are all in) forgets leads no longer shown.
   var prunePending = false;
