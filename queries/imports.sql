@@ -74,29 +74,29 @@ VALUES (@import_id, @row_no, @outcome, @lead_id, @errors, @record, @name, @compa
 SELECT m.n::integer AS n, m.id::uuid AS id
 FROM (
     SELECT k.n,
-           CASE WHEN k.email <> '' THEN
+           CASE WHEN (@emails::text[])[k.n] <> '' THEN
                (SELECT l.id FROM leads l
-                WHERE lower(l.email) = k.email AND l.email <> ''
+                WHERE lower(l.email) = (@emails::text[])[k.n] AND l.email <> ''
                 ORDER BY l.created_at, l.id LIMIT 1)
            ELSE
                (SELECT l.id FROM leads l
-                WHERE lower(l.name) = k.name AND lower(l.company) = k.company
+                WHERE lower(l.name) = (@names::text[])[k.n] AND lower(l.company) = (@companies::text[])[k.n]
                 ORDER BY l.created_at, l.id LIMIT 1)
            END AS id
-    FROM (SELECT e.n, e.email, nm.name, c.company
-          FROM unnest(@emails::text[]) WITH ORDINALITY AS e(email, n)
-          JOIN unnest(@names::text[]) WITH ORDINALITY AS nm(name, n) ON nm.n = e.n
-          JOIN unnest(@companies::text[]) WITH ORDINALITY AS c(company, n) ON c.n = e.n) k
+    -- One row per key, by its place in the arrays (joining three unnests
+    -- on their ordinality was planned as nested loops: seconds per batch).
+    FROM generate_series(1, cardinality(@emails::text[])) AS k(n)
 ) m
 WHERE m.id IS NOT NULL
 ORDER BY m.n;
 
 -- InsertImportedLeads creates the leads of a batch's created rows, each at
--- the end of its column in the order of the file, with their create events,
--- and records each lead's version. The events are given the lead (the
--- snapshot migration 00008's trigger would otherwise make, counting each
--- card's position one by one): positions are counted once per column. The
--- caller holds every stage's lock exclusively.
+-- the end of its column in the order of the file, with the version the row
+-- holds (ReserveLeadVersions), and their create events. The events are given
+-- the lead (the snapshot migration 00008's trigger would otherwise make,
+-- counting each card's position one by one): a column's cards are counted
+-- once, and a new card's position follows from its key. The caller holds
+-- every stage's lock exclusively.
 -- name: InsertImportedLeads :execrows
 WITH src AS (
     SELECT r.*, row_number() OVER (PARTITION BY r.status ORDER BY r.row_no) AS k
@@ -105,28 +105,32 @@ WITH src AS (
       AND r.outcome = 'created'
 ), ends AS (
     SELECT s.name,
-           (SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) AS last_key,
+           coalesce((SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) + @key_gap::bigint, 0) AS base,
            (SELECT count(*) FROM leads l WHERE l.status = s.name) AS n
     FROM stages s
-    WHERE s.name IN (SELECT DISTINCT src.status FROM src)
 ), ins AS (
     INSERT INTO leads (id, name, company, email, phone, value, notes, status, source, card_order,
-                       owner_id, lost_reason, lost_note)
+                       owner_id, lost_reason, lost_note, version)
     SELECT src.lead_id, src.name, src.company, src.email, src.phone, src.value, src.notes, src.status,
-           src.source, coalesce(ends.last_key + @key_gap::bigint, 0) + (src.k - 1) * @key_gap::bigint,
-           src.owner_id, src.lost_reason, src.lost_note
+           src.source, ends.base + (src.k - 1) * @key_gap::bigint,
+           src.owner_id, src.lost_reason, src.lost_note, src.version
     FROM src JOIN ends ON ends.name = src.status
     RETURNING *
-), ev AS (
-    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
-    SELECT ins.id, 'create', src.changes, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,
-           to_jsonb(ins) || jsonb_build_object('card_order', ends.n + src.k - 1)
-    FROM ins JOIN src ON src.lead_id = ins.id JOIN ends ON ends.name = ins.status
 )
-UPDATE import_rows r
-SET version = ins.version
+INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
+SELECT ins.id, 'create', r.changes, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,
+       to_jsonb(ins) || jsonb_build_object('card_order', ends.n + (ins.card_order - ends.base) / @key_gap::bigint)
 FROM ins
-WHERE r.import_id = @import_id AND r.lead_id = ins.id AND r.outcome = 'created';
+JOIN ends ON ends.name = ins.status
+JOIN import_rows r ON r.import_id = @import_id AND r.lead_id = ins.id AND r.outcome = 'created'
+ORDER BY r.row_no;
+
+-- ReserveLeadVersions draws n versions for new leads from the sequence every
+-- lead's version comes from (migration 00007), in increasing order.
+-- name: ReserveLeadVersions :many
+SELECT nextval('lead_versions')::bigint AS version
+FROM generate_series(1, @n::integer)
+ORDER BY 1;
 
 -- SetImportRowResult records what the update of a row did.
 -- name: SetImportRowResult :exec

@@ -322,59 +322,57 @@ const insertImportedLeads = `-- name: InsertImportedLeads :execrows
 WITH src AS (
     SELECT r.import_id, r.row_no, r.outcome, r.lead_id, r.errors, r.record, r.name, r.company, r.email, r.phone, r.value, r.notes, r.status, r.source, r.owner_id, r.lost_reason, r.lost_note, r.changes, r.before, r.version, row_number() OVER (PARTITION BY r.status ORDER BY r.row_no) AS k
     FROM import_rows r
-    WHERE r.import_id = $1 AND r.row_no BETWEEN $2::integer AND $3::integer
+    WHERE r.import_id = $5 AND r.row_no BETWEEN $6::integer AND $7::integer
       AND r.outcome = 'created'
 ), ends AS (
     SELECT s.name,
-           (SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) AS last_key,
+           coalesce((SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) + $4::bigint, 0) AS base,
            (SELECT count(*) FROM leads l WHERE l.status = s.name) AS n
     FROM stages s
-    WHERE s.name IN (SELECT DISTINCT src.status FROM src)
 ), ins AS (
     INSERT INTO leads (id, name, company, email, phone, value, notes, status, source, card_order,
-                       owner_id, lost_reason, lost_note)
+                       owner_id, lost_reason, lost_note, version)
     SELECT src.lead_id, src.name, src.company, src.email, src.phone, src.value, src.notes, src.status,
-           src.source, coalesce(ends.last_key + $4::bigint, 0) + (src.k - 1) * $4::bigint,
-           src.owner_id, src.lost_reason, src.lost_note
+           src.source, ends.base + (src.k - 1) * $4::bigint,
+           src.owner_id, src.lost_reason, src.lost_note, src.version
     FROM src JOIN ends ON ends.name = src.status
     RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
-), ev AS (
-    INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
-    SELECT ins.id, 'create', src.changes, $5, $6::uuid, $7,
-           to_jsonb(ins) || jsonb_build_object('card_order', ends.n + src.k - 1)
-    FROM ins JOIN src ON src.lead_id = ins.id JOIN ends ON ends.name = ins.status
 )
-UPDATE import_rows r
-SET version = ins.version
+INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
+SELECT ins.id, 'create', r.changes, $1, $2::uuid, $3,
+       to_jsonb(ins) || jsonb_build_object('card_order', ends.n + (ins.card_order - ends.base) / $4::bigint)
 FROM ins
-WHERE r.import_id = $1 AND r.lead_id = ins.id AND r.outcome = 'created'
+JOIN ends ON ends.name = ins.status
+JOIN import_rows r ON r.import_id = $5 AND r.lead_id = ins.id AND r.outcome = 'created'
+ORDER BY r.row_no
 `
 
 type InsertImportedLeadsParams struct {
-	ImportID    uuid.UUID
-	FirstRow    int32
-	LastRow     int32
-	KeyGap      int64
 	ActorKind   string
 	ActorUserID pgtype.UUID
 	ActorName   string
+	KeyGap      int64
+	ImportID    uuid.UUID
+	FirstRow    int32
+	LastRow     int32
 }
 
 // InsertImportedLeads creates the leads of a batch's created rows, each at
-// the end of its column in the order of the file, with their create events,
-// and records each lead's version. The events are given the lead (the
-// snapshot migration 00008's trigger would otherwise make, counting each
-// card's position one by one): positions are counted once per column. The
-// caller holds every stage's lock exclusively.
+// the end of its column in the order of the file, with the version the row
+// holds (ReserveLeadVersions), and their create events. The events are given
+// the lead (the snapshot migration 00008's trigger would otherwise make,
+// counting each card's position one by one): a column's cards are counted
+// once, and a new card's position follows from its key. The caller holds
+// every stage's lock exclusively.
 func (q *Queries) InsertImportedLeads(ctx context.Context, arg InsertImportedLeadsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, insertImportedLeads,
-		arg.ImportID,
-		arg.FirstRow,
-		arg.LastRow,
-		arg.KeyGap,
 		arg.ActorKind,
 		arg.ActorUserID,
 		arg.ActorName,
+		arg.KeyGap,
+		arg.ImportID,
+		arg.FirstRow,
+		arg.LastRow,
 	)
 	if err != nil {
 		return 0, err
@@ -535,19 +533,18 @@ const matchImportLeads = `-- name: MatchImportLeads :many
 SELECT m.n::integer AS n, m.id::uuid AS id
 FROM (
     SELECT k.n,
-           CASE WHEN k.email <> '' THEN
+           CASE WHEN ($1::text[])[k.n] <> '' THEN
                (SELECT l.id FROM leads l
-                WHERE lower(l.email) = k.email AND l.email <> ''
+                WHERE lower(l.email) = ($1::text[])[k.n] AND l.email <> ''
                 ORDER BY l.created_at, l.id LIMIT 1)
            ELSE
                (SELECT l.id FROM leads l
-                WHERE lower(l.name) = k.name AND lower(l.company) = k.company
+                WHERE lower(l.name) = ($2::text[])[k.n] AND lower(l.company) = ($3::text[])[k.n]
                 ORDER BY l.created_at, l.id LIMIT 1)
            END AS id
-    FROM (SELECT e.n, e.email, nm.name, c.company
-          FROM unnest($1::text[]) WITH ORDINALITY AS e(email, n)
-          JOIN unnest($2::text[]) WITH ORDINALITY AS nm(name, n) ON nm.n = e.n
-          JOIN unnest($3::text[]) WITH ORDINALITY AS c(company, n) ON c.n = e.n) k
+    -- One row per key, by its place in the arrays (joining three unnests
+    -- on their ordinality was planned as nested loops: seconds per batch).
+    FROM generate_series(1, cardinality($1::text[])) AS k(n)
 ) m
 WHERE m.id IS NOT NULL
 ORDER BY m.n
@@ -580,6 +577,34 @@ func (q *Queries) MatchImportLeads(ctx context.Context, arg MatchImportLeadsPara
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const reserveLeadVersions = `-- name: ReserveLeadVersions :many
+SELECT nextval('lead_versions')::bigint AS version
+FROM generate_series(1, $1::integer)
+ORDER BY 1
+`
+
+// ReserveLeadVersions draws n versions for new leads from the sequence every
+// lead's version comes from (migration 00007), in increasing order.
+func (q *Queries) ReserveLeadVersions(ctx context.Context, n int32) ([]int64, error) {
+	rows, err := q.db.Query(ctx, reserveLeadVersions, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var version int64
+		if err := rows.Scan(&version); err != nil {
+			return nil, err
+		}
+		items = append(items, version)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -1184,6 +1184,23 @@ func (s *Store) importBatchTx(ctx context.Context, tx pgx.Tx, env *importEnv, im
 		}
 	}
 
+	// The new leads' versions, drawn now so the rows hold them from the start
+	// (an undo removes a lead only while it still has that version).
+	var creating []*importRow
+	for _, r := range rows {
+		if r.outcome == rowCreated {
+			creating = append(creating, r)
+		}
+	}
+	if len(creating) > 0 {
+		versions, err := q.ReserveLeadVersions(ctx, int32(len(creating)))
+		if err != nil {
+			return fmt.Errorf("reserve lead versions: %w", err)
+		}
+		for i, r := range creating {
+			r.version = versions[i]
+		}
+	}
 	params := make([]queries.InsertImportRowsParams, 0, len(rows))
 	for _, r := range rows {
 		p, err := env.rowParams(imp.ID, r)
@@ -1276,6 +1293,7 @@ func (env *importEnv) rowParams(importID uuid.UUID, r *importRow) (queries.Inser
 		p.Name, p.Company, p.Email, p.Phone = &l.Name, &l.Company, &l.Email, &l.Phone
 		p.Value = numericFromMoney(l.Value)
 		p.Notes, p.Status, p.Source, p.LostReason, p.LostNote = &l.Notes, &l.Status, &l.Source, &l.LostReason, &l.LostNote
+		p.Version = &r.version
 		var err error
 		if p.Changes, err = json.Marshal(createChanges(l)); err != nil {
 			return p, fmt.Errorf("encode changes: %w", err)
