@@ -115,6 +115,8 @@ var routeSpecs = map[string]routeSpec{
 	"POST /board/leads/{id}/delete":                    {access: page, owner: team},
 	"POST /board/leads/{id}/restore":                   {access: page, owner: team},
 	"POST /board/demo":                                 {access: page, owner: team},
+	"POST /board/bulk":                                 {access: page, owner: team},
+	"POST /board/bulk/{id}/undo":                       {access: page, owner: team},
 	"POST /signout":                                    {access: page, owner: owned},
 	"GET /settings":                                    {access: page, owner: owned},
 	"POST /settings/tokens":                            {access: page, owner: owned, body: "name=refused"},

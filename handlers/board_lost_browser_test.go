@@ -148,6 +148,42 @@ func TestBrowserLostDialog(t *testing.T) {
 		}
 	})
 
+	t.Run("the lead form offers the reason once its stage is lost", func(t *testing.T) {
+		t.Parallel()
+		tb := newTab(t, browser)
+		seedDemo(t, tb.st)
+		jane, grace := leadNamed(t, tb.st, "Jane Doe"), leadNamed(t, tb.st, "Grace Kim")
+		if _, err := tb.st.UpdateLead(context.Background(), grace.ID, store.LeadInput{LostReason: ptrTo("Price")}); err != nil {
+			t.Fatal(err)
+		}
+		tb.open("/")
+		// A lost lead's form shows its reason.
+		tb.click("open Grace", views.CardOpenID(grace.ID).Sel())
+		tb.waitFor("the form is open", `document.getElementById('lead-dialog').open && !!document.getElementById('lead-lost_reason')`)
+		if got := tb.evalString(`(() => { const i = document.getElementById('lead-lost_reason'); return i.closest('[data-lost-field]').hidden ? 'hidden' : i.value })()`); got != "Price" {
+			t.Errorf("Grace's lost reason in her form: got %q, want Price", got)
+		}
+		tb.click("close", "#lead-form .panel-head [data-dialog-close]")
+		tb.waitFor("the dialog closes", `!document.getElementById('lead-dialog').open`)
+		// An open lead's form: hidden until the stage select says lost.
+		tb.click("open Jane", views.CardOpenID(jane.ID).Sel())
+		tb.waitFor("the form is open", `document.getElementById('lead-dialog').open && !!document.getElementById('lead-status')`)
+		var hidden bool
+		tb.eval(`document.getElementById('lead-lost_reason').closest('[data-lost-field]').hidden && document.getElementById('lead-lost_reason').disabled`, &hidden)
+		if !hidden {
+			t.Errorf("an open lead's lost reason: got shown, want hidden and disabled")
+		}
+		tb.do("choose Closed lost", chromedp.SetValue(chromedp.CSS("#lead-status"), "Closed lost"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('lead-status').dispatchEvent(new Event('change', {bubbles: true})); undefined`))
+		tb.waitFor("the reason shows", `!document.getElementById('lead-lost_reason').closest('[data-lost-field]').hidden`)
+		tb.do("type a reason", chromedp.SendKeys(chromedp.CSS("#lead-lost_reason"), "No budget"))
+		tb.click("save", "#lead-form button[type=submit]")
+		tb.waitFor("the dialog closes", `!document.getElementById('lead-dialog').open`)
+		if got, err := tb.st.GetLead(context.Background(), jane.ID); err != nil || got.Status != "Closed lost" || got.LostReason != "No budget" {
+			t.Errorf("Jane saved by the form: got %q %q (%v), want Closed lost for No budget", got.Status, got.LostReason, err)
+		}
+	})
+
 	t.Run("screenshots", func(t *testing.T) {
 		t.Parallel()
 		tb := newTab(t, browser)

@@ -20,6 +20,7 @@ type bulkRequest struct {
 	Action     string           `json:"action"`
 	Status     string           `json:"status"`
 	LostReason string           `json:"lost_reason"`
+	LostNote   string           `json:"lost_note"`
 	OwnerID    string           `json:"owner_id"`
 	Owner      string           `json:"owner"`
 	Versions   map[string]int64 `json:"versions"`
@@ -27,7 +28,7 @@ type bulkRequest struct {
 
 // handleBulk answers POST /leads/bulk/: {"ids": [...], "action": "move" |
 // "assign" | "delete", ...}, all or nothing. A move takes "status" (and
-// "lost_reason" into a lost stage), an assign "owner_id" or "owner" (an
+// "lost_reason", "lost_note" into a lost stage), an assign "owner_id" or "owner" (an
 // email; "" or null for nobody). "versions" maps ids to the version the
 // client saw, as If-Match does for one lead: 412 listing the stale ids when
 // any changed. 200 with the operation's id (for POST /leads/bulk/{id}/undo/)
@@ -37,7 +38,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := rejectUnknown(m, "ids", "action", "status", "lost_reason", "owner_id", "owner", "versions"); err != nil {
+	if err := rejectUnknown(m, "ids", "action", "status", "lost_reason", "lost_note", "owner_id", "owner", "versions"); err != nil {
 		return err
 	}
 	var req bulkRequest
@@ -55,6 +56,8 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) error {
 			target = &req.Status
 		case "lost_reason":
 			target = &req.LostReason
+		case "lost_note":
+			target = &req.LostNote
 		case "owner_id":
 			target = &req.OwnerID
 		case "owner":
@@ -66,7 +69,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) error {
 			return &httpError{status: http.StatusBadRequest, msg: k + " has the wrong type", fields: map[string]string{k: "has the wrong type"}}
 		}
 	}
-	in := store.BulkInput{Action: req.Action, Status: req.Status, LostReason: req.LostReason, Versions: map[uuid.UUID][]int64{}}
+	in := store.BulkInput{Action: req.Action, Status: req.Status, LostReason: req.LostReason, LostNote: req.LostNote, Versions: map[uuid.UUID][]int64{}}
 	for _, v := range req.IDs {
 		id, err := uuid.Parse(v)
 		if err != nil {

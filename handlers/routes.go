@@ -138,6 +138,8 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/board/leads/{id}/delete", s.html(s.handleLeadDeleteForm))
 		r.Post("/board/leads/{id}/restore", s.html(s.handleLeadRestoreForm))
 		r.Post(views.DemoPath, s.html(s.handleDemoLoad))
+		r.Post(views.BulkPath, s.html(s.handleBoardBulk))
+		r.Post(views.BulkPath+"/{id}/undo", s.html(s.handleBoardBulkUndo))
 
 		r.Post(views.SignOutPath, s.html(s.handleSignOut))
 		r.Get(views.SettingsPath, s.html(s.handleSettings))

@@ -215,3 +215,9 @@ UPDATE imports
 SET file_size = @file_size, encoding = @encoding, delimiter = @delimiter, header = @header,
     mapping = @mapping, rows_total = @rows_total
 WHERE id = @id;
+
+-- ReleaseImport gives up a run's claim on an import when the run stopped on
+-- an error, so the job's next attempt takes it at once instead of waiting for
+-- the lease to run out.
+-- name: ReleaseImport :exec
+UPDATE imports SET lease_until = now() WHERE id = @id AND state = 'running';

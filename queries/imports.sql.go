@@ -621,6 +621,18 @@ func (q *Queries) MatchImportLeads(ctx context.Context, arg MatchImportLeadsPara
 	return items, nil
 }
 
+const releaseImport = `-- name: ReleaseImport :exec
+UPDATE imports SET lease_until = now() WHERE id = $1 AND state = 'running'
+`
+
+// ReleaseImport gives up a run's claim on an import when the run stopped on
+// an error, so the job's next attempt takes it at once instead of waiting for
+// the lease to run out.
+func (q *Queries) ReleaseImport(ctx context.Context, id uuid.UUID) error {
+	_, err := q.db.Exec(ctx, releaseImport, id)
+	return err
+}
+
 const reserveLeadVersions = `-- name: ReserveLeadVersions :many
 SELECT nextval('lead_versions')::bigint AS version
 FROM generate_series(1, $1::integer)

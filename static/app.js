@@ -159,6 +159,7 @@
     ensureRoving();
     refocus();
     scheduleMore();
+    applySelection(scope);
   });
 
   // ---- Drag and drop ----------------------------------------------------------
@@ -170,7 +171,7 @@
       group: 'board',
       draggable: '.card',
       // Pressing the card's menu button must not start a drag.
-      filter: '.card-menu-btn',
+      filter: '.card-menu-btn, .card-check',
       preventOnFilter: false,
       // Pointer-event based dragging: the same code path for mouse, pen and touch,
       // and drop targets that can be styled.
@@ -582,6 +583,17 @@
       e.preventDefault();
       return;
     }
+    if (k === 'x' || k === 'X' || k === ' ') {
+      e.preventDefault();
+      if (e.shiftKey) selectRange(card, true);
+      else toggleSelected(card, !isSelected(card), true);
+      return;
+    }
+    if (k === 'Escape' && selectedCount() > 0) {
+      e.preventDefault();
+      clearSelection(true);
+      return;
+    }
     if (k === 'm' || k === 'M' || k === 'ContextMenu' || (k === 'F10' && e.shiftKey)) {
       e.preventDefault();
       openMoveMenu(card, link);
@@ -597,6 +609,204 @@
     else return;
     e.preventDefault();
     if (target) setRoving(target.querySelector('.card-name'), true);
+  });
+
+  // ---- Selection and the bulk bar (views.BulkBar) ------------------------------------
+
+  // The selected leads, by id, kept here rather than in the page: a re-render
+  // of the board (a move, someone else's change, a stage edit) draws new cards,
+  // and applySelection checks those whose lead is still selected. A lead whose
+  // card is gone from the board (deleted, filtered out) leaves the selection.
+  var selected = {}, selectAnchor = null;
+
+  function selectedIDs() { return Object.keys(selected); }
+  function selectedCount() { return selectedIDs().length; }
+  function isSelected(card) { return !!selected[card.dataset.id]; }
+
+  function markCard(card) {
+    var on = isSelected(card);
+    card.classList.toggle('card-selected', on);
+    var box = card.querySelector('.card-check input');
+    if (box && box.checked !== on) box.checked = on;
+  }
+
+  // announceQuiet says text through the page's live region (#flash) without
+  // a visible message, and without replacing one that is showing.
+  function announceQuiet(text) {
+    var flash = byId(FLASH_ID);
+    if (!flash) return;
+    var p = flash.querySelector('[data-announce]');
+    if (!p) {
+      p = document.createElement('p');
+      p.className = 'sr-only';
+      p.setAttribute('data-announce', '');
+      flash.appendChild(p);
+    }
+    p.textContent = text;
+  }
+
+  function toggleSelected(card, on, announce) {
+    if (!card || !card.dataset.id) return;
+    if (on) selected[card.dataset.id] = true;
+    else delete selected[card.dataset.id];
+    selectAnchor = card.dataset.id;
+    markCard(card);
+    updateBulkBar();
+    if (announce) announceQuiet(cardName(card) + (on ? ' selected. ' : ' not selected. ') + selectedCount() + ' selected.');
+  }
+
+  // selectRange selects the cards of a column from the last one (de)selected
+  // to card, both included (Shift-click, Shift+X). Without an anchor in the
+  // same column, only card.
+  function selectRange(card, announce) {
+    var list = cardsOf(columnOf(card));
+    var anchor = selectAnchor && byId('lead-' + selectAnchor);
+    var a = anchor ? list.indexOf(anchor) : -1, b = list.indexOf(card);
+    if (a < 0) { toggleSelected(card, true, announce); return; }
+    var lo = Math.min(a, b), hi = Math.max(a, b);
+    for (var i = lo; i <= hi; i++) {
+      selected[list[i].dataset.id] = true;
+      markCard(list[i]);
+    }
+    selectAnchor = card.dataset.id;
+    updateBulkBar();
+    if (announce) announceQuiet((hi - lo + 1) + ' cards selected in ' + columnOf(card).dataset.status + '. ' + selectedCount() + ' selected.');
+  }
+
+  function clearSelection(announce) {
+    selected = {};
+    selectAnchor = null;
+    document.querySelectorAll('#board .card-selected').forEach(markCard);
+    document.querySelectorAll('#board .card-check input:checked').forEach(function (b) { b.checked = false; });
+    updateBulkBar();
+    if (announce) announceQuiet('Selection cleared.');
+  }
+
+  // Cards are marked as soon as they are swapped in (htmx.onLoad comes after
+  // the settle, a moment later), so a re-rendered column never shows its
+  // selected cards unselected.
+  ['htmx:afterSwap', 'htmx:oobAfterSwap'].forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      var t = evt.detail && evt.detail.target;
+      if (t && t.isConnected) applySelection(t);
+      else if (name === 'htmx:oobAfterSwap') applySelection(byId('board') || document);
+    });
+  });
+
+  // applySelection marks the cards of a swapped-in part of the board, and
+  // (once the swaps of a response are all in) forgets leads no longer shown.
+  var prunePending = false;
+  function applySelection(scope) {
+    if (!selectedCount()) return;
+    var cards = [];
+    if (scope.matches && scope.matches('.card')) cards.push(scope);
+    scope.querySelectorAll('.card').forEach(function (c) { cards.push(c); });
+    cards.forEach(markCard);
+    if (prunePending) return;
+    prunePending = true;
+    setTimeout(function () {
+      prunePending = false;
+      if (document.querySelector('.card-saving')) return; // a drop in flight: its columns are not back yet
+      var gone = selectedIDs().filter(function (id) { return !byId('lead-' + id); });
+      if (!gone.length) return;
+      gone.forEach(function (id) { delete selected[id]; });
+      updateBulkBar();
+    }, 100);
+  }
+
+  // updateBulkBar shows the bar while cards are selected, with their count,
+  // and the board's stages to move them to.
+  function updateBulkBar() {
+    var bar = byId('bulk-bar');
+    if (!bar) return;
+    var n = selectedCount();
+    var wasHidden = bar.hidden;
+    bar.hidden = n === 0;
+    document.body.classList.toggle('selecting', n > 0);
+    byId('bulk-count').textContent = n + ' selected';
+    var sel = byId('bulk-stage');
+    var stages = columns().map(function (c) { return c.dataset.status; });
+    var have = Array.prototype.map.call(sel.options, function (o) { return o.value; });
+    if (have.join('\n') !== stages.join('\n')) {
+      var keep = sel.value;
+      sel.replaceChildren.apply(sel, stages.map(function (st) {
+        var o = document.createElement('option');
+        o.value = st;
+        o.textContent = st;
+        return o;
+      }));
+      if (stages.indexOf(keep) >= 0) sel.value = keep;
+    }
+    if (wasHidden !== bar.hidden) scheduleMore();
+  }
+
+  document.addEventListener('click', function (e) {
+    var box = e.target.closest && e.target.closest('#board .card-check input');
+    if (!box) return;
+    var card = box.closest('.card');
+    if (e.shiftKey) {
+      selectRange(card, false);
+    } else {
+      toggleSelected(card, box.checked, false);
+    }
+    markCard(card);
+  });
+
+  // postBulk sends the bulk bar's action for the selected leads (with the
+  // versions their cards show: a lead changed meanwhile refuses the whole
+  // action, and the board shows it as it is now).
+  function postBulk(values, focusBack) {
+    var bar = byId('bulk-bar');
+    // In board order: moved leads keep it in their new stage.
+    var ids = Array.prototype.map.call(document.querySelectorAll('#board .card'), function (c) { return c.dataset.id; })
+      .filter(function (id) { return selected[id]; });
+    var versions = {};
+    ids.forEach(function (id) {
+      var card = byId('lead-' + id);
+      if (card && card.dataset.version) versions[id] = parseInt(card.dataset.version, 10);
+    });
+    values.ids = ids.join(',');
+    values.versions = JSON.stringify(versions);
+    bar.addEventListener('htmx:afterRequest', function (e) {
+      if (e.detail.successful) clearSelection(false);
+      if (focusBack) {
+        var link = byId(focusBack);
+        if (link) setRoving(link, true);
+      }
+    }, { once: true });
+    htmx.ajax('POST', '/board/bulk', { source: bar, target: '#' + FLASH_ID, swap: 'innerHTML', values: values });
+  }
+
+  document.addEventListener('click', function (e) {
+    var btn = e.target.closest && e.target.closest('#bulk-bar [data-bulk]');
+    if (!btn) return;
+    var action = btn.dataset.bulk, n = selectedCount();
+    // After the action the focus goes back to the board, to the card it was on.
+    var back = currentCard;
+    if (action === 'clear') {
+      clearSelection(true);
+      var link = back && byId(back);
+      if (link) setRoving(link, true);
+      return;
+    }
+    if (!n) return;
+    if (action === 'move') {
+      var status = byId('bulk-stage').value;
+      if (isLostStage(status)) {
+        askLost({
+          what: n + (n === 1 ? ' lead' : ' leads'), stage: status,
+          focus: function () { if (!selectedCount()) return; btn.focus(); },
+          cancel: function () {},
+          send: function (outcome) { postBulk(withOutcome({ action: 'move', status: status }, outcome), back); }
+        });
+        return;
+      }
+      postBulk({ action: 'move', status: status }, back);
+    } else if (action === 'assign') {
+      postBulk({ action: 'assign', owner: byId('bulk-owner').value }, back);
+    } else if (action === 'delete') {
+      postBulk({ action: 'delete' }, back);
+    }
   });
 
   // ---- Columns: collapse, and the ones off-screen ------------------------------
@@ -791,6 +1001,18 @@
     dialogOpener = null;
   }
 
+  // The lead form's lost reason and note follow its stage select: shown (and
+  // posted) for a lost stage, hidden and disabled otherwise.
+  document.addEventListener('change', function (e) {
+    if (e.target.id !== 'lead-status') return;
+    var opt = e.target.selectedOptions[0];
+    var lost = !!opt && opt.dataset.kind === 'lost';
+    document.querySelectorAll('#lead-form [data-lost-field]').forEach(function (f) {
+      f.hidden = !lost;
+      f.querySelectorAll('input, textarea').forEach(function (i) { i.disabled = !lost; });
+    });
+  });
+
   // ---- Chat panel -------------------------------------------------------------
 
   document.addEventListener('click', function (e) {
@@ -838,7 +1060,14 @@
   // key (a new tab or window) stays an ordinary link.
   document.addEventListener('click', function (e) {
     var link = e.target.closest('a[data-open-lead]');
-    if (!link || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    if (!link || e.button !== 0) return;
+    // Shift-click on a card while cards are selected selects the range to it.
+    if (e.shiftKey && selectedCount() > 0 && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      e.preventDefault();
+      selectRange(link.closest('.card'), false);
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
     htmx.ajax('GET', link.getAttribute('href'), { source: link, target: '#' + DIALOG_BODY_ID, swap: 'innerHTML' });
   });

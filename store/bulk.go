@@ -42,6 +42,8 @@ type BulkInput struct {
 	// LostReason goes with a move into a lost stage (required when the
 	// pipeline settings say so).
 	LostReason string
+	// LostNote goes with LostReason (optional).
+	LostNote string
 	// Owner is the user an assign gives the leads to (uuid.Nil: nobody).
 	Owner uuid.UUID
 	// Versions holds, for any id, the versions the caller saw (If-Match per
@@ -100,8 +102,12 @@ func (in *BulkInput) validate() *ValidationError {
 			errs["status"] = "is required to move leads"
 		}
 		in.LostReason = strings.TrimSpace(in.LostReason)
-		if msg := CheckText(in.LostReason, 200); msg != "" {
+		if msg := CheckText(in.LostReason, MaxLostReasonLen); msg != "" {
 			errs["lost_reason"] = msg
+		}
+		in.LostNote = strings.TrimSpace(in.LostNote)
+		if msg := CheckText(in.LostNote, MaxLostNoteLen); msg != "" {
+			errs["lost_note"] = msg
 		}
 	case BulkAssign, BulkDelete:
 	default:
@@ -202,6 +208,9 @@ func (s *Store) bulkAction(ctx context.Context, q *queries.Queries, in BulkInput
 			move := LeadInput{Status: &target.Name}
 			if in.LostReason != "" {
 				move.LostReason = &in.LostReason
+			}
+			if in.LostNote != "" {
+				move.LostNote = &in.LostNote
 			}
 			if lead, err = s.updateLead(ctx, q, id, move, nil); err != nil {
 				return BulkResult{}, err

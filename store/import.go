@@ -362,6 +362,17 @@ func (env *importEnv) convert(no int, rec []string) *importRow {
 			}
 		}
 	}
+	if len(rec) < len(env.cols) {
+		for _, c := range rec {
+			if strings.ContainsAny(c, "\r\n") {
+				// LazyQuotes reads a quote never closed to the end of the file.
+				row.errs["row"] = fmt.Sprintf("has %d cells where the header has %d, and a line break inside one: "+
+					"a quote opened in this row is probably never closed, so the rows after it ran into this cell; "+
+					"close the quote, then import this row and the ones after it again", len(rec), len(env.cols))
+				return row
+			}
+		}
+	}
 	var first, last string
 	for _, col := range env.cols {
 		if col.Field == "" || col.Index >= len(rec) {
@@ -369,6 +380,14 @@ func (env *importEnv) convert(no int, rec []string) *importRow {
 		}
 		text := unneutralize(rec[col.Index])
 		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		if f, ok := LeadFieldByName(col.Field); (!ok || f.Kind != KindLongText) && strings.ContainsAny(strings.TrimSpace(text), "\r\n") {
+			name := col.Field
+			if ok {
+				name = f.Name
+			}
+			row.errs[name] = "holds a line break where one line is expected (is a quote missing in this row?)"
 			continue
 		}
 		switch col.Field {
@@ -562,13 +581,27 @@ func ParseImportMoney(s string) (Money, error) {
 		}
 	}
 	dot, comma := strings.LastIndexByte(s, '.'), strings.LastIndexByte(s, ',')
+	// grouped checks the thousands groups of the whole part: "1,234,567"
+	// yes, "1,2,3" no.
+	grouped := func(whole, sep string) bool {
+		groups := strings.Split(strings.TrimLeft(whole, "-+"), sep)
+		for i, g := range groups {
+			if i == 0 && (len(g) < 1 || len(g) > 3) || i > 0 && len(g) != 3 {
+				return false
+			}
+		}
+		return true
+	}
 	switch {
 	case dot >= 0 && comma >= 0:
-		if dot > comma {
-			s = strings.ReplaceAll(s, ",", "")
-		} else {
-			s = strings.ReplaceAll(strings.ReplaceAll(s, ".", ""), ",", ".")
+		th, dec := ",", dot
+		if comma > dot {
+			th, dec = ".", comma
 		}
+		if strings.Contains(s[dec+1:], th) || !grouped(s[:dec], th) {
+			return 0, errors.New("must be a number")
+		}
+		s = strings.ReplaceAll(s[:dec], th, "") + "." + s[dec+1:]
 	case dot >= 0 || comma >= 0:
 		sep, at := ".", dot
 		if comma >= 0 {
@@ -576,6 +609,9 @@ func ParseImportMoney(s string) (Money, error) {
 		}
 		intPart := strings.TrimLeft(s[:strings.Index(s, sep)], "-+")
 		if strings.Count(s, sep) > 1 || (len(s)-at-1 == 3 && intPart != "" && intPart != "0") {
+			if !grouped(s, sep) {
+				return 0, errors.New("must be a number")
+			}
 			s = strings.ReplaceAll(s, sep, "")
 		} else {
 			s = strings.Replace(s, sep, ".", 1)
@@ -1030,7 +1066,7 @@ var ErrImportBusy = errors.New("the import is being run by another worker")
 // previous run committed. It does nothing for an import that is finished,
 // and returns ErrImportBusy for one another worker holds. The changes are
 // the importing user's, named "import “file” by Ann" in the history.
-func (s *Store) RunImport(ctx context.Context, id uuid.UUID) error {
+func (s *Store) RunImport(ctx context.Context, id uuid.UUID) (err error) {
 	r, err := s.q.ClaimImport(ctx, queries.ClaimImportParams{ID: id, LeaseUntil: pgtype.Timestamptz{Time: time.Now().Add(importLease), Valid: true}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		cur, gerr := s.q.GetImport(ctx, id)
@@ -1048,6 +1084,11 @@ func (s *Store) RunImport(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return translate(fmt.Errorf("claim import %s: %w", id, err))
 	}
+	defer func() {
+		if err != nil { // the next attempt need not wait for the lease
+			_ = s.q.ReleaseImport(context.WithoutCancel(ctx), id)
+		}
+	}()
 	imp, err := importFromRow(r)
 	if err != nil {
 		return err

@@ -203,7 +203,7 @@ func TestImportMoney(t *testing.T) {
 			t.Errorf("ParseImportMoney(%q) = %v, %v; want %s", in, m, err, want)
 		}
 	}
-	for _, in := range []string{"lots", "-5", "0.125", "1,2,3.4.5", "k"} {
+	for _, in := range []string{"lots", "-5", "0.125", "1,2,3.4.5", "k", "1,2,3", "1.2.3,4", "12,34,567", "1,2345.00", "1.234,5.6"} {
 		if m, err := store.ParseImportMoney(in); err == nil {
 			t.Errorf("ParseImportMoney(%q) = %v, want an error", in, m)
 		}

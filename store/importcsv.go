@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -121,10 +122,40 @@ func delimiterName(d rune) string {
 	return "comma"
 }
 
-// next returns the next record and the spreadsheet row it starts on is not
-// known to csv (line breaks in cells); io.EOF at the end.
+// next returns the next record; io.EOF at the end. A record holding a
+// control character (NUL and the other C0 codes but tab, line feed, form feed
+// and carriage return; DEL) comes with an error of its own, its cells cleaned
+// of them (each becomes U+FFFD) so that the row can still be stored and shown
+// among the failed ones: one bad row never stops a file.
 func (f *csvFile) next() ([]string, error) {
-	return f.r.Read()
+	rec, err := f.r.Read()
+	if err != nil {
+		return rec, err
+	}
+	for i, c := range rec {
+		j := strings.IndexFunc(c, isControl)
+		if j < 0 {
+			continue
+		}
+		bad := c[j]
+		for k := range rec {
+			rec[k] = strings.Map(func(r rune) rune {
+				if isControl(r) {
+					return utf8.RuneError
+				}
+				return r
+			}, rec[k])
+		}
+		line, col := f.r.FieldPos(i)
+		return rec, &csv.ParseError{StartLine: line, Line: line, Column: col,
+			Err: fmt.Errorf("cell %d holds a control character (byte 0x%02X), which no text has: was the file saved as CSV?", i+1, bad)}
+	}
+	return rec, nil
+}
+
+// isControl says whether r is a control character no text file holds.
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r' && r != '\f' || r == 0x7f
 }
 
 // validUTF8Prefix says whether b is UTF-8, but for a rune cut off at its end.

@@ -207,6 +207,17 @@ func (f LeadForm) inLostStage() bool {
 	return false
 }
 
+// hasLostStage says whether the form's stages include a lost one (the lost
+// reason and note are rendered then, hidden unless inLostStage).
+func (f LeadForm) hasLostStage() bool {
+	for _, st := range f.Stages {
+		if st.Kind == store.StageLost {
+			return true
+		}
+	}
+	return false
+}
+
 // ownerChoice is one option of the owner select.
 type ownerChoice struct {
 	Value, Label string
@@ -264,6 +275,14 @@ type Undo struct {
 func MoveUndo(id uuid.UUID, from string, order int, now string) *Undo {
 	b, _ := json.Marshal(map[string]string{"status": from, "order": strconv.Itoa(order), "from": now, "undo": "1"})
 	return &Undo{URL: MovePath(id), Vals: string(b)}
+}
+
+// BulkPath is the board's bulk action (the bulk bar's form post).
+const BulkPath = "/board/bulk"
+
+// BulkUndo takes a bulk action back.
+func BulkUndo(id uuid.UUID) *Undo {
+	return &Undo{URL: BulkPath + "/" + id.String() + "/undo", Vals: "{}"}
 }
 
 // RestorePathBoard restores a deleted lead from the board (the Undo of a delete).

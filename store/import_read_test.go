@@ -1,0 +1,57 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/crmteam/crm/store"
+	"github.com/crmteam/crm/store/storetest"
+)
+
+// TestImportOddBytesAndQuotes: a control character deep in a file (past the
+// part sniffed for binary content) fails its row alone and the rows after it
+// are imported; a quote never closed fails its row and names the cause, and no
+// lead is made of the rest of the file; a line break in a one-line field fails
+// that field.
+func TestImportOddBytesAndQuotes(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+
+	var b bytes.Buffer
+	b.WriteString("Name,Email\n")
+	for i := range 6000 { // about 100 KiB: past the first 64 KiB
+		fmt.Fprintf(&b, "Row%d,r%d@nul.example\n", i, i)
+	}
+	b.WriteString("Nul\x00Late,nl@nul.example\nCtl\x01Guy,ctl@nul.example\nAfter,after@nul.example\n")
+	imp := runImport(t, st, ctx, "nul.csv", b.Bytes(), "", nil)
+	if imp.State != store.ImportDone || imp.Created != 6001 || imp.Failed != 2 {
+		t.Fatalf("nul.csv: %s, created %d, failed %d; want done, 6001 and 2", imp.State, imp.Created, imp.Failed)
+	}
+	for _, e := range imp.Errors {
+		if e.Field != "row" || !strings.Contains(e.Message, "control character") {
+			t.Errorf("nul.csv error %+v, want the row's control character", e)
+		}
+	}
+	if _, ok := leadsByName(t, st)["After"]; !ok {
+		t.Error("the row after the control characters was not imported")
+	}
+
+	imp = runImport(t, st, ctx, "quote.csv", []byte("Name,Email\nGood,good@q.example\n\"Open,open@q.example\nAfter,after@q.example\n"), "", nil)
+	if imp.Created != 1 || imp.Failed != 1 || len(imp.Errors) != 1 || !strings.Contains(imp.Errors[0].Message, "never closed") {
+		t.Fatalf("quote.csv: created %d failed %d errors %+v; want 1, 1 and the unclosed quote named", imp.Created, imp.Failed, imp.Errors)
+	}
+	for name := range leadsByName(t, st) {
+		if strings.ContainsAny(name, "\r\n") {
+			t.Errorf("a lead named %q: a line break in a name", name)
+		}
+	}
+
+	imp = runImport(t, st, ctx, "break.csv", []byte("Name,Company,Notes\nAnna,\"Acme\nWest\",\"line one\nline two\"\n"), "", nil)
+	if imp.Created != 0 || len(imp.Errors) != 1 || imp.Errors[0].Field != "company" {
+		t.Errorf("break.csv: created %d errors %+v; want the company's line break refused (notes may have them)", imp.Created, imp.Errors)
+	}
+}
