@@ -155,7 +155,8 @@ func importUpload(w http.ResponseWriter, r *http.Request) (store.ImportUpload, f
 				up.FileName = params["filename"]
 			}
 		}
-		up.Body = http.MaxBytesReader(w, r.Body, maxImportBody)
+		// The file is the body: the same limit as a multipart form's file.
+		up.Body = http.MaxBytesReader(w, r.Body, store.MaxImportBytes)
 	}
 	if mapping != "" {
 		if err := json.Unmarshal([]byte(mapping), &up.Mapping); err != nil {

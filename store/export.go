@@ -123,7 +123,9 @@ func ExportColumns() []ExportColumn {
 // byte for byte the stored one ("+1 555 0175" becomes "'+1 555 0175"); the
 // import strips that quote again, so an export imports back unchanged.
 func NeutralizeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	// A value that itself starts with quotes before such a character gets one
+	// more, so the import's removal of one gives the value back.
+	if t := strings.TrimLeft(s, "'"); t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
 		return "'" + s
 	}
 	return s

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -195,10 +196,19 @@ func importColumns(header []string, mapping map[string]string) ([]ImportColumn, 
 		}
 		return "", false
 	}
-	for k, v := range mapping {
+	byField := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(mapping)) {
+		v := mapping[k]
 		if !valid[v] {
 			return nil, fieldError("mapping", fmt.Sprintf("column %q: %q is not a lead field; fields: %s", k, v, targetNames()))
 		}
+		if !slices.ContainsFunc(header, func(h string) bool { return strings.EqualFold(h, strings.TrimSpace(k)) }) {
+			return nil, fieldError("mapping", fmt.Sprintf("the file has no column %q; its columns: %s", k, strings.Join(header, ", ")))
+		}
+		if other, ok := byField[v]; ok && v != "" {
+			return nil, fieldError("mapping", fmt.Sprintf("columns %q and %q both go to %s: a field takes one column", other, k, v))
+		}
+		byField[v] = k
 	}
 	cols := make([]ImportColumn, len(header))
 	taken := map[string]bool{}
@@ -344,8 +354,8 @@ type importRow struct {
 // unneutralize takes off the quote an export put before a cell a spreadsheet
 // would run as a formula (NeutralizeCell).
 func unneutralize(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(s[1])) {
-		return s[1:]
+	if t := strings.TrimLeft(s, "'"); len(t) < len(s) && t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+		return s[1:] // the quote NeutralizeCell put in front
 	}
 	return s
 }

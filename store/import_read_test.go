@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -53,5 +54,31 @@ func TestImportOddBytesAndQuotes(t *testing.T) {
 	imp = runImport(t, st, ctx, "break.csv", []byte("Name,Company,Notes\nAnna,\"Acme\nWest\",\"line one\nline two\"\n"), "", nil)
 	if imp.Created != 0 || len(imp.Errors) != 1 || imp.Errors[0].Field != "company" {
 		t.Errorf("break.csv: created %d errors %+v; want the company's line break refused (notes may have them)", imp.Created, imp.Errors)
+	}
+}
+
+// TestImportMappingMistakes: a mapping naming a column the file does not have,
+// or giving one field two columns, is refused naming the mapping; a value
+// starting with a quote before a formula character survives an export and
+// import.
+func TestImportMappingMistakes(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	file := []byte("Name,Email\nAnna,anna@m.example\n")
+	for _, m := range []map[string]string{
+		{"Nope": "name"},
+		{"Name": "email", "Email": "email"},
+	} {
+		_, err := st.CreateImport(ctx, store.ImportUpload{FileName: "m.csv", Body: bytes.NewReader(file), Mapping: m})
+		var ve *store.ValidationError
+		if !errors.As(err, &ve) || ve.Fields["mapping"] == "" {
+			t.Errorf("mapping %v: got %v, want a validation error on mapping", m, err)
+		}
+	}
+	for _, v := range []string{"'=SUM(A1)", "'+1 555", "=SUM(A1)", "'Tis", "''=x", "'", "''", "-5"} {
+		if got := store.UnneutralizeForTest(store.NeutralizeCell(v)); got != v {
+			t.Errorf("%q exported and imported: %q", v, got)
+		}
 	}
 }

@@ -1,0 +1,4 @@
+package store
+
+// UnneutralizeForTest is unneutralize, for the tests of the import.
+var UnneutralizeForTest = unneutralize
