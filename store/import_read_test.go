@@ -82,3 +82,19 @@ func TestImportMappingMistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestImportOldMacAndSepLine: a file with carriage returns alone as line ends
+// (old Mac), and Excel's "sep=;" first line naming the delimiter.
+func TestImportOldMacAndSepLine(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	ctx := context.Background()
+	imp := runImport(t, st, ctx, "mac.csv", []byte("Name,Email\rMac One,one@mac.example\rMac Two,two@mac.example\r"), "", nil)
+	if imp.Created != 2 || imp.Failed != 0 {
+		t.Errorf("mac.csv: created %d failed %d %+v; want 2 and 0", imp.Created, imp.Failed, imp.Errors)
+	}
+	imp = runImport(t, st, ctx, "sep.csv", []byte("sep=;\r\nName;Company\r\nSep Lead;Acme, Inc.\r\n"), "", nil)
+	if imp.Created != 1 || leadsByName(t, st)["Sep Lead"].Company != "Acme, Inc." {
+		t.Errorf("sep.csv: created %d %+v; want Sep Lead of Acme, Inc.", imp.Created, imp.Errors)
+	}
+}

@@ -92,7 +92,21 @@ func openCSV(r io.Reader) (*csvFile, error) {
 	if len(bytes.TrimSpace(head)) == 0 {
 		return nil, fieldError("file", errImportEmpty.Error())
 	}
+	if bytes.IndexByte(head, '\r') >= 0 && bytes.IndexByte(head, '\n') < 0 {
+		// Old Mac line ends (a carriage return alone): read as line feeds.
+		text = &crReader{r: text}
+		head = bytes.ReplaceAll(head, []byte{'\r'}, []byte{'\n'})
+	}
 	f.Delimiter = sniffDelimiter(head)
+	// Excel's "sep=;" first line names the delimiter; it is not the header.
+	if l, _, _ := bytes.Cut(head, []byte{'\n'}); len(bytes.TrimRight(l, "\r")) == 5 && bytes.HasPrefix(bytes.ToLower(l), []byte("sep=")) {
+		f.Delimiter = rune(l[4])
+		br2 := bufio.NewReader(text)
+		if _, err := br2.ReadString('\n'); err != nil {
+			return nil, fieldError("file", errImportEmpty.Error())
+		}
+		text = br2
+	}
 	f.r = csv.NewReader(text)
 	f.r.Comma = f.Delimiter
 	f.r.LazyQuotes = true
@@ -211,6 +225,19 @@ func sniffDelimiter(head []byte) rune {
 		}
 	}
 	return best
+}
+
+// crReader reads carriage returns as line feeds.
+type crReader struct{ r io.Reader }
+
+func (c *crReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for i := range p[:n] {
+		if p[i] == '\r' {
+			p[i] = '\n'
+		}
+	}
+	return n, err
 }
 
 // utf8Fallback passes UTF-8 through and reads any byte that is not part of
