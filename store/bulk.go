@@ -318,15 +318,7 @@ func (s *Store) UndoBulkAction(ctx context.Context, id uuid.UUID) (UndoReport, e
 		if err := json.Unmarshal(op.Leads, &entries); err != nil {
 			return fmt.Errorf("decode bulk operation %s: %w", id, err)
 		}
-		stages, err := listStages(ctx, q)
-		if err != nil {
-			return err
-		}
-		names := make([]string, len(stages))
-		for i, st := range stages {
-			names[i] = st.Name
-		}
-		if err := lockStages(ctx, q, names...); err != nil {
+		if _, err := lockEveryColumn(ctx, q); err != nil {
 			return err
 		}
 		// Each position was read after the leads before it had left, so the

@@ -1186,15 +1186,8 @@ func (s *Store) importBatch(ctx context.Context, env *importEnv, imp Import, bat
 
 func (s *Store) importBatchTx(ctx context.Context, tx pgx.Tx, env *importEnv, imp Import, rows []*importRow) error {
 	q := s.q.WithTx(tx)
-	stages, err := listStages(ctx, q)
+	stages, err := lockEveryColumn(ctx, q)
 	if err != nil {
-		return err
-	}
-	names := make([]string, len(stages))
-	for i, st := range stages {
-		names[i] = st.Name
-	}
-	if err := lockStages(ctx, q, names...); err != nil {
 		return err
 	}
 	// The stages as they are now (renamed since the job started: by id).
@@ -1528,15 +1521,8 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		actor := ActorFrom(ctx)
 		actor.Name = ImportUndoActorName(imp.FileName, actor.Name)
 		ctx := WithActor(ctx, actor)
-		stages, err := listStages(ctx, q)
+		stages, err := lockEveryColumn(ctx, q)
 		if err != nil {
-			return err
-		}
-		names := make([]string, len(stages))
-		for i, st := range stages {
-			names[i] = st.Name
-		}
-		if err := lockStages(ctx, q, names...); err != nil {
 			return err
 		}
 		gone, err := q.ImportCreatedGone(ctx, id)

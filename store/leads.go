@@ -456,6 +456,20 @@ func checkVersion(ctx context.Context, q *queries.Queries, cur queries.Lead, ifV
 // deadlocks, so the whole transaction is rolled back and retried (inTx).
 var errStale = fmt.Errorf("%w: the lead moved meanwhile", ErrConflict)
 
+// lockEveryColumn locks every column (bulk work over the whole board: a bulk
+// action, an import's batch, its undo) and returns the stages.
+func lockEveryColumn(ctx context.Context, q *queries.Queries) ([]Stage, error) {
+	stages, err := listStages(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		names[i] = st.Name
+	}
+	return stages, lockStages(ctx, q, names...)
+}
+
 // lockStages locks the named columns exclusively (see the concurrency design at
 // the top of this file).
 func lockStages(ctx context.Context, q *queries.Queries, names ...string) error {

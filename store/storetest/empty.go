@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"net/url"
 	"testing"
 	"time"
 
@@ -25,23 +24,5 @@ func NewEmptyDB(t testing.TB) string {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create empty test database: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, AdminURL())
-		if err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(AdminURL())
-	if err != nil {
-		t.Fatalf("parse admin url: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return dropWithTest(t, name)
 }

@@ -70,6 +70,12 @@ func NewDB(t testing.TB) string {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tmpl); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
+	return dropWithTest(t, name)
+}
+
+// dropWithTest drops database name when the test ends and returns its URL.
+func dropWithTest(t testing.TB, name string) string {
+	t.Helper()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
