@@ -116,6 +116,14 @@ func ExportColumns() []ExportColumn {
 	return append(cols, ExportColumn{"updated_at", func(l Lead) string { return formatTime(&l.UpdatedAt) }})
 }
 
+// formulaAfterQuotes says whether s, past any single quotes it starts with,
+// starts as a spreadsheet formula would (=, +, -, @, a tab or a carriage
+// return): NeutralizeCell quotes such a cell, the import unquotes it.
+func formulaAfterQuotes(s string) bool {
+	t := strings.TrimLeft(s, "'")
+	return t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0]))
+}
+
 // NeutralizeCell makes a CSV cell safe to open in a spreadsheet (OWASP's CSV
 // injection advice): a cell starting with =, +, -, @, a tab or a carriage
 // return would be run as a formula, so it is prefixed with a single quote,
@@ -125,7 +133,7 @@ func ExportColumns() []ExportColumn {
 func NeutralizeCell(s string) string {
 	// A value that itself starts with quotes before such a character gets one
 	// more, so the import's removal of one gives the value back.
-	if t := strings.TrimLeft(s, "'"); t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+	if formulaAfterQuotes(s) {
 		return "'" + s
 	}
 	return s

@@ -354,7 +354,7 @@ type importRow struct {
 // unneutralize takes off the quote an export put before a cell a spreadsheet
 // would run as a formula (NeutralizeCell).
 func unneutralize(s string) string {
-	if t := strings.TrimLeft(s, "'"); len(t) < len(s) && t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+	if strings.HasPrefix(s, "'") && formulaAfterQuotes(s) {
 		return s[1:] // the quote NeutralizeCell put in front
 	}
 	return s
