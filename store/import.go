@@ -1142,12 +1142,14 @@ func (s *Store) RunImport(ctx context.Context, id uuid.UUID) (err error) {
 	if err := s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportDone}); err != nil {
 		return translate(fmt.Errorf("finish import %s: %w", id, err))
 	}
+	s.importProgressed(ctx, id)
 	return nil
 }
 
 // FailImport ends an import whose job gave up, saying why; the rows it
 // committed stay (an undo removes them).
 func (s *Store) FailImport(ctx context.Context, id uuid.UUID, why string) error {
+	defer s.importProgressed(ctx, id)
 	return translate(s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportFailed, Error: why}))
 }
 
@@ -1181,6 +1183,7 @@ func (s *Store) importBatch(ctx context.Context, env *importEnv, imp Import, bat
 	if err != nil {
 		return fmt.Errorf("import rows %d-%d: %w", batch[0].no, batch[len(batch)-1].no, err)
 	}
+	s.importProgressed(ctx, imp.ID)
 	return nil
 }
 
@@ -1567,6 +1570,7 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		}
 		return q.MarkImportUndone(ctx, queries.MarkImportUndoneParams{ID: id, Undo: b})
 	})
+	s.importProgressed(ctx, id)
 	return rep, err
 }
 

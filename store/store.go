@@ -32,12 +32,14 @@ type Store struct {
 	writeSlots chan struct{}
 	// written signals committed writes (EventsWritten).
 	written chan struct{}
+	// imports holds the imports that progressed (ImportsProgressed).
+	imports *importSignals
 }
 
 // New returns a Store over pool.
 func New(pool *pgxpool.Pool) *Store {
 	n := 8 * runtime.NumCPU()
-	return &Store{pool: pool, q: queries.New(pool), writeSlots: make(chan struct{}, n), written: make(chan struct{}, 1)}
+	return &Store{pool: pool, q: queries.New(pool), writeSlots: make(chan struct{}, n), written: make(chan struct{}, 1), imports: newImportSignals()}
 }
 
 // Ping checks that PostgreSQL answers.
