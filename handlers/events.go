@@ -31,11 +31,27 @@ const streamWriteWindow = 30 * time.Second
 // position instead, and should reload what it shows. Without Last-Event-ID,
 // ?since=N (the position a page was rendered at) plays the same part; without
 // either the stream starts now.
+//
+// Import progress comes as events without an id (hub_imports.go):
+//
+//	event: import.progress
+//	data: {"id": ..., "state": "running", "rows_done": ..., ...}
+//
+// ?only=import sends those alone (the import page has no use for the lead
+// events an import makes by the thousand).
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.Events == nil {
 		return errStatus(http.StatusServiceUnavailable, "the event stream is not available on this server")
 	}
 	u, _ := currentUser(r)
+	importsOnly := false
+	switch r.URL.Query().Get("only") {
+	case "":
+	case "import":
+		importsOnly = true
+	default:
+		return badRequest("only may be import (the import events alone) or absent")
+	}
 	after := int64(-1)
 	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("since")} {
 		if v == "" {
@@ -56,9 +72,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 
 	ctx := r.Context()
 	reset := false
-	if after < 0 {
+	switch {
+	case importsOnly:
+		// No lead events are read: where the stream is does not matter.
+	case after < 0:
 		after = s.Events.Last()
-	} else if after < s.Events.Last()-MaxReplay || after > s.Events.Last() {
+	case after < s.Events.Last()-MaxReplay || after > s.Events.Last():
 		// Far behind this hub, or ahead of it: ask the table where the stream
 		// is (the hub may be a moment behind another server).
 		last, err := s.Store.SequenceEvents(ctx)
@@ -109,26 +128,39 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		return s.principalStillValid(r)
 	}
 	for {
-		if reset {
-			msg := fmt.Sprintf("id: %d\nevent: reset\ndata: {\"id\":%d}\n\n", after, after)
-			if err := write([]byte(msg)); err != nil {
-				return nil
+		if !importsOnly {
+			if reset {
+				msg := fmt.Sprintf("id: %d\nevent: reset\ndata: {\"id\":%d}\n\n", after, after)
+				if err := write([]byte(msg)); err != nil {
+					return nil
+				}
+			}
+			frames, next, behind, err := s.Events.since(ctx, after)
+			if err != nil {
+				s.Log.WarnContext(ctx, "event stream read", "request_id", RequestID(ctx), "err", err)
+				return nil // the client reconnects with Last-Event-ID
+			}
+			after, reset = next, behind
+			if reset {
+				continue
+			}
+			if len(frames) > 0 {
+				if !valid(false) {
+					return nil
+				}
+				if err := write(frames...); err != nil {
+					return nil
+				}
 			}
 		}
-		frames, next, behind, err := s.Events.since(ctx, after)
-		if err != nil {
-			s.Log.WarnContext(ctx, "event stream read", "request_id", RequestID(ctx), "err", err)
-			return nil // the client reconnects with Last-Event-ID
-		}
-		after, reset = next, behind
-		if reset {
-			continue
-		}
-		if len(frames) > 0 {
+		// Import events after the lead events read with them: an import's
+		// last leads before its import.finished, as a rule (not a promise:
+		// the two travel apart).
+		if notes := s.Events.takeNotes(sub); len(notes) > 0 {
 			if !valid(false) {
 				return nil
 			}
-			if err := write(frames...); err != nil {
+			if err := write(notes...); err != nil {
 				return nil
 			}
 		}

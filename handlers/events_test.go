@@ -35,7 +35,13 @@ type sseStream struct {
 // pairs) and fails unless it answers 200 text/event-stream.
 func openStream(t *testing.T, url string, header ...string) *sseStream {
 	t.Helper()
-	resp := getStream(t, url, header...)
+	return openStreamAt(t, url+"/events/", header...)
+}
+
+// openStreamAt is openStream of the stream at url (with its query).
+func openStreamAt(t *testing.T, url string, header ...string) *sseStream {
+	t.Helper()
+	resp := getStreamAt(t, url, header...)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("GET %s: got %d %q, want 200 text/event-stream", url, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -72,8 +78,13 @@ func openStream(t *testing.T, url string, header ...string) *sseStream {
 
 func getStream(t *testing.T, url string, header ...string) *http.Response {
 	t.Helper()
+	return getStreamAt(t, url+"/events/", header...)
+}
+
+func getStreamAt(t *testing.T, url string, header ...string) *http.Response {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, "GET", url+"/events/", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,8 @@ type EventHub struct {
 	subs    map[*subscriber]struct{}
 	perUser map[uuid.UUID]int
 	replies map[uuid.UUID][]chan struct{}
+	// imports are the import events to send (hub_imports.go).
+	imports *importNotes
 
 	wake   chan struct{}
 	done   chan struct{}
@@ -100,6 +102,9 @@ type frame struct {
 type subscriber struct {
 	user uuid.UUID
 	wake chan struct{}
+	// notes are the import events waiting to be sent (guarded by the hub's
+	// mu): the latest of each import.
+	notes []note
 }
 
 // NewEventHub returns a hub over st; rdb nil means polling alone.
@@ -107,7 +112,7 @@ func NewEventHub(st *store.Store, rdb redis.UniversalClient, log *slog.Logger) *
 	return &EventHub{
 		store: st, rdb: rdb, log: log, Poll: DefaultEventPoll, StreamsPerUser: DefaultStreamsPerUser, Heartbeat: DefaultHeartbeat, Recheck: 5 * time.Second,
 		subs: map[*subscriber]struct{}{}, perUser: map[uuid.UUID]int{}, replies: map[uuid.UUID][]chan struct{}{},
-		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		imports: newImportNotes(), wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 }
 
@@ -124,6 +129,7 @@ func (h *EventHub) Start(ctx context.Context) error {
 		go h.listen(ctx)
 	}
 	go h.run(ctx)
+	go h.runImports(ctx)
 	return nil
 }
 
@@ -152,6 +158,9 @@ func (h *EventHub) run(ctx context.Context) {
 			return
 		case <-h.store.EventsWritten():
 			h.publish(ctx, WakeChannel, "")
+		case <-h.store.ImportsProgressed():
+			h.localImportsProgressed(ctx)
+			continue
 		case <-h.wake:
 		case <-tick.C:
 		}
@@ -164,7 +173,7 @@ func (h *EventHub) run(ctx context.Context) {
 // listen turns Redis messages into wake-ups. go-redis resubscribes by itself
 // after a lost connection; meanwhile the poll carries on.
 func (h *EventHub) listen(ctx context.Context) {
-	ps := h.rdb.Subscribe(ctx, WakeChannel, ReplyChannel)
+	ps := h.rdb.Subscribe(ctx, WakeChannel, ReplyChannel, ImportChannel)
 	defer ps.Close()
 	ch := ps.Channel()
 	for {
@@ -183,6 +192,10 @@ func (h *EventHub) listen(ctx context.Context) {
 			case ReplyChannel:
 				if id, err := uuid.Parse(m.Payload); err == nil {
 					h.replyDone(id)
+				}
+			case ImportChannel:
+				if id, err := uuid.Parse(m.Payload); err == nil {
+					h.importProgressed(id)
 				}
 			}
 		}
@@ -363,8 +376,9 @@ func (h *EventHub) replyDone(id uuid.UUID) {
 	delete(h.replies, id)
 }
 
-// PublishWrites passes st's write signals on to every server's hub through
-// Redis until ctx ends: for a process that writes but has no hub (crm worker).
+// PublishWrites passes st's write signals, and its imports' progress
+// (hub_imports.go), on to every server's hub through Redis until ctx ends: for
+// a process that writes but has no hub (crm worker).
 func PublishWrites(ctx context.Context, st *store.Store, rdb redis.UniversalClient, log *slog.Logger) {
 	for {
 		select {
@@ -376,6 +390,12 @@ func PublishWrites(ctx context.Context, st *store.Store, rdb redis.UniversalClie
 				log.Debug("publish wake-up", "err", err)
 			}
 			cancel()
+		case <-st.ImportsProgressed():
+			for _, id := range st.TakeImportsProgressed() {
+				if err := publishImport(ctx, rdb, id); err != nil {
+					log.Debug("publish import progress", "import_id", id, "err", err)
+				}
+			}
 		}
 	}
 }
