@@ -4,16 +4,21 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/store"
 	"github.com/crmteam/crm/store/storetest"
@@ -24,9 +29,12 @@ import (
 // at a desktop's and a phone's width: the file is chosen, its columns show
 // with their fields, one is changed (Fax into notes), duplicates are set to
 // update, the first rows show their problems, the import runs to its result
-// (one row failed, its CSV linked), and one click undoes it. No axe-core
-// violation, no sideways scrolling. Screenshots:
-// testdata/screenshots/import-*.png.
+// (one row failed, its CSV linked), and one click undoes it. The progress is
+// driven by the event stream: the bar moves between 0 and 1 while the job runs,
+// and GET /imports/{id}/ is read once, after the job finished (for the
+// errors), never while it runs (the server records every read and the
+// import's state then). No axe-core violation, no sideways scrolling.
+// Screenshots: testdata/screenshots/import-*.png.
 func TestBrowserImport(t *testing.T) {
 	browser := startBrowser(t)
 	src := axeSource(t)
@@ -39,10 +47,33 @@ func TestBrowserImport(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	queue := &Queue{Client: client}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &Server{Store: st, Log: log, Version: "test", Sessions: SessionsForTest(pool), Enqueuer: queue}
+	rdb := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	t.Cleanup(func() { rdb.Close() })
+	hub := NewEventHub(st, rdb, log)
+	hubCtx, stopHub := context.WithCancel(context.Background())
+	t.Cleanup(stopHub)
+	if err := hub.Start(hubCtx); err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Store: st, Log: log, Version: "test", Sessions: SessionsForTest(pool), Enqueuer: queue, Events: hub}
 	h := srv.Routes()
-	ts := httptest.NewServer(h)
+	// reads records each GET /imports/{id}/ with the import's state then.
+	var readsMu sync.Mutex
+	var reads []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := importURLPattern.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
+			state := "?"
+			if imp, err := st.GetImport(r.Context(), uuid.MustParse(m[1])); err == nil {
+				state = imp.State
+			}
+			readsMu.Lock()
+			reads = append(reads, state)
+			readsMu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(ts.Close)
+	t.Cleanup(hub.Close) // before ts.Close, which waits for the streams
 	worker := asynq.NewServer(redisOpt, asynq.Config{Concurrency: 1, LogLevel: asynq.FatalLevel, TaskCheckInterval: 20 * time.Millisecond,
 		ShutdownTimeout: 5 * time.Second})
 	if err := worker.Start(NewTaskMux(&Tasks{Store: st, Log: log, Enqueuer: queue})); err != nil {
@@ -108,8 +139,37 @@ func TestBrowserImport(t *testing.T) {
 		tb.axe("the import's columns at "+size.name+" px", src)
 		tb.fullScreenshot("import-" + size.name + "-mapping.png")
 
+		// The progress line and bar as they change.
+		tb.do("watch the progress", chromedp.Evaluate[chromedp.Void](`(() => {
+			window.seenProgress = [];
+			const bar = document.getElementById('import-bar');
+			new MutationObserver(() => window.seenProgress.push(bar.value)).observe(document.getElementById('import-progress-text'), {childList: true, characterData: true, subtree: true});
+		})()`))
+		readsMu.Lock()
+		reads = nil
+		readsMu.Unlock()
 		tb.click("import", "#import-start")
 		tb.waitFor("the result", `!document.getElementById('import-result').hidden`)
+		readsMu.Lock()
+		if len(reads) != 1 || reads[0] != store.ImportDone {
+			t.Errorf("%s px: GET /imports/{id}/ read with the import in these states: %v; want one read, once it was done (progress from the stream)", size.name, reads)
+		}
+		readsMu.Unlock()
+		var seen []float64
+		tb.eval(`window.seenProgress`, &seen)
+		between := false
+		for _, v := range seen {
+			between = between || (v > 0 && v < 1)
+		}
+		if !between {
+			t.Errorf("%s px: the bar's values as the progress line changed: %v; want one between 0 and 1 while the job ran", size.name, seen)
+		}
+		if got := tb.evalString(`document.getElementById('import-announce').textContent`); got != "The import is finished. leads.csv: 3,001 created, 1 updated, 0 skipped (already there), 1 failed." {
+			t.Errorf("%s px: the live region says %q", size.name, got)
+		}
+		if got := tb.evalString(`document.getElementById('import-bar').getAttribute('aria-valuetext')`); got != "3,003 rows, finished" {
+			t.Errorf("%s px: the bar's aria-valuetext is %q", size.name, got)
+		}
 		summary := tb.evalString(`document.getElementById('import-summary').textContent`)
 		if summary != "leads.csv: 3,001 created, 1 updated, 0 skipped (already there), 1 failed." {
 			t.Errorf("%s px: the result reads %q", size.name, summary)
@@ -150,3 +210,6 @@ func TestBrowserImport(t *testing.T) {
 		tb.fullScreenshot("import-" + size.name + "-undone.png")
 	}
 }
+
+// importURLPattern matches the path of GET /imports/{id}/.
+var importURLPattern = regexp.MustCompile(`^/imports/([0-9a-f-]{36})/?$`)

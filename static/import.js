@@ -1,8 +1,20 @@
 // The import page (views/imports.templ): a file is previewed through
 // POST /imports/preview/ (nothing written), its columns' fields can be
 // changed (each change previews again), then POST /imports/ queues the job,
-// whose progress is read from GET /imports/{id}/ until it is over; the result
-// lists the failed rows, links their CSV, and offers the undo.
+// whose progress comes from the event stream; the result lists the failed
+// rows, links their CSV, and offers the undo.
+//
+// Progress. The page opens GET /events/?only=import when it loads (before
+// any import it follows starts, so it misses none of its events): every
+// server sends import.progress, import.finished and import.undone, each the
+// whole import without its errors (handlers/hub_imports.go). When the import
+// finishes, GET /imports/{id}/ is read once for its errors. These events are
+// not replayed, so the page reads the import once whenever the stream
+// (re)opens while it follows one. Polling GET /imports/{id}/ twice a second
+// is only the fallback: without EventSource, or while the stream is down (the
+// browser reconnects by itself; a stream refused for good stays polled); and a
+// stream that says nothing of a running import for 15 s (a lost message) gets
+// it read once.
 (function () {
   "use strict";
   var page = document.getElementById("import-page");
@@ -12,11 +24,25 @@
   var fileInput = $("import-file"), drop = $("import-drop"), status = $("import-status");
   var mappingBox = $("import-mapping"), runBox = $("import-run");
   var file = null, mapping = {}, fields = [], current = null, polling = 0;
+  var POLL_MS = 500, QUIET_MS = 15000;
+  var stream = null, streamUp = false, quiet = 0;
+  // latest holds the last event of each import, for the events that arrive
+  // before the answer to POST /imports/ says which import is ours.
+  var latest = {};
 
   function say(el, text, isError) {
     el.textContent = text;
     el.classList.toggle("import-error", !!isError);
     el.setAttribute("role", isError ? "alert" : "status");
+  }
+
+  // line sets the progress line: not a live region (it changes a few times a
+  // second; import-announce says the end), an alert when the job stopped.
+  function line(text, isError) {
+    var el = $("import-progress-text");
+    el.textContent = text;
+    el.classList.toggle("import-error", !!isError);
+    if (isError) el.setAttribute("role", "alert"); else el.removeAttribute("role");
   }
 
   function duplicates() {
@@ -168,24 +194,118 @@
     }).then(function () { button.disabled = false; });
   });
 
-  // follow shows an import's progress until its job is over, then its result.
+  function running(imp) { return imp.state === "queued" || imp.state === "running"; }
+
+  // newer says whether import b is a later state of the same import than a.
+  function newer(a, b) {
+    if (!a || !b || a.id !== b.id) return false;
+    if (running(a) !== running(b)) return running(a);
+    if (running(a)) return b.rows_done > a.rows_done || (a.state === "queued" && b.state === "running");
+    return a.state !== "undone" && b.state === "undone";
+  }
+
+  // follow shows an import's progress until its job is over, then its result:
+  // imp is what GET /imports/{id}/ or an event says.
   function follow(imp) {
+    if (latest[imp.id] && newer(imp, latest[imp.id])) imp = latest[imp.id];
     current = imp;
     runBox.hidden = false;
     $("import-result").hidden = true;
+    say($("import-announce"), "");
     clearTimeout(polling);
-    var bar = $("import-bar"), text = $("import-progress-text");
-    bar.value = imp.progress;
-    if (imp.state === "queued" || imp.state === "running") {
-      say(text, "Imported " + imp.rows_done.toLocaleString() + " of " + imp.rows_total.toLocaleString() + " rows…");
-      polling = setTimeout(function () {
-        send("GET", imp.url).then(follow).catch(function (err) { say(text, err.message, true); });
-      }, 500);
+    clearTimeout(quiet);
+    if (running(imp)) {
+      showProgress(imp);
+      watch();
       return;
     }
+    finished(imp);
+  }
+
+  // showProgress draws a running import's bar and line.
+  function showProgress(imp) {
+    var bar = $("import-bar");
+    var done = imp.rows_done.toLocaleString() + " of " + imp.rows_total.toLocaleString() + " rows";
+    bar.value = imp.progress;
+    bar.setAttribute("aria-valuetext", done);
+    line((imp.state === "queued" && imp.rows_done === 0 ? "Waiting for a worker… " : "") + "Imported " + done + "…");
+  }
+
+  // watch waits for the running import's next news: from the stream, with a
+  // read after QUIET_MS of silence; else by polling.
+  function watch() {
+    clearTimeout(polling);
+    clearTimeout(quiet);
+    if (!current || !running(current)) return;
+    if (streamUp) {
+      quiet = setTimeout(refresh, QUIET_MS);
+    } else {
+      polling = setTimeout(refresh, POLL_MS);
+    }
+  }
+
+  // refresh reads the import followed once.
+  function refresh() {
+    if (!current) return;
+    var id = current.id;
+    send("GET", current.url).then(function (imp) {
+      if (current && current.id === id) follow(imp);
+    }).catch(function (err) { line(err.message, true); watch(); });
+  }
+
+  // finished shows an import whose job is over; an event carries no errors,
+  // so they are read once.
+  function finished(imp) {
+    var bar = $("import-bar");
     bar.value = 1;
-    say(text, imp.state === "failed" ? "The import stopped: " + imp.error : "The import is finished.", imp.state === "failed");
+    bar.setAttribute("aria-valuetext", imp.rows_total.toLocaleString() + " rows, finished");
+    var failed = imp.state === "failed";
+    line(failed ? "The import stopped: " + imp.error : "The import is finished.", failed);
+    if (!imp.errors) {
+      refresh();
+      return;
+    }
     showResult(imp);
+    say($("import-announce"), (failed ? "The import stopped. " : "The import is finished. ") + $("import-summary").textContent);
+  }
+
+  // onImportEvent takes an import event of the stream.
+  function onImportEvent(e) {
+    var imp;
+    try { imp = JSON.parse(e.data); } catch (err) { return; }
+    if (!latest[imp.id] || !newer(imp, latest[imp.id])) latest[imp.id] = imp;
+    if (!current || current.id !== imp.id || !newer(current, imp)) return;
+    if (e.type === "import.undone") {
+      current.state = "undone";
+      $("import-undo").hidden = true;
+      say($("import-undo-result"), imp.undo_result ? imp.undo_result.message : "The import was undone.");
+      return;
+    }
+    if (e.type === "import.finished") {
+      follow(imp);
+      return;
+    }
+    current = imp;
+    showProgress(imp);
+    watch();
+  }
+
+  function openStream() {
+    if (!window.EventSource) return;
+    stream = new EventSource("/events/?only=import");
+    ["import.progress", "import.finished", "import.undone"].forEach(function (t) {
+      stream.addEventListener(t, onImportEvent);
+    });
+    stream.addEventListener("open", function () {
+      streamUp = true;
+      // What was sent while the stream was down is not replayed.
+      if (current && running(current)) refresh();
+    });
+    stream.addEventListener("error", function () {
+      streamUp = false;
+      watch();
+    });
+    window.addEventListener("pagehide", function () { stream.close(); });
   }
 
   function showResult(imp) {
@@ -214,12 +334,15 @@
     var undo = $("import-undo");
     undo.disabled = true;
     send("POST", current.undo).then(function (rep) {
+      current.state = "undone";
       undo.hidden = true;
       say($("import-undo-result"), rep.message);
     }).catch(function (err) {
       say($("import-undo-result"), err.message, true);
     }).then(function () { undo.disabled = false; });
   });
+
+  openStream();
 
   // ?id= shows an earlier import (from the list of recent ones).
   var id = new URLSearchParams(location.search).get("id");

@@ -26,7 +26,12 @@ type ImportPageData struct {
 // and the first rows' problems, choose what duplicates do, import, follow
 // the progress, read the result, download the failed rows, undo. The steps
 // after the file are drawn by static/import.js from the JSON API
-// (handlers/imports.go); without scripts the page says so.
+// (handlers/imports.go), the progress from the event stream's import events
+// (GET /events/?only=import); without scripts the page says so.
+//
+// The progress bar is labelled by the line under it and says the rows done in
+// aria-valuetext; that line is not a live region (it changes a few times a
+// second): the end of the job is said once, in import-announce.
 func ImportPage(d ImportPageData) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -63,7 +68,7 @@ func ImportPage(d ImportPageData) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(static.URL("import.css")).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 23, Col: 56}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 28, Col: 56}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 			if templ_7745c5c3_Err != nil {
@@ -76,7 +81,7 @@ func ImportPage(d ImportPageData) templ.Component {
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templruntime.NewAttributeExpression(ImportsPath).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 24, Col: 66}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 29, Col: 66}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var4)
 			if templ_7745c5c3_Err != nil {
@@ -89,20 +94,20 @@ func ImportPage(d ImportPageData) templ.Component {
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(store.MaxImportBytes >> 20))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 28, Col: 112}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 33, Col: 112}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, " MB.</p><noscript><p class=\"import-alert\">The import page needs JavaScript. The API (POST /imports/) works without it; see the README.</p></noscript><section class=\"import-card\" aria-labelledby=\"import-h-file\"><h2 id=\"import-h-file\">1. Choose a file</h2><div class=\"import-drop\" id=\"import-drop\"><label for=\"import-file\" class=\"btn btn-primary\">Choose a CSV file</label> <input id=\"import-file\" class=\"import-file-input\" type=\"file\" name=\"file\" accept=\".csv,.tsv,.txt,text/csv,text/plain\"> <span class=\"import-drop-hint\">or drop it here</span></div><p id=\"import-status\" class=\"import-status\" role=\"status\" aria-live=\"polite\"></p></section><section class=\"import-card\" id=\"import-mapping\" aria-labelledby=\"import-h-map\" hidden><h2 id=\"import-h-map\">2. Check the columns</h2><p class=\"import-note\" id=\"import-file-info\"></p><div class=\"table-scroll\" role=\"region\" aria-label=\"Columns and their fields\" tabindex=\"0\"><table class=\"import-table\" id=\"import-columns\"><thead><tr><th scope=\"col\">Column in the file</th><th scope=\"col\">First value</th><th scope=\"col\">Imported as</th></tr></thead> <tbody></tbody></table></div><fieldset class=\"import-dups\"><legend>When a row is a lead you already have (same email, or same name and company)</legend> <label><input type=\"radio\" name=\"duplicates\" value=\"skip\" checked> Skip the row</label> <label><input type=\"radio\" name=\"duplicates\" value=\"update\"> Update the lead with the row's filled-in cells</label> <label><input type=\"radio\" name=\"duplicates\" value=\"create\"> Create another lead anyway</label></fieldset><h3 id=\"import-h-sample\">First rows</h3><div class=\"table-scroll\" role=\"region\" aria-labelledby=\"import-h-sample\" tabindex=\"0\"><table class=\"import-table\" id=\"import-sample\"><thead></thead> <tbody></tbody></table></div><p class=\"import-actions\"><button type=\"button\" class=\"btn btn-primary\" id=\"import-start\">Import</button> <button type=\"button\" class=\"btn\" id=\"import-cancel\">Choose another file</button></p></section><section class=\"import-card\" id=\"import-run\" aria-labelledby=\"import-h-run\" hidden><h2 id=\"import-h-run\">3. Import</h2><progress id=\"import-bar\" max=\"1\" value=\"0\" aria-labelledby=\"import-progress-text\"></progress><p id=\"import-progress-text\" class=\"import-status\" role=\"status\" aria-live=\"polite\"></p><div id=\"import-result\" hidden><p id=\"import-summary\" class=\"import-summary\"></p><div id=\"import-errors-box\" hidden><h3 id=\"import-h-errors\">Rows that failed</h3><div class=\"table-scroll\" role=\"region\" aria-labelledby=\"import-h-errors\" tabindex=\"0\"><table class=\"import-table\" id=\"import-errors\"><thead><tr><th scope=\"col\">Row</th><th scope=\"col\">Field</th><th scope=\"col\">Problem</th></tr></thead> <tbody></tbody></table></div><p><a class=\"btn\" id=\"import-failed\" href=\"#\" download>Download the failed rows (CSV)</a></p><p class=\"import-note\">Fix them in the spreadsheet and import that file: its \"error\" column is not imported.</p></div><p class=\"import-actions\"><button type=\"button\" class=\"btn\" id=\"import-undo\">Undo this import</button> <a class=\"btn btn-primary\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, " MB.</p><noscript><p class=\"import-alert\">The import page needs JavaScript. The API (POST /imports/) works without it; see the README.</p></noscript><section class=\"import-card\" aria-labelledby=\"import-h-file\"><h2 id=\"import-h-file\">1. Choose a file</h2><div class=\"import-drop\" id=\"import-drop\"><label for=\"import-file\" class=\"btn btn-primary\">Choose a CSV file</label> <input id=\"import-file\" class=\"import-file-input\" type=\"file\" name=\"file\" accept=\".csv,.tsv,.txt,text/csv,text/plain\"> <span class=\"import-drop-hint\">or drop it here</span></div><p id=\"import-status\" class=\"import-status\" role=\"status\" aria-live=\"polite\"></p></section><section class=\"import-card\" id=\"import-mapping\" aria-labelledby=\"import-h-map\" hidden><h2 id=\"import-h-map\">2. Check the columns</h2><p class=\"import-note\" id=\"import-file-info\"></p><div class=\"table-scroll\" role=\"region\" aria-label=\"Columns and their fields\" tabindex=\"0\"><table class=\"import-table\" id=\"import-columns\"><thead><tr><th scope=\"col\">Column in the file</th><th scope=\"col\">First value</th><th scope=\"col\">Imported as</th></tr></thead> <tbody></tbody></table></div><fieldset class=\"import-dups\"><legend>When a row is a lead you already have (same email, or same name and company)</legend> <label><input type=\"radio\" name=\"duplicates\" value=\"skip\" checked> Skip the row</label> <label><input type=\"radio\" name=\"duplicates\" value=\"update\"> Update the lead with the row's filled-in cells</label> <label><input type=\"radio\" name=\"duplicates\" value=\"create\"> Create another lead anyway</label></fieldset><h3 id=\"import-h-sample\">First rows</h3><div class=\"table-scroll\" role=\"region\" aria-labelledby=\"import-h-sample\" tabindex=\"0\"><table class=\"import-table\" id=\"import-sample\"><thead></thead> <tbody></tbody></table></div><p class=\"import-actions\"><button type=\"button\" class=\"btn btn-primary\" id=\"import-start\">Import</button> <button type=\"button\" class=\"btn\" id=\"import-cancel\">Choose another file</button></p></section><section class=\"import-card\" id=\"import-run\" aria-labelledby=\"import-h-run\" hidden><h2 id=\"import-h-run\">3. Import</h2><progress id=\"import-bar\" max=\"1\" value=\"0\" aria-labelledby=\"import-progress-text\"></progress><p id=\"import-progress-text\" class=\"import-status\"></p><p id=\"import-announce\" class=\"sr-only\" role=\"status\" aria-live=\"polite\"></p><div id=\"import-result\" hidden><p id=\"import-summary\" class=\"import-summary\"></p><div id=\"import-errors-box\" hidden><h3 id=\"import-h-errors\">Rows that failed</h3><div class=\"table-scroll\" role=\"region\" aria-labelledby=\"import-h-errors\" tabindex=\"0\"><table class=\"import-table\" id=\"import-errors\"><thead><tr><th scope=\"col\">Row</th><th scope=\"col\">Field</th><th scope=\"col\">Problem</th></tr></thead> <tbody></tbody></table></div><p><a class=\"btn\" id=\"import-failed\" href=\"#\" download>Download the failed rows (CSV)</a></p><p class=\"import-note\">Fix them in the spreadsheet and import that file: its \"error\" column is not imported.</p></div><p class=\"import-actions\"><button type=\"button\" class=\"btn\" id=\"import-undo\">Undo this import</button> <a class=\"btn btn-primary\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var6 string
 			templ_7745c5c3_Var6, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(BoardPath)).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 86, Col: 64}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 92, Col: 64}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var6)
 			if templ_7745c5c3_Err != nil {
@@ -125,7 +130,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var7 string
 					templ_7745c5c3_Var7, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(ImportPath + "?id=" + imp.ID.String())).ResolveURL(ctx)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 101, Col: 88}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 107, Col: 88}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var7)
 					if templ_7745c5c3_Err != nil {
@@ -138,7 +143,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var8 string
 					templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(imp.FileName)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 101, Col: 105}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 107, Col: 105}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 					if templ_7745c5c3_Err != nil {
@@ -151,7 +156,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var9 string
 					templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(imp.Actor)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 102, Col: 25}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 108, Col: 25}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 					if templ_7745c5c3_Err != nil {
@@ -164,7 +169,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var10 string
 					templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinStringErrs(imp.State)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 103, Col: 25}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 109, Col: 25}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 					if templ_7745c5c3_Err != nil {
@@ -177,7 +182,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var11 string
 					templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(imp.Created))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 104, Col: 41}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 110, Col: 41}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 					if templ_7745c5c3_Err != nil {
@@ -190,7 +195,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var12 string
 					templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(imp.Updated))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 105, Col: 41}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 111, Col: 41}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 					if templ_7745c5c3_Err != nil {
@@ -203,7 +208,7 @@ func ImportPage(d ImportPageData) templ.Component {
 					var templ_7745c5c3_Var13 string
 					templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(strconv.Itoa(imp.Failed))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 106, Col: 40}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 112, Col: 40}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 					if templ_7745c5c3_Err != nil {
@@ -226,7 +231,7 @@ func ImportPage(d ImportPageData) templ.Component {
 			var templ_7745c5c3_Var14 string
 			templ_7745c5c3_Var14, templ_7745c5c3_Err = templruntime.NewAttributeExpression(static.URL("import.js")).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 115, Col: 39}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `imports.templ`, Line: 121, Col: 39}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var14)
 			if templ_7745c5c3_Err != nil {
