@@ -30,6 +30,9 @@ const (
 	SearchID ID = "board-search"
 	// FlashID is the live region for messages.
 	FlashID ID = "flash"
+	// NoticesID holds the board's notices that stay until dismissed (a
+	// finished import, live.js).
+	NoticesID ID = "board-notices"
 	// DialogID is the <dialog> the lead forms open in.
 	DialogID ID = "lead-dialog"
 	// DialogBodyID is the dialog's content, the target of every lead form.
