@@ -99,7 +99,7 @@ func (ev streamEvent) leadName() string {
 
 // Two servers and a worker on one database and one Redis: a change made
 // through one server, or by the worker's assistant, arrives on a stream of the
-// other server; that server shuts down, its stream ends cleanly, and a stream
+// other server, and so does the progress of an import the worker runs; that server shuts down, its stream ends cleanly, and a stream
 // opened with Last-Event-ID after it comes back gets the changes made while it
 // was down.
 func TestScaleEventsReachEveryServer(t *testing.T) {
@@ -141,6 +141,40 @@ func TestScaleEventsReachEveryServer(t *testing.T) {
 		t.Errorf("on serve-2 after the worker's turn: got %s of %q by %v, want lead.created of Robot Lead by the assistant", ev.event, ev.leadName(), actor)
 	}
 	lastID := ev.id
+
+	// An import uploaded to serve-1 runs in the worker; its progress reaches
+	// serve-2's stream as import events (no id), ending in import.finished.
+	var file strings.Builder
+	file.WriteString("Name,Company\n")
+	for i := range 2500 {
+		file.WriteString("Scale " + strconv.Itoa(i) + ",Across Co\n")
+	}
+	impID, _ := api.expect(202, "POST", one.base+"/imports/?file_name=scale.csv", file.String()).json(t)["id"].(string)
+	for ev = s.next(); ev.event != "import.finished"; ev = s.next() {
+		if ev.event == "import.progress" && (ev.id != "" || ev.data["id"] != impID) {
+			t.Errorf("on serve-2: import.progress with id %q of import %v, want no id, import %s", ev.id, ev.data["id"], impID)
+		}
+		if ev.id != "" {
+			lastID = ev.id
+		}
+	}
+	if ev.id != "" || ev.data["id"] != impID || ev.data["state"] != "done" || ev.data["created"] != float64(2500) {
+		t.Errorf("on serve-2 after an import through serve-1 run by the worker: got %s (id %q) %v, want import.finished of %s, 2,500 created", ev.event, ev.id, ev.data, impID)
+	}
+	// The rest of the import's leads, if they come after its end.
+	for drained := false; !drained; {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				t.Fatal("serve-2's stream ended")
+			}
+			if e.id != "" {
+				lastID = e.id
+			}
+		case <-time.After(2 * time.Second):
+			drained = true
+		}
+	}
 
 	// serve-2 stops: its stream ends with the shutdown, not after the grace.
 	stopped := time.Now()
