@@ -62,18 +62,31 @@ type ImportEnqueuer interface {
 // importTimeout bounds one run of an import's job.
 const importTimeout = 30 * time.Minute
 
+// importMaxRetry is how many times a failed run of an import's job is tried
+// again before the import fails.
+const importMaxRetry = 5
+
+// importTaskID is the id of import id's task: one task per import, so an
+// enqueue while the task waits, runs or is to be retried does nothing.
+func importTaskID(id uuid.UUID) string { return "import-" + id.String() }
+
 // EnqueueImport enqueues the job of import id (once: the task id is the
 // import's).
 func (q *Queue) EnqueueImport(ctx context.Context, id uuid.UUID) error {
+	err := q.enqueueImport(ctx, id)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+func (q *Queue) enqueueImport(ctx context.Context, id uuid.UUID) error {
 	payload, err := json.Marshal(importPayload{ImportID: id})
 	if err != nil {
 		return fmt.Errorf("encode import task: %w", err)
 	}
 	_, err = q.Client.EnqueueContext(ctx, asynq.NewTask(TypeImport, payload),
-		asynq.TaskID("import-"+id.String()), asynq.MaxRetry(5), asynq.Timeout(importTimeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
+		asynq.TaskID(importTaskID(id)), asynq.MaxRetry(importMaxRetry), asynq.Timeout(importTimeout))
 	if err != nil {
 		return fmt.Errorf("enqueue import %s: %w", id, err)
 	}
@@ -97,8 +110,7 @@ func (t *Tasks) handleImport(ctx context.Context, task *asynq.Task) error {
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if retried >= maxRetry {
 		t.Log.ErrorContext(ctx, "import failed", "import_id", p.ImportID, "err", err)
-		if ferr := t.Store.FailImport(context.WithoutCancel(ctx), p.ImportID,
-			"the import stopped on a server error; the rows written so far stay (Undo removes them)"); ferr != nil {
+		if ferr := t.Store.FailImport(context.WithoutCancel(ctx), p.ImportID, importFailedWhy); ferr != nil {
 			t.Log.WarnContext(ctx, "mark import failed", "import_id", p.ImportID, "err", ferr)
 		}
 	}

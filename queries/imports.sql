@@ -221,3 +221,15 @@ WHERE id = @id;
 -- the lease to run out.
 -- name: ReleaseImport :exec
 UPDATE imports SET lease_until = now() WHERE id = @id AND state = 'running';
+
+-- ListStaleImports lists the unfinished imports no worker seems to be on: queued
+-- since before queued_before, or running with their worker's lease run out
+-- (the worker is gone, or its job is waiting to be retried). imports is one
+-- row per uploaded file, so this scan stays small.
+-- name: ListStaleImports :many
+SELECT id, created_at
+FROM imports
+WHERE (state = 'queued' AND created_at < @queued_before)
+   OR (state = 'running' AND lease_until < now())
+ORDER BY created_at, id
+LIMIT @row_limit::integer;

@@ -7,6 +7,7 @@ package queries
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -540,6 +541,49 @@ func (q *Queries) ListImports(ctx context.Context, rowLimit int32) ([]Import, er
 			&i.UndoneAt,
 			&i.Undo,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listStaleImports = `-- name: ListStaleImports :many
+SELECT id, created_at
+FROM imports
+WHERE (state = 'queued' AND created_at < $1)
+   OR (state = 'running' AND lease_until < now())
+ORDER BY created_at, id
+LIMIT $2::integer
+`
+
+type ListStaleImportsParams struct {
+	QueuedBefore time.Time
+	RowLimit     int32
+}
+
+type ListStaleImportsRow struct {
+	ID        uuid.UUID
+	CreatedAt time.Time
+}
+
+// ListStaleImports lists the unfinished imports no worker seems to be on: queued
+// since before queued_before, or running with their worker's lease run out
+// (the worker is gone, or its job is waiting to be retried). imports is one
+// row per uploaded file, so this scan stays small.
+func (q *Queries) ListStaleImports(ctx context.Context, arg ListStaleImportsParams) ([]ListStaleImportsRow, error) {
+	rows, err := q.db.Query(ctx, listStaleImports, arg.QueuedBefore, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStaleImportsRow{}
+	for rows.Next() {
+		var i ListStaleImportsRow
+		if err := rows.Scan(&i.ID, &i.CreatedAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
