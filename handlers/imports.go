@@ -235,6 +235,14 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+// expiredMessage is the answer about an import past store.ImportRetention.
+var expiredMessage = fmt.Sprintf("This import finished more than %d days ago; its rows are no longer kept, so it can no longer be undone and its failed rows can no longer be downloaded.",
+	int(store.ImportRetention.Hours()/24))
+
+// errImportExpired is the answer to an undo or a download of the failed rows
+// of an import past store.ImportRetention: 410, it is gone for good.
+var errImportExpired = errStatus(http.StatusGone, expiredMessage)
+
 func importURL(id uuid.UUID) string { return views.ImportsPath + "/" + id.String() + "/" }
 
 // importJSON is an import as the API shows it, with its progress and links.
@@ -250,6 +258,10 @@ func importJSON(imp store.Import) map[string]any {
 	m["url"] = importURL(imp.ID)
 	m["failed_csv"] = views.ImportsPath + "/" + imp.ID.String() + "/failed.csv"
 	m["undo"] = importURL(imp.ID) + "undo/"
+	if imp.Expired { // its rows are gone: neither link works
+		m["failed_csv"], m["undo"] = nil, nil
+		m["expired_message"] = expiredMessage
+	}
 	return m
 }
 
@@ -311,6 +323,9 @@ func (s *Server) handleImportFailed(w http.ResponseWriter, r *http.Request) erro
 		}
 		return cw.Write(cells)
 	})
+	if errors.Is(err, store.ErrImportExpired) {
+		return errImportExpired
+	}
 	if cw == nil {
 		return err
 	}
@@ -321,7 +336,7 @@ func (s *Server) handleImportFailed(w http.ResponseWriter, r *http.Request) erro
 // handleImportUndo answers POST /imports/{id}/undo/: the leads the import
 // created go to the trash, the fields it updated get their values back;
 // leads changed since are kept and listed. 409 while the import runs, or
-// once it is undone.
+// once it is undone; 410 once it is past store.ImportRetention.
 func (s *Server) handleImportUndo(w http.ResponseWriter, r *http.Request) error {
 	id, err := importID(r)
 	if err != nil {
@@ -331,6 +346,9 @@ func (s *Server) handleImportUndo(w http.ResponseWriter, r *http.Request) error 
 	var se *store.ImportStateError
 	if errors.As(err, &se) {
 		return errStatus(http.StatusConflict, se.Error())
+	}
+	if errors.Is(err, store.ErrImportExpired) {
+		return errImportExpired
 	}
 	if err != nil {
 		return err

@@ -49,10 +49,18 @@ SET rows_done = @rows_done, created = created + @created, updated = updated + @u
     skipped = skipped + @skipped, failed = failed + @failed, lease_until = @lease_until
 WHERE id = @id;
 
+-- FinishImport ends an unfinished import (done or failed) and deletes its
+-- file: only the job reads import_chunks (the failed rows' CSV is made of
+-- import_rows.record), and a finished import's job never runs again.
 -- name: FinishImport :exec
-UPDATE imports
-SET state = @state, error = @error, finished_at = now(), lease_until = NULL
-WHERE id = @id AND state IN ('queued', 'running');
+WITH finished AS (
+    UPDATE imports
+    SET state = @state, error = @error, finished_at = now(), lease_until = NULL
+    WHERE id = @id AND state IN ('queued', 'running')
+    RETURNING id
+)
+DELETE FROM import_chunks
+WHERE import_id IN (SELECT finished.id FROM finished);
 
 -- name: MarkImportUndone :exec
 UPDATE imports
@@ -233,3 +241,19 @@ WHERE (state = 'queued' AND created_at < @queued_before)
    OR (state = 'running' AND lease_until < now())
 ORDER BY created_at, id
 LIMIT @row_limit::integer;
+
+-- PurgeImportChunks deletes the files of finished imports: FinishImport
+-- deletes an import's file as it finishes; this catches the files of imports
+-- finished before it did.
+-- name: PurgeImportChunks :execrows
+DELETE FROM import_chunks c
+USING imports i
+WHERE i.id = c.import_id AND i.state NOT IN ('queued', 'running');
+
+-- PurgeImportRows deletes the rows (what became of each row of the file: the
+-- undo's record and the failed rows) of the imports finished before
+-- finished_before. The imports themselves stay, with their counts.
+-- name: PurgeImportRows :execrows
+DELETE FROM import_rows r
+USING imports i
+WHERE i.id = r.import_id AND i.finished_at < @finished_before;

@@ -63,9 +63,14 @@ func (q *Queries) ClaimImport(ctx context.Context, arg ClaimImportParams) (Impor
 }
 
 const finishImport = `-- name: FinishImport :exec
-UPDATE imports
-SET state = $1, error = $2, finished_at = now(), lease_until = NULL
-WHERE id = $3 AND state IN ('queued', 'running')
+WITH finished AS (
+    UPDATE imports
+    SET state = $1, error = $2, finished_at = now(), lease_until = NULL
+    WHERE id = $3 AND state IN ('queued', 'running')
+    RETURNING id
+)
+DELETE FROM import_chunks
+WHERE import_id IN (SELECT finished.id FROM finished)
 `
 
 type FinishImportParams struct {
@@ -74,6 +79,9 @@ type FinishImportParams struct {
 	ID    uuid.UUID
 }
 
+// FinishImport ends an unfinished import (done or failed) and deletes its
+// file: only the job reads import_chunks (the failed rows' CSV is made of
+// import_rows.record), and a finished import's job never runs again.
 func (q *Queries) FinishImport(ctx context.Context, arg FinishImportParams) error {
 	_, err := q.db.Exec(ctx, finishImport, arg.State, arg.Error, arg.ID)
 	return err
@@ -663,6 +671,40 @@ func (q *Queries) MatchImportLeads(ctx context.Context, arg MatchImportLeadsPara
 		return nil, err
 	}
 	return items, nil
+}
+
+const purgeImportChunks = `-- name: PurgeImportChunks :execrows
+DELETE FROM import_chunks c
+USING imports i
+WHERE i.id = c.import_id AND i.state NOT IN ('queued', 'running')
+`
+
+// PurgeImportChunks deletes the files of finished imports: FinishImport
+// deletes an import's file as it finishes; this catches the files of imports
+// finished before it did.
+func (q *Queries) PurgeImportChunks(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeImportChunks)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const purgeImportRows = `-- name: PurgeImportRows :execrows
+DELETE FROM import_rows r
+USING imports i
+WHERE i.id = r.import_id AND i.finished_at < $1
+`
+
+// PurgeImportRows deletes the rows (what became of each row of the file: the
+// undo's record and the failed rows) of the imports finished before
+// finished_before. The imports themselves stay, with their counts.
+func (q *Queries) PurgeImportRows(ctx context.Context, finishedBefore pgtype.Timestamptz) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeImportRows, finishedBefore)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const releaseImport = `-- name: ReleaseImport :exec

@@ -863,6 +863,10 @@ type Import struct {
 	FinishedAt *time.Time       `json:"finished_at"`
 	UndoneAt   *time.Time       `json:"undone_at"`
 	Undo       *ImportUndo      `json:"undo_result,omitempty"`
+	// KeptUntil is when a finished import's rows are deleted (ImportRetention);
+	// Expired says that time has passed: no undo, no failed rows.
+	KeptUntil *time.Time `json:"kept_until"`
+	Expired   bool       `json:"expired"`
 
 	header []string
 	userID uuid.UUID
@@ -888,6 +892,10 @@ func importFromRow(r queries.Import) (Import, error) {
 		UndoneAt: timePtr(r.UndoneAt), Errors: []ImportRowError{}, kind: r.ActorKind}
 	if r.ActorUserID.Valid {
 		imp.userID = r.ActorUserID.Bytes
+	}
+	if imp.FinishedAt != nil {
+		until := imp.FinishedAt.Add(ImportRetention)
+		imp.KeptUntil, imp.Expired = &until, importExpired(imp.FinishedAt, time.Now())
 	}
 	var mapping []string
 	if err := json.Unmarshal(r.Header, &imp.header); err != nil {
@@ -1020,7 +1028,8 @@ func sortedKeys(m map[string]string) []string {
 
 // ImportFailures calls each with the header of the import's file (plus
 // "error"), then with every failed row: its cells as read and its errors as
-// one text. ErrNotFound for an unknown import.
+// one text. ErrNotFound for an unknown import, ErrImportExpired for one past
+// its retention.
 func (s *Store) ImportFailures(ctx context.Context, id uuid.UUID, each func(cells []string) error) error {
 	r, err := s.q.GetImport(ctx, id)
 	if err != nil {
@@ -1029,6 +1038,9 @@ func (s *Store) ImportFailures(ctx context.Context, id uuid.UUID, each func(cell
 	imp, err := importFromRow(r)
 	if err != nil {
 		return err
+	}
+	if imp.Expired {
+		return ErrImportExpired
 	}
 	if err := each(append(append([]string{}, imp.header...), "error")); err != nil {
 		return err
@@ -1506,7 +1518,8 @@ func ImportUndoActorName(fileName, by string) string {
 // kept as they are and listed, with why. An undo puts back a past state, not
 // a new edit: rules that came in since (a lost reason required, a
 // deactivated owner) do not stop it. A running or undone import is an
-// *ImportStateError; ErrNotFound for an unknown one.
+// *ImportStateError, one past its retention ErrImportExpired; ErrNotFound for
+// an unknown one.
 func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error) {
 	var rep ImportUndo
 	err := s.inTx(ctx, func(q *queries.Queries) error {
@@ -1517,6 +1530,9 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		}
 		if imp.State != ImportDone && imp.State != ImportFailed {
 			return &ImportStateError{State: imp.State}
+		}
+		if importExpired(timePtr(imp.FinishedAt), time.Now()) {
+			return ErrImportExpired
 		}
 		actor := ActorFrom(ctx)
 		actor.Name = ImportUndoActorName(imp.FileName, actor.Name)
