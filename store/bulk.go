@@ -102,7 +102,7 @@ func (in *BulkInput) validate() *ValidationError {
 			errs["status"] = "is required to move leads"
 		}
 		in.LostReason = strings.TrimSpace(in.LostReason)
-		if msg := CheckText(in.LostReason, MaxLostReasonLen); msg != "" {
+		if msg := CheckLine(in.LostReason, MaxLostReasonLen); msg != "" {
 			errs["lost_reason"] = msg
 		}
 		in.LostNote = strings.TrimSpace(in.LostNote)
