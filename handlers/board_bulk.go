@@ -116,6 +116,9 @@ func (s *Server) handleBoardBulkUndo(w http.ResponseWriter, r *http.Request) err
 	if errors.Is(err, store.ErrNotFound) {
 		return errStatus(http.StatusNotFound, "That bulk action does not exist.")
 	}
+	if errors.Is(err, store.ErrBulkUndone) {
+		return &conflictError{err: err, msg: sentence(bulkUndoneMessage)}
+	}
 	if err != nil {
 		return err
 	}

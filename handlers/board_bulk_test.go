@@ -44,6 +44,11 @@ func TestBoardBulk(t *testing.T) {
 		if u.status != http.StatusOK || !strings.Contains(string(u.body), want) {
 			t.Errorf("undo: got %d %s, want 200 with %q", u.status, u.body, want)
 		}
+		// Undo clicked again (another tab, a double click): 409, saying so.
+		u = e.postForm(b, m[1], url.Values{}, "HX-Request", "true")
+		if u.status != http.StatusConflict || !strings.Contains(string(u.body), "This bulk action was undone already.") {
+			t.Errorf("second undo: got %d %s, want 409 saying it was undone already", u.status, u.body)
+		}
 	}
 
 	r := post(url.Values{"ids": {all}, "action": {"move"}, "status": {"Closed lost"}, "lost_reason": {"price"}, "lost_note": {"All three."}})

@@ -122,14 +122,21 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// bulkUndoneMessage is the answer to a second undo of a bulk action.
+const bulkUndoneMessage = "this bulk action was undone already"
+
 // handleBulkUndo answers POST /leads/bulk/{id}/undo/: the bulk action's leads
-// put back, except those changed since (kept, listed).
+// put back, except those changed since (kept, listed). 409 once it is undone,
+// as for an import.
 func (s *Server) handleBulkUndo(w http.ResponseWriter, r *http.Request) error {
 	id, err := uuid.Parse(chi.URLParam(r, "id"))
 	if err != nil {
 		return store.ErrNotFound
 	}
 	rep, err := s.Store.UndoBulkAction(r.Context(), id)
+	if errors.Is(err, store.ErrBulkUndone) {
+		return errStatus(http.StatusConflict, bulkUndoneMessage)
+	}
 	if err != nil {
 		return err
 	}

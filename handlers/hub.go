@@ -228,6 +228,15 @@ func (h *EventHub) read(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	h.mu.Lock()
+	if len(h.subs) == 0 && newest > h.last {
+		// Nobody is streaming from this server: nothing is read (an import
+		// is 100,000 events). A stream opened later from before newest reads
+		// the table (since).
+		h.ring = h.ring[:0]
+		h.floor, h.last = newest, newest
+	}
+	h.mu.Unlock()
 	for h.Last() < newest {
 		evs, err := h.store.EventsAfter(ctx, h.Last(), hubBatch)
 		if err != nil {

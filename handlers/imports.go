@@ -62,18 +62,31 @@ type ImportEnqueuer interface {
 // importTimeout bounds one run of an import's job.
 const importTimeout = 30 * time.Minute
 
+// importMaxRetry is how many times a failed run of an import's job is tried
+// again before the import fails.
+const importMaxRetry = 5
+
+// importTaskID is the id of import id's task: one task per import, so an
+// enqueue while the task waits, runs or is to be retried does nothing.
+func importTaskID(id uuid.UUID) string { return "import-" + id.String() }
+
 // EnqueueImport enqueues the job of import id (once: the task id is the
 // import's).
 func (q *Queue) EnqueueImport(ctx context.Context, id uuid.UUID) error {
+	err := q.enqueueImport(ctx, id)
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+func (q *Queue) enqueueImport(ctx context.Context, id uuid.UUID) error {
 	payload, err := json.Marshal(importPayload{ImportID: id})
 	if err != nil {
 		return fmt.Errorf("encode import task: %w", err)
 	}
 	_, err = q.Client.EnqueueContext(ctx, asynq.NewTask(TypeImport, payload),
-		asynq.TaskID("import-"+id.String()), asynq.MaxRetry(5), asynq.Timeout(importTimeout))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
+		asynq.TaskID(importTaskID(id)), asynq.MaxRetry(importMaxRetry), asynq.Timeout(importTimeout))
 	if err != nil {
 		return fmt.Errorf("enqueue import %s: %w", id, err)
 	}
@@ -97,8 +110,7 @@ func (t *Tasks) handleImport(ctx context.Context, task *asynq.Task) error {
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	if retried >= maxRetry {
 		t.Log.ErrorContext(ctx, "import failed", "import_id", p.ImportID, "err", err)
-		if ferr := t.Store.FailImport(context.WithoutCancel(ctx), p.ImportID,
-			"the import stopped on a server error; the rows written so far stay (Undo removes them)"); ferr != nil {
+		if ferr := t.Store.FailImport(context.WithoutCancel(ctx), p.ImportID, importFailedWhy); ferr != nil {
 			t.Log.WarnContext(ctx, "mark import failed", "import_id", p.ImportID, "err", ferr)
 		}
 	}
@@ -223,6 +235,14 @@ func (s *Server) handleImportCreate(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+// expiredMessage is the answer about an import past store.ImportRetention.
+var expiredMessage = fmt.Sprintf("This import finished more than %d days ago; its rows are no longer kept, so it can no longer be undone and its failed rows can no longer be downloaded.",
+	int(store.ImportRetention.Hours()/24))
+
+// errImportExpired is the answer to an undo or a download of the failed rows
+// of an import past store.ImportRetention: 410, it is gone for good.
+var errImportExpired = errStatus(http.StatusGone, expiredMessage)
+
 func importURL(id uuid.UUID) string { return views.ImportsPath + "/" + id.String() + "/" }
 
 // importJSON is an import as the API shows it, with its progress and links.
@@ -238,6 +258,10 @@ func importJSON(imp store.Import) map[string]any {
 	m["url"] = importURL(imp.ID)
 	m["failed_csv"] = views.ImportsPath + "/" + imp.ID.String() + "/failed.csv"
 	m["undo"] = importURL(imp.ID) + "undo/"
+	if imp.Expired { // its rows are gone: neither link works
+		m["failed_csv"], m["undo"] = nil, nil
+		m["expired_message"] = expiredMessage
+	}
 	return m
 }
 
@@ -299,6 +323,9 @@ func (s *Server) handleImportFailed(w http.ResponseWriter, r *http.Request) erro
 		}
 		return cw.Write(cells)
 	})
+	if errors.Is(err, store.ErrImportExpired) {
+		return errImportExpired
+	}
 	if cw == nil {
 		return err
 	}
@@ -309,7 +336,7 @@ func (s *Server) handleImportFailed(w http.ResponseWriter, r *http.Request) erro
 // handleImportUndo answers POST /imports/{id}/undo/: the leads the import
 // created go to the trash, the fields it updated get their values back;
 // leads changed since are kept and listed. 409 while the import runs, or
-// once it is undone.
+// once it is undone; 410 once it is past store.ImportRetention.
 func (s *Server) handleImportUndo(w http.ResponseWriter, r *http.Request) error {
 	id, err := importID(r)
 	if err != nil {
@@ -319,6 +346,9 @@ func (s *Server) handleImportUndo(w http.ResponseWriter, r *http.Request) error 
 	var se *store.ImportStateError
 	if errors.As(err, &se) {
 		return errStatus(http.StatusConflict, se.Error())
+	}
+	if errors.Is(err, store.ErrImportExpired) {
+		return errImportExpired
 	}
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ type Queue struct {
 	// TurnTimeout is the turn timeout of the workers (DefaultTurnTimeout when 0);
 	// a task's own time limit is a little longer, so the turn fails cleanly first.
 	TurnTimeout time.Duration
+	// Inspector, when set, lets RequeueImport tell a job that is on the queue
+	// from one that failed its last attempt (archived) or finished.
+	Inspector *asynq.Inspector
 }
 
 // EnqueueChatReply enqueues the job of reply id; n counts the enqueues of the
@@ -174,9 +177,12 @@ func (t *Tasks) Sweep(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// RunSweeper sweeps every interval until ctx ends.
+// RunSweeper sweeps the chat replies (Sweep) and the imports (SweepImports)
+// every interval until ctx ends.
 func (t *Tasks) RunSweeper(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, false, t.Log, "chat sweep", t.Sweep)
+	every(ctx, interval, false, t.Log, "sweep", func(ctx context.Context, now time.Time) error {
+		return errors.Join(t.Sweep(ctx, now), t.SweepImports(ctx, now))
+	})
 }
 
 // every runs do at each tick of interval (and once at the start when atStart)

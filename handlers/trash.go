@@ -98,10 +98,19 @@ func PurgeTrash(ctx context.Context, st *store.Store, log *slog.Logger, now time
 }
 
 // Housekeep does one round of housekeeping as of now: it purges the trash
-// (PurgeTrash) and deletes the records of expired sessions.
+// (PurgeTrash), the rows of the imports past their retention and the files of
+// finished imports (store.PurgeImports), and deletes the records of expired
+// sessions.
 func Housekeep(ctx context.Context, st *store.Store, log *slog.Logger, now time.Time) error {
 	if err := PurgeTrash(ctx, st, log, now); err != nil {
 		return fmt.Errorf("purge trash: %w", err)
+	}
+	chunks, rows, err := st.PurgeImports(ctx, now.Add(-store.ImportRetention))
+	if err != nil {
+		return err
+	}
+	if chunks > 0 || rows > 0 {
+		log.Info("imports purged", "file_chunks", chunks, "rows", rows)
 	}
 	if _, err := st.DeleteExpiredSessions(ctx); err != nil {
 		return fmt.Errorf("delete expired sessions: %w", err)

@@ -35,19 +35,6 @@ func (r iteratorForInsertImportRows) Values() ([]interface{}, error) {
 		r.rows[0].LeadID,
 		r.rows[0].Errors,
 		r.rows[0].Record,
-		r.rows[0].Name,
-		r.rows[0].Company,
-		r.rows[0].Email,
-		r.rows[0].Phone,
-		r.rows[0].Value,
-		r.rows[0].Notes,
-		r.rows[0].Status,
-		r.rows[0].Source,
-		r.rows[0].OwnerID,
-		r.rows[0].LostReason,
-		r.rows[0].LostNote,
-		r.rows[0].Changes,
-		r.rows[0].Before,
 		r.rows[0].Version,
 	}, nil
 }
@@ -56,6 +43,8 @@ func (r iteratorForInsertImportRows) Err() error {
 	return nil
 }
 
+// InsertImportRows records what became of a batch's rows (the new leads
+// themselves go in with InsertImportedLeads).
 func (q *Queries) InsertImportRows(ctx context.Context, arg []InsertImportRowsParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"import_rows"}, []string{"import_id", "row_no", "outcome", "lead_id", "errors", "record", "name", "company", "email", "phone", "value", "notes", "status", "source", "owner_id", "lost_reason", "lost_note", "changes", "before", "version"}, &iteratorForInsertImportRows{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"import_rows"}, []string{"import_id", "row_no", "outcome", "lead_id", "errors", "record", "version"}, &iteratorForInsertImportRows{rows: arg})
 }

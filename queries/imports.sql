@@ -49,23 +49,29 @@ SET rows_done = @rows_done, created = created + @created, updated = updated + @u
     skipped = skipped + @skipped, failed = failed + @failed, lease_until = @lease_until
 WHERE id = @id;
 
+-- FinishImport ends an unfinished import (done or failed) and deletes its
+-- file: only the job reads import_chunks (the failed rows' CSV is made of
+-- import_rows.record), and a finished import's job never runs again.
 -- name: FinishImport :exec
-UPDATE imports
-SET state = @state, error = @error, finished_at = now(), lease_until = NULL
-WHERE id = @id AND state IN ('queued', 'running');
+WITH finished AS (
+    UPDATE imports
+    SET state = @state, error = @error, finished_at = now(), lease_until = NULL
+    WHERE id = @id AND state IN ('queued', 'running')
+    RETURNING id
+)
+DELETE FROM import_chunks
+WHERE import_id IN (SELECT finished.id FROM finished);
 
 -- name: MarkImportUndone :exec
 UPDATE imports
 SET state = 'undone', undone_at = now(), undo = @undo
 WHERE id = @id;
 
+-- InsertImportRows records what became of a batch's rows (the new leads
+-- themselves go in with InsertImportedLeads).
 -- name: InsertImportRows :copyfrom
-INSERT INTO import_rows (import_id, row_no, outcome, lead_id, errors, record, name, company, email,
-                         phone, value, notes, status, source, owner_id, lost_reason, lost_note,
-                         changes, before, version)
-VALUES (@import_id, @row_no, @outcome, @lead_id, @errors, @record, @name, @company, @email,
-        @phone, @value, @notes, @status, @source, @owner_id, @lost_reason, @lost_note,
-        @changes, @before, @version);
+INSERT INTO import_rows (import_id, row_no, outcome, lead_id, errors, record, version)
+VALUES (@import_id, @row_no, @outcome, @lead_id, @errors, @record, @version);
 
 -- MatchImportLeads finds, for each key of a batch (email lower-cased, else
 -- name and company lower-cased), the oldest lead with it. n is the key's
@@ -90,40 +96,81 @@ FROM (
 WHERE m.id IS NOT NULL
 ORDER BY m.n;
 
--- InsertImportedLeads creates the leads of a batch's created rows, each at
--- the end of its column in the order of the file, with the version the row
--- holds (ReserveLeadVersions), and their create events. The events are given
--- the lead (the snapshot migration 00008's trigger would otherwise make,
--- counting each card's position one by one): a column's cards are counted
--- once, and a new card's position follows from its key. The caller holds
--- every stage's lock exclusively.
+-- ImportColumns returns, for every stage, the sort key a card added at the
+-- end of its column takes (key_gap after the last one, 0 in an empty column)
+-- and, when count is true, its number of cards (-1 when not counted): an
+-- import's batch appends its new leads there, and a new lead's position is
+-- the number of cards before it. Counting reads the whole column, so the job
+-- counts once and then keeps the numbers itself while nobody else changes the
+-- board (store.columnTally). The caller holds every stage's lock exclusively.
+-- name: ImportColumns :many
+SELECT s.name AS status,
+       coalesce((SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) + @key_gap::bigint, 0)::bigint AS next_key,
+       coalesce(CASE WHEN @count::boolean THEN (SELECT count(*) FROM leads l WHERE l.status = s.name) END, -1)::bigint AS n
+FROM stages s
+ORDER BY s.position;
+
+-- InsertImportedLeads creates the leads of a batch's created rows (the arrays
+-- zipped: unnest in the select list walks them side by side), each with the
+-- sort key, version and id the job chose, and their create events in the
+-- order of the file. An event is given the lead (the snapshot migration
+-- 00008's trigger would otherwise make, counting each card's position one by
+-- one) with its position, which the job also chose. Values are given in
+-- cents (a numeric array is encoded through math/big: a tenth of the job's
+-- time in Go), owners given as the nil uuid are none. The caller holds every stage's lock exclusively.
+--
+-- The events are given their stream positions (seq) here, not by the
+-- sequencer after the commit (migration 00008): numbering 2,000 events a
+-- batch afterwards writes each event twice, and while a batch is open the
+-- sequencer's poll walks its unnumbered rows; at 100,000 rows the sequencer
+-- took more time than the import. This is the sequencer's own rule: the
+-- statement takes the sequencer row's lock (its UPDATE) and keeps it to the
+-- commit, so no position after these is handed out until they are visible,
+-- and every position before them was handed out by a transaction that had
+-- committed (the sequencer numbers only committed events, under the same
+-- lock). Writers wait for the batch anyway (they need a stage lock), so
+-- holding the sequencer's lock delays nobody's event more than the batch
+-- does.
 -- name: InsertImportedLeads :execrows
 WITH src AS (
-    SELECT r.*, row_number() OVER (PARTITION BY r.status ORDER BY r.row_no) AS k
-    FROM import_rows r
-    WHERE r.import_id = @import_id AND r.row_no BETWEEN @first_row::integer AND @last_row::integer
-      AND r.outcome = 'created'
-), ends AS (
-    SELECT s.name,
-           coalesce((SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) + @key_gap::bigint, 0) AS base,
-           (SELECT count(*) FROM leads l WHERE l.status = s.name) AS n
-    FROM stages s
+    SELECT unnest(@ids::uuid[]) AS id,
+           unnest(@row_nos::integer[]) AS row_no,
+           unnest(@names::text[]) AS name,
+           unnest(@companies::text[]) AS company,
+           unnest(@emails::text[]) AS email,
+           unnest(@phones::text[]) AS phone,
+           unnest(@cents::bigint[]) AS cents,
+           unnest(@notes::text[]) AS notes,
+           unnest(@statuses::text[]) AS status,
+           unnest(@sources::text[]) AS source,
+           unnest(@card_orders::bigint[]) AS card_order,
+           unnest(@owner_ids::uuid[]) AS owner_id,
+           unnest(@lost_reasons::text[]) AS lost_reason,
+           unnest(@lost_notes::text[]) AS lost_note,
+           unnest(@versions::bigint[]) AS version,
+           unnest(@positions::bigint[]) AS position,
+           unnest(@changes::text[]) AS changes
 ), ins AS (
     INSERT INTO leads (id, name, company, email, phone, value, notes, status, source, card_order,
                        owner_id, lost_reason, lost_note, version)
-    SELECT src.lead_id, src.name, src.company, src.email, src.phone, src.value, src.notes, src.status,
-           src.source, ends.base + (src.k - 1) * @key_gap::bigint,
-           src.owner_id, src.lost_reason, src.lost_note, src.version
-    FROM src JOIN ends ON ends.name = src.status
+    SELECT src.id, src.name, src.company, src.email, src.phone, (src.cents::numeric / 100)::numeric(14, 2),
+           src.notes, src.status, src.source, src.card_order, nullif(src.owner_id, '00000000-0000-0000-0000-000000000000'),
+           src.lost_reason, src.lost_note, src.version
+    FROM src
     RETURNING *
+), numbered AS (
+    UPDATE lead_event_sequencer
+    SET last_seq = last_seq + cardinality(@ids::uuid[])
+    RETURNING last_seq - cardinality(@ids::uuid[]) AS before
 )
-INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
-SELECT ins.id, 'create', r.changes, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,
-       to_jsonb(ins) || jsonb_build_object('card_order', ends.n + (ins.card_order - ends.base) / @key_gap::bigint)
+INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead, seq)
+SELECT ins.id, 'create', src.changes::jsonb, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,
+       to_jsonb(ins) || jsonb_build_object('card_order', src.position),
+       numbered.before + row_number() OVER (ORDER BY src.row_no)
 FROM ins
-JOIN ends ON ends.name = ins.status
-JOIN import_rows r ON r.import_id = @import_id AND r.lead_id = ins.id AND r.outcome = 'created'
-ORDER BY r.row_no;
+JOIN src ON src.id = ins.id
+CROSS JOIN numbered
+ORDER BY src.row_no;
 
 -- ReserveLeadVersions draws n versions for new leads from the sequence every
 -- lead's version comes from (migration 00007), in increasing order.
@@ -221,3 +268,31 @@ WHERE id = @id;
 -- the lease to run out.
 -- name: ReleaseImport :exec
 UPDATE imports SET lease_until = now() WHERE id = @id AND state = 'running';
+
+-- ListStaleImports lists the unfinished imports no worker seems to be on: queued
+-- since before queued_before, or running with their worker's lease run out
+-- (the worker is gone, or its job is waiting to be retried). imports is one
+-- row per uploaded file, so this scan stays small.
+-- name: ListStaleImports :many
+SELECT id, created_at
+FROM imports
+WHERE (state = 'queued' AND created_at < @queued_before)
+   OR (state = 'running' AND lease_until < now())
+ORDER BY created_at, id
+LIMIT @row_limit::integer;
+
+-- PurgeImportChunks deletes the files of finished imports: FinishImport
+-- deletes an import's file as it finishes; this catches the files of imports
+-- finished before it did.
+-- name: PurgeImportChunks :execrows
+DELETE FROM import_chunks c
+USING imports i
+WHERE i.id = c.import_id AND i.state NOT IN ('queued', 'running');
+
+-- PurgeImportRows deletes the rows (what became of each row of the file: the
+-- undo's record and the failed rows) of the imports finished before
+-- finished_before. The imports themselves stay, with their counts.
+-- name: PurgeImportRows :execrows
+DELETE FROM import_rows r
+USING imports i
+WHERE i.id = r.import_id AND i.finished_at < @finished_before;

@@ -7,6 +7,7 @@ package queries
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -62,9 +63,14 @@ func (q *Queries) ClaimImport(ctx context.Context, arg ClaimImportParams) (Impor
 }
 
 const finishImport = `-- name: FinishImport :exec
-UPDATE imports
-SET state = $1, error = $2, finished_at = now(), lease_until = NULL
-WHERE id = $3 AND state IN ('queued', 'running')
+WITH finished AS (
+    UPDATE imports
+    SET state = $1, error = $2, finished_at = now(), lease_until = NULL
+    WHERE id = $3 AND state IN ('queued', 'running')
+    RETURNING id
+)
+DELETE FROM import_chunks
+WHERE import_id IN (SELECT finished.id FROM finished)
 `
 
 type FinishImportParams struct {
@@ -73,6 +79,9 @@ type FinishImportParams struct {
 	ID    uuid.UUID
 }
 
+// FinishImport ends an unfinished import (done or failed) and deletes its
+// file: only the job reads import_chunks (the failed rows' CSV is made of
+// import_rows.record), and a finished import's job never runs again.
 func (q *Queries) FinishImport(ctx context.Context, arg FinishImportParams) error {
 	_, err := q.db.Exec(ctx, finishImport, arg.State, arg.Error, arg.ID)
 	return err
@@ -207,6 +216,52 @@ func (q *Queries) ImportBatchDone(ctx context.Context, arg ImportBatchDoneParams
 	return err
 }
 
+const importColumns = `-- name: ImportColumns :many
+SELECT s.name AS status,
+       coalesce((SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) + $1::bigint, 0)::bigint AS next_key,
+       coalesce(CASE WHEN $2::boolean THEN (SELECT count(*) FROM leads l WHERE l.status = s.name) END, -1)::bigint AS n
+FROM stages s
+ORDER BY s.position
+`
+
+type ImportColumnsParams struct {
+	KeyGap int64
+	Count  bool
+}
+
+type ImportColumnsRow struct {
+	Status  string
+	NextKey int64
+	N       int64
+}
+
+// ImportColumns returns, for every stage, the sort key a card added at the
+// end of its column takes (key_gap after the last one, 0 in an empty column)
+// and, when count is true, its number of cards (-1 when not counted): an
+// import's batch appends its new leads there, and a new lead's position is
+// the number of cards before it. Counting reads the whole column, so the job
+// counts once and then keeps the numbers itself while nobody else changes the
+// board (store.columnTally). The caller holds every stage's lock exclusively.
+func (q *Queries) ImportColumns(ctx context.Context, arg ImportColumnsParams) ([]ImportColumnsRow, error) {
+	rows, err := q.db.Query(ctx, importColumns, arg.KeyGap, arg.Count)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ImportColumnsRow{}
+	for rows.Next() {
+		var i ImportColumnsRow
+		if err := rows.Scan(&i.Status, &i.NextKey, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const importCreatedGone = `-- name: ImportCreatedGone :many
 SELECT DISTINCT r.lead_id::uuid AS lead_id
 FROM import_rows r
@@ -328,83 +383,123 @@ func (q *Queries) InsertImportChunk(ctx context.Context, arg InsertImportChunkPa
 }
 
 type InsertImportRowsParams struct {
-	ImportID   uuid.UUID
-	RowNo      int32
-	Outcome    string
-	LeadID     pgtype.UUID
-	Errors     []byte
-	Record     []byte
-	Name       *string
-	Company    *string
-	Email      *string
-	Phone      *string
-	Value      pgtype.Numeric
-	Notes      *string
-	Status     *string
-	Source     *string
-	OwnerID    pgtype.UUID
-	LostReason *string
-	LostNote   *string
-	Changes    []byte
-	Before     []byte
-	Version    *int64
+	ImportID uuid.UUID
+	RowNo    int32
+	Outcome  string
+	LeadID   pgtype.UUID
+	Errors   []byte
+	Record   []byte
+	Version  *int64
 }
 
 const insertImportedLeads = `-- name: InsertImportedLeads :execrows
 WITH src AS (
-    SELECT r.import_id, r.row_no, r.outcome, r.lead_id, r.errors, r.record, r.name, r.company, r.email, r.phone, r.value, r.notes, r.status, r.source, r.owner_id, r.lost_reason, r.lost_note, r.changes, r.before, r.version, row_number() OVER (PARTITION BY r.status ORDER BY r.row_no) AS k
-    FROM import_rows r
-    WHERE r.import_id = $5 AND r.row_no BETWEEN $6::integer AND $7::integer
-      AND r.outcome = 'created'
-), ends AS (
-    SELECT s.name,
-           coalesce((SELECT max(l.card_order) FROM leads l WHERE l.status = s.name) + $4::bigint, 0) AS base,
-           (SELECT count(*) FROM leads l WHERE l.status = s.name) AS n
-    FROM stages s
+    SELECT unnest($4::uuid[]) AS id,
+           unnest($5::integer[]) AS row_no,
+           unnest($6::text[]) AS name,
+           unnest($7::text[]) AS company,
+           unnest($8::text[]) AS email,
+           unnest($9::text[]) AS phone,
+           unnest($10::bigint[]) AS cents,
+           unnest($11::text[]) AS notes,
+           unnest($12::text[]) AS status,
+           unnest($13::text[]) AS source,
+           unnest($14::bigint[]) AS card_order,
+           unnest($15::uuid[]) AS owner_id,
+           unnest($16::text[]) AS lost_reason,
+           unnest($17::text[]) AS lost_note,
+           unnest($18::bigint[]) AS version,
+           unnest($19::bigint[]) AS position,
+           unnest($20::text[]) AS changes
 ), ins AS (
     INSERT INTO leads (id, name, company, email, phone, value, notes, status, source, card_order,
                        owner_id, lost_reason, lost_note, version)
-    SELECT src.lead_id, src.name, src.company, src.email, src.phone, src.value, src.notes, src.status,
-           src.source, ends.base + (src.k - 1) * $4::bigint,
-           src.owner_id, src.lost_reason, src.lost_note, src.version
-    FROM src JOIN ends ON ends.name = src.status
+    SELECT src.id, src.name, src.company, src.email, src.phone, (src.cents::numeric / 100)::numeric(14, 2),
+           src.notes, src.status, src.source, src.card_order, nullif(src.owner_id, '00000000-0000-0000-0000-000000000000'),
+           src.lost_reason, src.lost_note, src.version
+    FROM src
     RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
+), numbered AS (
+    UPDATE lead_event_sequencer
+    SET last_seq = last_seq + cardinality($4::uuid[])
+    RETURNING last_seq - cardinality($4::uuid[]) AS before
 )
-INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead)
-SELECT ins.id, 'create', r.changes, $1, $2::uuid, $3,
-       to_jsonb(ins) || jsonb_build_object('card_order', ends.n + (ins.card_order - ends.base) / $4::bigint)
+INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead, seq)
+SELECT ins.id, 'create', src.changes::jsonb, $1, $2::uuid, $3,
+       to_jsonb(ins) || jsonb_build_object('card_order', src.position),
+       numbered.before + row_number() OVER (ORDER BY src.row_no)
 FROM ins
-JOIN ends ON ends.name = ins.status
-JOIN import_rows r ON r.import_id = $5 AND r.lead_id = ins.id AND r.outcome = 'created'
-ORDER BY r.row_no
+JOIN src ON src.id = ins.id
+CROSS JOIN numbered
+ORDER BY src.row_no
 `
 
 type InsertImportedLeadsParams struct {
 	ActorKind   string
 	ActorUserID pgtype.UUID
 	ActorName   string
-	KeyGap      int64
-	ImportID    uuid.UUID
-	FirstRow    int32
-	LastRow     int32
+	Ids         []uuid.UUID
+	RowNos      []int32
+	Names       []string
+	Companies   []string
+	Emails      []string
+	Phones      []string
+	Cents       []int64
+	Notes       []string
+	Statuses    []string
+	Sources     []string
+	CardOrders  []int64
+	OwnerIds    []uuid.UUID
+	LostReasons []string
+	LostNotes   []string
+	Versions    []int64
+	Positions   []int64
+	Changes     []string
 }
 
-// InsertImportedLeads creates the leads of a batch's created rows, each at
-// the end of its column in the order of the file, with the version the row
-// holds (ReserveLeadVersions), and their create events. The events are given
-// the lead (the snapshot migration 00008's trigger would otherwise make,
-// counting each card's position one by one): a column's cards are counted
-// once, and a new card's position follows from its key. The caller holds
-// every stage's lock exclusively.
+// InsertImportedLeads creates the leads of a batch's created rows (the arrays
+// zipped: unnest in the select list walks them side by side), each with the
+// sort key, version and id the job chose, and their create events in the
+// order of the file. An event is given the lead (the snapshot migration
+// 00008's trigger would otherwise make, counting each card's position one by
+// one) with its position, which the job also chose. Values are given in
+// cents (a numeric array is encoded through math/big: a tenth of the job's
+// time in Go), owners given as the nil uuid are none. The caller holds every stage's lock exclusively.
+//
+// The events are given their stream positions (seq) here, not by the
+// sequencer after the commit (migration 00008): numbering 2,000 events a
+// batch afterwards writes each event twice, and while a batch is open the
+// sequencer's poll walks its unnumbered rows; at 100,000 rows the sequencer
+// took more time than the import. This is the sequencer's own rule: the
+// statement takes the sequencer row's lock (its UPDATE) and keeps it to the
+// commit, so no position after these is handed out until they are visible,
+// and every position before them was handed out by a transaction that had
+// committed (the sequencer numbers only committed events, under the same
+// lock). Writers wait for the batch anyway (they need a stage lock), so
+// holding the sequencer's lock delays nobody's event more than the batch
+// does.
 func (q *Queries) InsertImportedLeads(ctx context.Context, arg InsertImportedLeadsParams) (int64, error) {
 	result, err := q.db.Exec(ctx, insertImportedLeads,
 		arg.ActorKind,
 		arg.ActorUserID,
 		arg.ActorName,
-		arg.KeyGap,
-		arg.ImportID,
-		arg.FirstRow,
-		arg.LastRow,
+		arg.Ids,
+		arg.RowNos,
+		arg.Names,
+		arg.Companies,
+		arg.Emails,
+		arg.Phones,
+		arg.Cents,
+		arg.Notes,
+		arg.Statuses,
+		arg.Sources,
+		arg.CardOrders,
+		arg.OwnerIds,
+		arg.LostReasons,
+		arg.LostNotes,
+		arg.Versions,
+		arg.Positions,
+		arg.Changes,
 	)
 	if err != nil {
 		return 0, err
@@ -550,6 +645,49 @@ func (q *Queries) ListImports(ctx context.Context, rowLimit int32) ([]Import, er
 	return items, nil
 }
 
+const listStaleImports = `-- name: ListStaleImports :many
+SELECT id, created_at
+FROM imports
+WHERE (state = 'queued' AND created_at < $1)
+   OR (state = 'running' AND lease_until < now())
+ORDER BY created_at, id
+LIMIT $2::integer
+`
+
+type ListStaleImportsParams struct {
+	QueuedBefore time.Time
+	RowLimit     int32
+}
+
+type ListStaleImportsRow struct {
+	ID        uuid.UUID
+	CreatedAt time.Time
+}
+
+// ListStaleImports lists the unfinished imports no worker seems to be on: queued
+// since before queued_before, or running with their worker's lease run out
+// (the worker is gone, or its job is waiting to be retried). imports is one
+// row per uploaded file, so this scan stays small.
+func (q *Queries) ListStaleImports(ctx context.Context, arg ListStaleImportsParams) ([]ListStaleImportsRow, error) {
+	rows, err := q.db.Query(ctx, listStaleImports, arg.QueuedBefore, arg.RowLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListStaleImportsRow{}
+	for rows.Next() {
+		var i ListStaleImportsRow
+		if err := rows.Scan(&i.ID, &i.CreatedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const markImportUndone = `-- name: MarkImportUndone :exec
 UPDATE imports
 SET state = 'undone', undone_at = now(), undo = $1
@@ -619,6 +757,40 @@ func (q *Queries) MatchImportLeads(ctx context.Context, arg MatchImportLeadsPara
 		return nil, err
 	}
 	return items, nil
+}
+
+const purgeImportChunks = `-- name: PurgeImportChunks :execrows
+DELETE FROM import_chunks c
+USING imports i
+WHERE i.id = c.import_id AND i.state NOT IN ('queued', 'running')
+`
+
+// PurgeImportChunks deletes the files of finished imports: FinishImport
+// deletes an import's file as it finishes; this catches the files of imports
+// finished before it did.
+func (q *Queries) PurgeImportChunks(ctx context.Context) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeImportChunks)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const purgeImportRows = `-- name: PurgeImportRows :execrows
+DELETE FROM import_rows r
+USING imports i
+WHERE i.id = r.import_id AND i.finished_at < $1
+`
+
+// PurgeImportRows deletes the rows (what became of each row of the file: the
+// undo's record and the failed rows) of the imports finished before
+// finished_before. The imports themselves stay, with their counts.
+func (q *Queries) PurgeImportRows(ctx context.Context, finishedBefore pgtype.Timestamptz) (int64, error) {
+	result, err := q.db.Exec(ctx, purgeImportRows, finishedBefore)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const releaseImport = `-- name: ReleaseImport :exec

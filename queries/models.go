@@ -102,26 +102,14 @@ type ImportChunk struct {
 }
 
 type ImportRow struct {
-	ImportID   uuid.UUID
-	RowNo      int32
-	Outcome    string
-	LeadID     pgtype.UUID
-	Errors     []byte
-	Record     []byte
-	Name       *string
-	Company    *string
-	Email      *string
-	Phone      *string
-	Value      pgtype.Numeric
-	Notes      *string
-	Status     *string
-	Source     *string
-	OwnerID    pgtype.UUID
-	LostReason *string
-	LostNote   *string
-	Changes    []byte
-	Before     []byte
-	Version    *int64
+	ImportID uuid.UUID
+	RowNo    int32
+	Outcome  string
+	LeadID   pgtype.UUID
+	Errors   []byte
+	Record   []byte
+	Before   []byte
+	Version  *int64
 }
 
 type Lead struct {

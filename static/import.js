@@ -321,11 +321,11 @@
       tr.appendChild(cell("td", e.message, { "class": "import-wrap" }));
       body.appendChild(tr);
     });
-    box.hidden = imp.failed === 0;
-    $("import-failed").setAttribute("href", imp.failed_csv);
+    box.hidden = imp.failed === 0 || !imp.failed_csv;
+    $("import-failed").setAttribute("href", imp.failed_csv || "#");
     var undo = $("import-undo");
-    undo.hidden = imp.state === "undone" || (imp.created === 0 && imp.updated === 0);
-    say($("import-undo-result"), imp.undo_result ? imp.undo_result.message : "");
+    undo.hidden = !imp.undo || imp.state === "undone" || (imp.created === 0 && imp.updated === 0);
+    say($("import-undo-result"), imp.undo_result ? imp.undo_result.message : (imp.expired_message || ""));
     $("import-result").hidden = false;
   }
 

@@ -102,7 +102,7 @@ func (in *BulkInput) validate() *ValidationError {
 			errs["status"] = "is required to move leads"
 		}
 		in.LostReason = strings.TrimSpace(in.LostReason)
-		if msg := CheckText(in.LostReason, MaxLostReasonLen); msg != "" {
+		if msg := CheckLine(in.LostReason, MaxLostReasonLen); msg != "" {
 			errs["lost_reason"] = msg
 		}
 		in.LostNote = strings.TrimSpace(in.LostNote)
@@ -300,9 +300,14 @@ type UndoReport struct {
 	Message  string      `json:"message"`
 }
 
+// ErrBulkUndone is the undo of a bulk action that was undone already: a
+// conflict with the action's state, as a second undo of an import is
+// (ImportStateError).
+var ErrBulkUndone = fmt.Errorf("%w: this bulk action was undone already", ErrConflict)
+
 // UndoBulkAction puts back what bulk action id changed, lead by lead, except
-// the leads changed since (see UndoReport). ErrNotFound for an unknown id, a
-// *ValidationError when it was undone already.
+// the leads changed since (see UndoReport). ErrNotFound for an unknown id,
+// ErrBulkUndone when it was undone already.
 func (s *Store) UndoBulkAction(ctx context.Context, id uuid.UUID) (UndoReport, error) {
 	var rep UndoReport
 	err := s.inTx(ctx, func(q *queries.Queries) error {
@@ -312,7 +317,7 @@ func (s *Store) UndoBulkAction(ctx context.Context, id uuid.UUID) (UndoReport, e
 			return err
 		}
 		if op.UndoneAt.Valid {
-			return fieldError("id", "this bulk action was undone already")
+			return ErrBulkUndone
 		}
 		var entries []bulkEntry
 		if err := json.Unmarshal(op.Leads, &entries); err != nil {

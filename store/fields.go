@@ -44,7 +44,8 @@ type FieldKind int
 
 // Kinds of field.
 const (
-	// KindText is one line of text, trimmed.
+	// KindText is one line of text, trimmed: a line break (CR or LF) inside
+	// it is refused (MsgOneLine), as it is in every kind but KindLongText.
 	KindText FieldKind = iota
 	// KindLongText is text kept as typed (notes): its layout is the author's.
 	KindLongText
@@ -244,6 +245,8 @@ func (f Field) check(errs map[string]string, in *LeadInput) {
 		return
 	}
 	switch {
+	case f.Kind != KindLongText && strings.ContainsAny(*p, "\r\n"):
+		errs[f.Name] = MsgOneLine
 	case f.Required && *p == "":
 		errs[f.Name] = "must not be empty"
 	case f.Kind == KindEmail && *p != "" && !looksLikeEmail(*p):

@@ -212,6 +212,22 @@ func CheckText(s string, maxLen int) string {
 	return ""
 }
 
+// MsgOneLine is the refusal of a line break in a one-line field (every text
+// field but notes and lost_note).
+const MsgOneLine = "must be one line"
+
+// CheckLine is CheckText for a one-line text: it also refuses a line break
+// (CR or LF), as the CSV import does.
+func CheckLine(s string, maxLen int) string {
+	if msg := CheckText(s, maxLen); msg != "" {
+		return msg
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return MsgOneLine
+	}
+	return ""
+}
+
 // checkText sets errs[field] when the text p points to fails CheckText, and says
 // whether it did.
 func checkText(errs map[string]string, field string, p *string, maxLen int) bool {

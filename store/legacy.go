@@ -813,8 +813,9 @@ func compareLegacy(a, b *legacyLead) int {
 }
 
 // legacyText is an original text column as the lead-field table keeps it:
-// trimmed unless kept as typed, valid UTF-8 without NUL, at most max
-// characters (cut, with a warning, when longer). NULL is "".
+// trimmed and on one line (line breaks become spaces, with a warning) unless
+// kept as typed, valid UTF-8 without NUL, at most max characters (cut, with a
+// warning, when longer). NULL is "".
 func legacyText(p *string, field string, max int, trim bool, warn func(string, ...any)) string {
 	if p == nil {
 		return ""
@@ -826,12 +827,31 @@ func legacyText(p *string, field string, max int, trim bool, warn func(string, .
 	}
 	if trim {
 		s = strings.TrimSpace(s)
+		if strings.ContainsAny(s, "\r\n") {
+			// A one-line field here (the lead-field table refuses a line
+			// break in it): the lines are joined with spaces.
+			s = oneLine(s)
+			warn("%s had line breaks: replaced with spaces (%q)", field, s)
+		}
 	}
 	if n := utf8.RuneCountInString(s); n > max {
 		s = string([]rune(s)[:max])
 		warn("%s has %d characters, more than the %d a lead keeps: cut to %d", field, n, max, max)
 	}
 	return s
+}
+
+// oneLine joins the lines of s with one space each, dropping the blank
+// ones and the spaces around each line.
+func oneLine(s string) string {
+	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' })
+	out := lines[:0]
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // legacyValue is an original value as Money: NULL is 0; a negative value, one

@@ -375,3 +375,49 @@ func TestImportLegacyBadSource(t *testing.T) {
 		}
 	}
 }
+
+// TestImportLegacyLineBreaks: the original backend let a name (or company,
+// source...) hold line breaks, which the lead-field table refuses in one-line
+// fields. Such rows still import, their lines joined with spaces, and the dry
+// run says so; notes keep theirs.
+func TestImportLegacyLineBreaks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := newOriginalDB(t, originalSchema, []legacyLead{
+		{id: ptr(lid(1)), name: ptr("Lou\r\n  Multiline \n"), source: ptr("Trade\n\nshow"), notes: ptr("first line\nsecond line"),
+			status: ptr("Interest"), cardOrder: ptr(0), created: at(0), updated: at(1)},
+	})
+	st, _ := storetest.NewStore(t)
+	plan, err := st.ImportLegacy(ctx, store.LegacyImport{SourceURL: src})
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	var warnings []string
+	for _, w := range plan.Warnings {
+		warnings = append(warnings, w.Message)
+	}
+	got := strings.Join(warnings, "\n")
+	for _, want := range []string{`name had line breaks: replaced with spaces ("Lou Multiline")`, `source had line breaks: replaced with spaces ("Trade show")`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("dry run's warnings:\n%s\nwant one saying %s", got, want)
+		}
+	}
+	if strings.Contains(got, "notes") {
+		t.Errorf("dry run's warnings mention notes, which keep their line breaks:\n%s", got)
+	}
+	if _, err := st.ImportLegacy(store.WithActor(ctx, store.LegacyActor(nil)), store.LegacyImport{SourceURL: src, Apply: true}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	id := store.LegacyIDFor(lid(1))
+	l, err := st.GetLead(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Name != "Lou Multiline" || l.Source != "Trade show" || l.Notes != "first line\nsecond line" {
+		t.Errorf("imported lead: name %q, source %q, notes %q", l.Name, l.Source, l.Notes)
+	}
+	// The lead is editable as any other: its fields pass the table's rules.
+	if _, err := st.UpdateLead(ctx, id, store.LeadInput{Name: ptr(l.Name), Source: ptr(l.Source), Notes: ptr(l.Notes)}); err != nil {
+		t.Errorf("editing the imported lead: %v", err)
+	}
+}

@@ -114,7 +114,7 @@ func checkReasonName(name string) (string, error) {
 	if name == "" {
 		return "", fieldError("name", "must not be empty")
 	}
-	if msg := CheckText(name, 100); msg != "" {
+	if msg := CheckLine(name, 100); msg != "" {
 		return "", fieldError("name", msg)
 	}
 	return name, nil

@@ -319,7 +319,8 @@ func newAssistant(cfg config, log *slog.Logger, st *store.Store, metrics *handle
 // their retention and forgets expired sessions.
 const housekeepingInterval = time.Hour
 
-// sweepInterval is how often the worker looks for chat replies the queue lost.
+// sweepInterval is how often the worker looks for chat replies and imports
+// the queue lost.
 const sweepInterval = 30 * time.Second
 
 func displayAddr(a net.Addr) string {
@@ -349,10 +350,11 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger, st *store.Stor
 	}
 	defer rdb.Close()
 	tasks := &handlers.Tasks{
-		Store:       st,
-		Log:         log,
-		Assistant:   newAssistant(cfg, log, st, metrics),
-		Enqueuer:    &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout},
+		Store:     st,
+		Log:       log,
+		Assistant: newAssistant(cfg, log, st, metrics),
+		Enqueuer: &handlers.Queue{Client: asynq.NewClientFromRedisClient(rdb), TurnTimeout: cfg.TurnTimeout,
+			Inspector: asynq.NewInspectorFromRedisClient(rdb)},
 		TurnTimeout: cfg.TurnTimeout,
 		Redis:       rdb,
 	}
