@@ -25,8 +25,9 @@
 //   put 20,000 messages in the live region; now 0.7-0.9 s in pieces of at
 //   most 0.15 s (mostly the board's few renders), and one message
 //   (TestBrowserLiveBoardImportBurst logs it for 5,000).
-// - Messages are said once per batch of events (the last one's, or how many
-//   changed), not once per event.
+// - Messages are said once per batch of events applied (the one, or how many
+//   changed), as they are applied: not once per event, and not for this
+//   tab's own change whose event came before its answer.
 // - import.finished (an event without an id, not in the history) puts a
 //   notice with a link to the import's page in the board's notices, until it
 //   is dismissed.
@@ -53,7 +54,6 @@
   function cardOf(leadID) { return byId('lead-' + leadID); }
 
   var pending = [];   // events waiting for a drag or a dialog to end
-  var heard = [];     // events not said in the message region yet
   var timer = null;
   // burst counts the events of a burst: {n, who (actor name, or '' for
   // several), created (all lead.created), skipped (the stream skipped some:
@@ -109,21 +109,21 @@
     return who + ' ' + (created ? 'added ' : 'changed ') + n.toLocaleString() + ' leads.';
   }
 
-  // sayHeard says the events heard since the last message: the one, or how
-  // many.
-  function sayHeard() {
-    if (!heard.length) return;
-    if (heard.length === 1) {
-      announce(describe(heard[0]));
-    } else {
-      var who = heard[0].actor && heard[0].actor.name, created = true;
-      heard.forEach(function (ev) {
-        if (!ev.actor || ev.actor.name !== who) who = '';
-        if (ev.type !== 'lead.created') created = false;
-      });
-      announce(describeMany(heard.length, who, created));
+  // say says the events about to be applied: the one, or how many. They are
+  // said when they are applied, not when they arrive: by then this tab's own
+  // change, whose event may come before its answer, is on the page.
+  function say(evs) {
+    if (!evs.length) return;
+    if (evs.length === 1) {
+      announce(describe(evs[0]));
+      return;
     }
-    heard = [];
+    var who = evs[0].actor && evs[0].actor.name, created = true;
+    evs.forEach(function (ev) {
+      if (!ev.actor || ev.actor.name !== who) who = '';
+      if (ev.type !== 'lead.created') created = false;
+    });
+    announce(describeMany(evs.length, who, created));
   }
 
   // announce puts the message in the page's live region (#flash, a polite
@@ -188,6 +188,7 @@
 
   function apply(evs) {
     evs = evs.filter(function (ev) { return !applied(ev); });
+    say(evs);
     if (!evs.length) return;
     var board = byId('board');
     if (!board) return;
@@ -206,7 +207,6 @@
 
   function flush() {
     timer = null;
-    sayHeard();
     var ready = [], later = [];
     pending.forEach(function (ev) { (waits(ev) ? later : ready).push(ev); });
     pending = later;
@@ -225,7 +225,6 @@
     }
     if (applied(ev)) return;
     if (openLead() === ev.lead.id) noticeInDialog(ev);
-    heard.push(ev);
     pending.push(ev);
     if (pending.length > BURST) {
       startBurst();
@@ -244,7 +243,6 @@
     timer = null;
     var evs = pending;
     pending = [];
-    heard = [];
     burst = { n: 0, who: evs[0].actor && evs[0].actor.name, created: true, skipped: false, drawn: 0, last: 0, drawnAt: 0, tick: 0 };
     evs.forEach(countBurst);
     redrawBurst();
