@@ -1151,6 +1151,7 @@ func (s *Store) RunImport(ctx context.Context, id uuid.UUID) (err error) {
 	if err := s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportDone}); err != nil {
 		return translate(fmt.Errorf("finish import %s: %w", id, err))
 	}
+	s.importProgressed(ctx, id)
 	return nil
 }
 
@@ -1189,7 +1190,6 @@ func readImportRows(ctx context.Context, f *csvFile, env *importEnv, done int, o
 	if len(batch) > 0 {
 		return send()
 	}
-	s.importProgressed(ctx, id)
 	return nil
 }
 
