@@ -296,3 +296,19 @@ WHERE i.id = c.import_id AND i.state NOT IN ('queued', 'running');
 DELETE FROM import_rows r
 USING imports i
 WHERE i.id = r.import_id AND i.finished_at < @finished_before;
+
+-- LeadSearchIndexes lists the GIN indexes of leads (the trigram indexes of
+-- the search) and whether the current user may clean their pending lists
+-- (gin_clean_pending_list needs the index's owner, as VACUUM does).
+-- name: LeadSearchIndexes :many
+SELECT c.oid::regclass::text AS name, pg_has_role(c.relowner, 'USAGE') AS owned
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_am a ON a.oid = c.relam
+WHERE i.indrelid = 'leads'::regclass AND a.amname = 'gin'
+ORDER BY 1;
+
+-- CleanPendingList moves a GIN index's pending entries into the index proper,
+-- in bulk (see store.importGinLimit).
+-- name: CleanPendingList :exec
+SELECT gin_clean_pending_list(to_regclass(@index_name::text));

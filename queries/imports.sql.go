@@ -62,6 +62,17 @@ func (q *Queries) ClaimImport(ctx context.Context, arg ClaimImportParams) (Impor
 	return i, err
 }
 
+const cleanPendingList = `-- name: CleanPendingList :exec
+SELECT gin_clean_pending_list(to_regclass($1::text))
+`
+
+// CleanPendingList moves a GIN index's pending entries into the index proper,
+// in bulk (see store.importGinLimit).
+func (q *Queries) CleanPendingList(ctx context.Context, indexName string) error {
+	_, err := q.db.Exec(ctx, cleanPendingList, indexName)
+	return err
+}
+
 const finishImport = `-- name: FinishImport :exec
 WITH finished AS (
     UPDATE imports
@@ -505,6 +516,43 @@ func (q *Queries) InsertImportedLeads(ctx context.Context, arg InsertImportedLea
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const leadSearchIndexes = `-- name: LeadSearchIndexes :many
+SELECT c.oid::regclass::text AS name, pg_has_role(c.relowner, 'USAGE') AS owned
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_am a ON a.oid = c.relam
+WHERE i.indrelid = 'leads'::regclass AND a.amname = 'gin'
+ORDER BY 1
+`
+
+type LeadSearchIndexesRow struct {
+	Name  string
+	Owned bool
+}
+
+// LeadSearchIndexes lists the GIN indexes of leads (the trigram indexes of
+// the search) and whether the current user may clean their pending lists
+// (gin_clean_pending_list needs the index's owner, as VACUUM does).
+func (q *Queries) LeadSearchIndexes(ctx context.Context) ([]LeadSearchIndexesRow, error) {
+	rows, err := q.db.Query(ctx, leadSearchIndexes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []LeadSearchIndexesRow{}
+	for rows.Next() {
+		var i LeadSearchIndexesRow
+		if err := rows.Scan(&i.Name, &i.Owned); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listImportFailures = `-- name: ListImportFailures :many
