@@ -13,6 +13,10 @@ import (
 	"github.com/crmteam/crm/store"
 )
 
+// BurstEvents is how many events may wait for a ?burst=reset stream before it
+// is sent a reset instead of them.
+const BurstEvents = 200
+
 // streamWriteWindow is how long one write to a stream may take: each write
 // sets the write deadline (past the server's WriteTimeout) this far ahead, and a
 // client that takes longer is gone.
@@ -39,6 +43,12 @@ const streamWriteWindow = 30 * time.Second
 //
 // ?only=import sends those alone (the import page has no use for the lead
 // events an import makes by the thousand).
+//
+// ?burst=reset is for a page that redraws itself (the board): when more than
+// BurstEvents events are waiting for the stream (an import, a bulk action),
+// it is sent one "event: reset" with the current position instead of them.
+// An import of 100,000 rows is then a few resets, not some 100 MB of events to
+// every open board. Streams without it (API clients, scripts) get every event.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.Events == nil {
 		return errStatus(http.StatusServiceUnavailable, "the event stream is not available on this server")
@@ -51,6 +61,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		importsOnly = true
 	default:
 		return badRequest("only may be import (the import events alone) or absent")
+	}
+	burstReset := false
+	switch r.URL.Query().Get("burst") {
+	case "":
+	case "reset":
+		burstReset = true
+	default:
+		return badRequest("burst may be reset (a reset instead of a burst of events) or absent")
 	}
 	after := int64(-1)
 	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("since")} {
@@ -129,6 +147,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	for {
 		if !importsOnly {
+			if !reset && burstReset {
+				if last := s.Events.Last(); last-after > BurstEvents {
+					after, reset = last, true
+				}
+			}
 			if reset {
 				msg := fmt.Sprintf("id: %d\nevent: reset\ndata: {\"id\":%d}\n\n", after, after)
 				if err := write([]byte(msg)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,51 @@ func TestImportEventsWithoutRedis(t *testing.T) {
 	}
 	if ev.typ != handlers.EventImportFinished || ev.num("created") != 3 || ev.num("failed") != 1 || ev.data["id"] != imp.ID.String() {
 		t.Errorf("got %s %v, want import.finished of few.csv, 3 created and 1 failed", ev.typ, ev.data)
+	}
+}
+
+// A ?burst=reset stream (the board's) is sent one reset instead of more than
+// BurstEvents waiting events, here an import's 300 lead.created; a plain
+// stream gets all 300, and after the burst both get single events again.
+func TestEventStreamBurstReset(t *testing.T) {
+	t.Parallel()
+	e := newEventEnv(t, false)
+	if r := getStreamAt(t, e.ts.URL+"/events/?burst=drop"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("?burst=drop: got %d, want 400", r.StatusCode)
+	}
+	burst := openStreamAt(t, e.ts.URL+"/events/?burst=reset")
+	plain := openStream(t, e.ts.URL)
+	const rows = 300
+	imp, err := e.st.CreateImport(t.Context(), store.ImportUpload{FileName: "burst.csv", Body: strings.NewReader(importFile(rows - 1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.RunImport(t.Context(), imp.ID); err != nil {
+		t.Fatal(err)
+	}
+	last := mustLastEventID(t, e.st)
+	// next skips the import events.
+	next := func(s *sseStream) sseEvent {
+		for {
+			if ev := s.next(t); !strings.HasPrefix(ev.event, "import.") {
+				return ev
+			}
+		}
+	}
+	if ev := next(burst); ev.event != "reset" || ev.id != strconv.FormatInt(last, 10) {
+		t.Errorf("?burst=reset after %d events at once: got %s (id %s), want one reset at %d", rows-1, ev.event, ev.id, last)
+	}
+	for i := range rows - 1 {
+		if ev := next(plain); ev.event != store.LeadCreated {
+			t.Fatalf("plain stream, event %d of the import: got %s, want lead.created", i+1, ev.event)
+		}
+	}
+	if _, err := e.st.CreateLead(t.Context(), store.LeadInput{Name: ptrTo("After")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*sseStream{burst, plain} {
+		if ev := next(s); ev.event != store.LeadCreated || ev.decode(t).Lead.Name != "After" {
+			t.Errorf("after the burst: got %s %s, want lead.created of After", ev.event, ev.data)
+		}
 	}
 }

@@ -16,15 +16,17 @@
 // - A stage change (stage.created, .updated, .deleted, .reordered) renders the
 //   whole board again, as the server now has it: columns appear, disappear,
 //   change name or order. It waits, like the others, while a card is dragged.
-// - A burst (an import's thousands of lead.created, a bulk action): once more
-//   than BURST events wait together, each further one is only counted, and the
-//   whole board is rendered again at once, then at most every BURST_REDRAW_MS
-//   while they keep coming and once after they stop; the message region says
-//   it once ("… added 5,000 leads."). Card by card, an import of 20,000 rows
-//   kept the tab busy for 3.5 s in pieces of up to a third of a second, and
-//   put 20,000 messages in the live region; now 0.7-0.9 s in pieces of at
-//   most 0.15 s (mostly the board's few renders), and one message
-//   (TestBrowserLiveBoardImportBurst logs it for 5,000).
+// - A burst (an import's thousands of lead.created, a bulk action): the
+//   stream is opened with burst=reset, so more than the server's BurstEvents
+//   waiting events come as one reset; and once more than BURST events wait
+//   here together, each further one is only counted. Either way the whole
+//   board is rendered again at once, then at most every BURST_REDRAW_MS while
+//   events or resets keep coming and once after they stop, and the message
+//   region says it once ("… added 120 leads.", or "Many leads changed" when
+//   the server skipped them). Card by card, an import of 20,000 rows kept the
+//   tab busy for 3.5 s in pieces of up to a third of a second, and put 20,000
+//   messages in the live region (TestBrowserLiveBoardImportBurst logs what it
+//   costs now).
 // - Messages are said once per batch of events applied (the one, or how many
 //   changed), as they are applied: not once per event, and not for this
 //   tab's own change whose event came before its answer.
@@ -55,10 +57,10 @@
 
   var pending = [];   // events waiting for a drag or a dialog to end
   var timer = null;
-  // burst counts the events of a burst: {n, who (actor name, or '' for
-  // several), created (all lead.created), skipped (the stream skipped some:
-  // reset), drawn (n at the last redraw), last (when the last came), drawnAt,
-  // tick (its interval)}.
+  // burst counts the events of a burst: {n, who (actor name, '' for several,
+  // null for not known), created (all lead.created), skipped (the stream
+  // skipped some: reset), dirty (events since the last redraw), last (when the
+  // last came), drawnAt, tick (its interval)}.
   var burst = null;
   var redrawTimer = null;
 
@@ -101,9 +103,11 @@
     return text + '.';
   }
 
-  // describeMany says what a batch of n events by who did; skipped: the
-  // stream skipped some of them (reset), so n is not all.
+  // describeMany says what a batch of n events by who (the actor's name, ''
+  // for several, null for not known) did; skipped: the stream skipped some of
+  // them (reset), so n is not all.
   function describeMany(n, who, created, skipped) {
+    if (skipped && who === null) return 'Many leads changed; the board shows them.';
     who = who || 'Several people';
     if (skipped) return who + ' changed many leads; the board shows them.';
     return who + ' ' + (created ? 'added ' : 'changed ') + n.toLocaleString() + ' leads.';
@@ -227,7 +231,7 @@
     if (openLead() === ev.lead.id) noticeInDialog(ev);
     pending.push(ev);
     if (pending.length > BURST) {
-      startBurst();
+      startBurst(pending);
       return;
     }
     // Events that arrive together are applied together, in one request.
@@ -236,14 +240,14 @@
 
   // ---- Bursts ------------------------------------------------------------------
 
-  // startBurst turns the events waiting into a burst: the board is rendered
-  // again instead of their columns.
-  function startBurst() {
+  // startBurst begins a burst with the events waiting (none for a reset):
+  // the board is rendered again instead of their columns.
+  function startBurst(evs) {
     clearTimeout(timer);
     timer = null;
-    var evs = pending;
     pending = [];
-    burst = { n: 0, who: evs[0].actor && evs[0].actor.name, created: true, skipped: false, drawn: 0, last: 0, drawnAt: 0, tick: 0 };
+    burst = { n: 0, who: evs.length ? (evs[0].actor && evs[0].actor.name) || '' : null, created: true,
+      skipped: false, dirty: false, last: Date.now(), drawnAt: 0, tick: 0 };
     evs.forEach(countBurst);
     redrawBurst();
     burst.tick = setInterval(burstTick, 250);
@@ -251,13 +255,14 @@
 
   function countBurst(ev) {
     burst.n++;
+    burst.dirty = true;
     burst.last = Date.now();
     if (burst.who && (!ev.actor || ev.actor.name !== burst.who)) burst.who = '';
     if (ev.type !== 'lead.created') burst.created = false;
   }
 
   function redrawBurst() {
-    burst.drawn = burst.n;
+    burst.dirty = false;
     burst.drawnAt = Date.now();
     redraw();
   }
@@ -268,12 +273,12 @@
     var now = Date.now();
     if (now - burst.last >= BURST_QUIET_MS) {
       clearInterval(burst.tick);
-      if (burst.drawn < burst.n) redraw();
+      if (burst.dirty) redraw();
       announce(describeMany(burst.n, burst.who, burst.created, burst.skipped));
       burst = null;
       return;
     }
-    if (burst.drawn < burst.n && now - burst.drawnAt >= BURST_REDRAW_MS) redrawBurst();
+    if (burst.dirty && now - burst.drawnAt >= BURST_REDRAW_MS) redrawBurst();
   }
 
   // redraw renders the whole board again once no card is being dragged or
@@ -322,15 +327,17 @@
     while (box.children.length > MAX_NOTICES) box.firstElementChild.remove();
   }
 
-  // onReset: the stream skipped events (this page was too far behind, as in a
-  // burst): the board is rendered again.
+  // onReset: the stream skipped events (more than the server's BurstEvents
+  // were waiting, or this page was too far behind): the board is rendered
+  // again, as in a burst, which the resets of a long import stay part of.
   function onReset() {
-    if (burst) {
-      burst.skipped = true;
-      burst.last = burst.drawnAt = Date.now();
-      burst.drawn = burst.n;
+    if (!burst) {
+      startBurst([]);
+    } else {
+      burst.dirty = true;
+      burst.last = Date.now();
     }
-    redraw();
+    burst.skipped = true;
   }
 
   // onStageEvent renders the board again once no card is being dragged or
@@ -347,7 +354,8 @@
     var board = byId('board');
     if (!board || !window.EventSource || !window.htmx) return;
     var since = board.dataset.eventsSince;
-    var source = new EventSource('/events/' + (since ? '?since=' + encodeURIComponent(since) : ''));
+    // burst=reset: more than a few hundred events at once come as one reset.
+    var source = new EventSource('/events/?burst=reset' + (since ? '&since=' + encodeURIComponent(since) : ''));
     TYPES.forEach(function (t) { source.addEventListener(t, onEvent); });
     STAGE_TYPES.forEach(function (t) { source.addEventListener(t, onStageEvent); });
     // Too far behind: render the whole board again (it listens for this).
