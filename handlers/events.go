@@ -82,7 +82,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 		after = n
 		break
 	}
-	sub, err := s.Events.subscribe(u.ID)
+	sub, err := s.Events.subscribe(u.ID, !burstReset && !importsOnly)
 	if errors.Is(err, errTooManyStreams) {
 		return errStatus(http.StatusTooManyRequests, fmt.Sprintf("too many open event streams: at most %d per user on each server; close a tab", s.Events.StreamsPerUser))
 	}

@@ -84,6 +84,8 @@ type EventHub struct {
 	subs    map[*subscriber]struct{}
 	perUser map[uuid.UUID]int
 	replies map[uuid.UUID][]chan struct{}
+	// every is how many of subs are sent every lead event (subscriber.every).
+	every int
 	// imports are the import events to send (hub_imports.go).
 	imports *importNotes
 
@@ -105,6 +107,9 @@ type subscriber struct {
 	// notes are the import events waiting to be sent (guarded by the hub's
 	// mu): the latest of each import.
 	notes []note
+	// every: the stream is sent every lead event, however many (not
+	// ?burst=reset, not ?only=import).
+	every bool
 }
 
 // NewEventHub returns a hub over st; rdb nil means polling alone.
@@ -229,10 +234,11 @@ func (h *EventHub) read(ctx context.Context) error {
 		return err
 	}
 	h.mu.Lock()
-	if len(h.subs) == 0 && newest > h.last {
-		// Nobody is streaming from this server: nothing is read (an import
-		// is 100,000 events). A stream opened later from before newest reads
-		// the table (since).
+	if h.every == 0 && (len(h.subs) == 0 && newest > h.last || newest-h.last > BurstEvents) {
+		// Nobody is streaming from this server, or only streams that take a
+		// reset for a burst (?burst=reset, ?only=import): nothing is read (an
+		// import is 100,000 events). A stream opened later from before newest
+		// reads the table (since).
 		h.ring = h.ring[:0]
 		h.floor, h.last = newest, newest
 	}
@@ -289,15 +295,18 @@ func encodeEvent(ev store.Event) (frame, error) {
 // errTooManyStreams refuses a stream over the per-user cap.
 var errTooManyStreams = errors.New("too many open event streams")
 
-func (h *EventHub) subscribe(user uuid.UUID) (*subscriber, error) {
+func (h *EventHub) subscribe(user uuid.UUID, every bool) (*subscriber, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.perUser[user] >= h.StreamsPerUser {
 		return nil, errTooManyStreams
 	}
 	h.perUser[user]++
-	s := &subscriber{user: user, wake: make(chan struct{}, 1)}
+	s := &subscriber{user: user, wake: make(chan struct{}, 1), every: every}
 	h.subs[s] = struct{}{}
+	if every {
+		h.every++
+	}
 	return s, nil
 }
 
@@ -305,6 +314,9 @@ func (h *EventHub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subs, s)
+	if s.every {
+		h.every--
+	}
 	if h.perUser[s.user]--; h.perUser[s.user] <= 0 {
 		delete(h.perUser, s.user)
 	}
