@@ -756,18 +756,23 @@ const matchImportLeads = `-- name: MatchImportLeads :many
 SELECT m.n::integer AS n, m.id::uuid AS id
 FROM (
     SELECT k.n,
-           CASE WHEN ($1::text[])[k.n] <> '' THEN
+           CASE WHEN k.email <> '' THEN
                (SELECT l.id FROM leads l
-                WHERE lower(l.email) = ($1::text[])[k.n] AND l.email <> ''
+                WHERE lower(l.email) = k.email AND l.email <> ''
                 ORDER BY l.created_at, l.id LIMIT 1)
            ELSE
                (SELECT l.id FROM leads l
-                WHERE lower(l.name) = ($2::text[])[k.n] AND lower(l.company) = ($3::text[])[k.n]
+                WHERE lower(l.name) = k.name AND lower(l.company) = k.company
                 ORDER BY l.created_at, l.id LIMIT 1)
            END AS id
-    -- One row per key, by its place in the arrays (joining three unnests
-    -- on their ordinality was planned as nested loops: seconds per batch).
-    FROM generate_series(1, cardinality($1::text[])) AS k(n)
+    -- One row per key, the arrays walked side by side (set-returning
+    -- functions in a select list run in step). Joining three unnests on their
+    -- ordinality was planned as nested loops, and reading the arrays by
+    -- subscript walks each text array from its start for every key.
+    FROM (SELECT unnest($1::text[]) AS email,
+                 unnest($2::text[]) AS name,
+                 unnest($3::text[]) AS company,
+                 generate_series(1, cardinality($1::text[])) AS n) k
 ) m
 WHERE m.id IS NOT NULL
 ORDER BY m.n
