@@ -200,13 +200,18 @@ LIMIT @row_limit::integer;
 -- ListImportUpdates lists the rows of an import that updated a lead it did
 -- not create, in the order of the file, each with the lead's fields before
 -- it and the lead's version after it (store.UndoImport merges a lead's rows).
+-- One pass over the import's rows, grouped by lead (a window), not a lookup
+-- per row: import_rows has no index by lead (migration 00023).
 -- name: ListImportUpdates :many
-SELECT r.lead_id::uuid AS lead_id, r.row_no, r.before, coalesce(r.version, 0)::bigint AS version
-FROM import_rows r
-WHERE r.import_id = @import_id AND r.outcome = 'updated'
-  AND NOT EXISTS (SELECT 1 FROM import_rows c
-                  WHERE c.import_id = r.import_id AND c.lead_id = r.lead_id AND c.outcome = 'created')
-ORDER BY r.row_no
+SELECT t.lead_id::uuid AS lead_id, t.row_no, t.before, t.version::bigint AS version
+FROM (
+    SELECT r.lead_id, r.row_no, r.before, coalesce(r.version, 0) AS version, r.outcome,
+           bool_or(r.outcome = 'created') OVER (PARTITION BY r.lead_id) AS created
+    FROM import_rows r
+    WHERE r.import_id = @import_id AND r.outcome IN ('created', 'updated') AND r.lead_id IS NOT NULL
+) t
+WHERE t.outcome = 'updated' AND NOT t.created
+ORDER BY t.row_no
 LIMIT 1000000;
 
 -- ImportCreatedGone lists the leads an import created that are no longer on

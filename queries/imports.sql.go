@@ -596,12 +596,15 @@ func (q *Queries) ListImportFailures(ctx context.Context, arg ListImportFailures
 }
 
 const listImportUpdates = `-- name: ListImportUpdates :many
-SELECT r.lead_id::uuid AS lead_id, r.row_no, r.before, coalesce(r.version, 0)::bigint AS version
-FROM import_rows r
-WHERE r.import_id = $1 AND r.outcome = 'updated'
-  AND NOT EXISTS (SELECT 1 FROM import_rows c
-                  WHERE c.import_id = r.import_id AND c.lead_id = r.lead_id AND c.outcome = 'created')
-ORDER BY r.row_no
+SELECT t.lead_id::uuid AS lead_id, t.row_no, t.before, t.version::bigint AS version
+FROM (
+    SELECT r.lead_id, r.row_no, r.before, coalesce(r.version, 0) AS version, r.outcome,
+           bool_or(r.outcome = 'created') OVER (PARTITION BY r.lead_id) AS created
+    FROM import_rows r
+    WHERE r.import_id = $1 AND r.outcome IN ('created', 'updated') AND r.lead_id IS NOT NULL
+) t
+WHERE t.outcome = 'updated' AND NOT t.created
+ORDER BY t.row_no
 LIMIT 1000000
 `
 
@@ -615,6 +618,8 @@ type ListImportUpdatesRow struct {
 // ListImportUpdates lists the rows of an import that updated a lead it did
 // not create, in the order of the file, each with the lead's fields before
 // it and the lead's version after it (store.UndoImport merges a lead's rows).
+// One pass over the import's rows, grouped by lead (a window), not a lookup
+// per row: import_rows has no index by lead (migration 00023).
 func (q *Queries) ListImportUpdates(ctx context.Context, importID uuid.UUID) ([]ListImportUpdatesRow, error) {
 	rows, err := q.db.Query(ctx, listImportUpdates, importID)
 	if err != nil {
