@@ -15,6 +15,11 @@ LIMIT @row_limit::integer;
 -- name: SequenceLeadEvents :one
 SELECT sequence_lead_events()::bigint AS last_seq;
 
+-- UnsequencedEvents says whether committed events (or the transaction's own)
+-- are waiting for a stream position.
+-- name: UnsequencedEvents :one
+SELECT EXISTS (SELECT 1 FROM lead_events WHERE seq IS NULL);
+
 -- LastLeadEventSeq is the last stream position assigned.
 -- name: LastLeadEventSeq :one
 SELECT last_seq

@@ -246,3 +246,16 @@ func (q *Queries) SequenceLeadEvents(ctx context.Context) (int64, error) {
 	err := row.Scan(&last_seq)
 	return last_seq, err
 }
+
+const unsequencedEvents = `-- name: UnsequencedEvents :one
+SELECT EXISTS (SELECT 1 FROM lead_events WHERE seq IS NULL)
+`
+
+// UnsequencedEvents says whether committed events (or the transaction's own)
+// are waiting for a stream position.
+func (q *Queries) UnsequencedEvents(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, unsequencedEvents)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}

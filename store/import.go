@@ -348,6 +348,9 @@ type importRow struct {
 
 	outcome string
 	leadID  uuid.UUID
+	// stageText is the cell that named no stage when the row was read (its
+	// batch looks again: a stage may have been added or renamed since).
+	stageText string
 	// dupOf is the earlier row of the file this row is a duplicate of (0:
 	// none).
 	dupOf   int
@@ -428,7 +431,8 @@ func (env *importEnv) convert(no int, rec []string) *importRow {
 		case KindStage:
 			st, ok := findStage(env.stages, text)
 			if !ok {
-				row.errs[f.Name] = fmt.Sprintf("no stage is named %q; stages: %s", strings.TrimSpace(text), stageNames(env.stages))
+				row.errs[f.Name] = unknownStage(text, env.stages)
+				row.stageText = text
 				continue
 			}
 			row.stage = &st
@@ -468,6 +472,11 @@ func (env *importEnv) convert(no int, rec []string) *importRow {
 	row.name = strings.ToLower(deref(row.in.Name))
 	row.company = strings.ToLower(deref(row.in.Company))
 	return row
+}
+
+// unknownStage says that no stage is named text.
+func unknownStage(text string, stages []Stage) string {
+	return fmt.Sprintf("no stage is named %q; stages: %s", strings.TrimSpace(text), stageNames(stages))
 }
 
 // user finds a user by email or name, or says why not.
@@ -1234,7 +1243,8 @@ func (s *Store) importBatch(ctx context.Context, env *importEnv, imp Import, bat
 			}
 			rows[i] = &c
 		}
-		tally = env.tally
+		// A rolled-back attempt's counts go with it.
+		tally = columnTally{version: env.tally.version, counts: maps.Clone(env.tally.counts)}
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			return s.importBatchTx(ctx, tx, env, &tally, imp, rows)
 		})
@@ -1298,16 +1308,14 @@ func (env *importEnv) ownsGin() bool {
 //   - Its statements are planned without JIT compilation. The planner's cost
 //     of a statement handed a batch's arrays passes jit_above_cost, and
 //     compiling took 400 ms of a 440 ms duplicate match (2,000 rows a batch).
-//   - Its commit does not wait for the write-ahead log to reach the disk
-//     (synchronous_commit off; PostgreSQL flushes it within a fraction of a
-//     second). A crash of the database in that moment loses the last batches
-//     whole, never part of one: their rows, leads and events and the
-//     import's rows_done go together, so the job, retried, writes them again
-//     from the last batch the database kept.
+//   - Its commit waits for the write-ahead log as any other
+//     (synchronous_commit stays on): the batch's events are streamed as soon
+//     as it commits, and a batch the database lost in a crash after that
+//     would leave every server's stream past positions handed out again.
 //   - When the job merges the search indexes' pending lists itself, they
 //     may grow to importGinLimit.
 func importPlans(ctx context.Context, tx pgx.Tx, env *importEnv) error {
-	set := "SET LOCAL jit = off; SET LOCAL synchronous_commit = off"
+	set := "SET LOCAL jit = off"
 	if env.ownsGin() {
 		set += "; SET LOCAL gin_pending_list_limit = '" + importGinLimit + "'"
 	}
@@ -1326,9 +1334,19 @@ func (s *Store) importBatchTx(ctx context.Context, tx pgx.Tx, env *importEnv, ta
 	if err != nil {
 		return err
 	}
-	// The stages as they are now (renamed since the job started: by id).
+	// The stages as they are now (renamed since the row was read: by id;
+	// a name that matched none may match one now).
 	env.stages = stages
 	for _, r := range rows {
+		if r.stageText != "" && r.errs["status"] != "" {
+			if st, ok := findStage(stages, r.stageText); ok {
+				delete(r.errs, "status")
+				r.stage, r.in.Status = &st, &st.Name
+			} else {
+				r.errs["status"] = unknownStage(r.stageText, stages)
+			}
+			continue
+		}
 		if r.stage == nil {
 			continue
 		}
@@ -1451,6 +1469,24 @@ func (s *Store) insertImportedLeads(ctx context.Context, q *queries.Queries, env
 	versions, err := q.ReserveLeadVersions(ctx, int32(len(rows)))
 	if err != nil {
 		return fmt.Errorf("reserve lead versions: %w", err)
+	}
+	// The events committed before this batch and not numbered yet are
+	// numbered first (the batch then numbers its own, holding the sequencer
+	// until it commits): the stream keeps the order in which the board
+	// changed, and a move made just before the batch is not replayed after
+	// its new cards. Whoever changed a column committed before this
+	// transaction had its stage locks, so this sees their events.
+	for range 100 {
+		if _, err := q.SequenceLeadEvents(ctx); err != nil {
+			return fmt.Errorf("sequence events: %w", err)
+		}
+		left, err := q.UnsequencedEvents(ctx)
+		if err != nil {
+			return fmt.Errorf("sequence events: %w", err)
+		}
+		if !left {
+			break
+		}
 	}
 	a := eventActor(ctx)
 	p := queries.InsertImportedLeadsParams{ActorKind: a.kind, ActorUserID: a.userID, ActorName: a.name}
