@@ -122,7 +122,9 @@ ORDER BY s.position;
 -- 00008's trigger would otherwise make, counting each card's position one by
 -- one) with its position, which the job also chose. Values are given in
 -- cents (a numeric array is encoded through math/big: a tenth of the job's
--- time in Go), owners given as the nil uuid are none. The caller holds every stage's lock exclusively.
+-- time in Go), ids as text (pgx encodes a uuid.UUID through its
+-- driver.Valuer, a string and a parse, and then tries other plans: as much
+-- again), owners given as the nil uuid are none. The caller holds every stage's lock exclusively.
 --
 -- The events are given their stream positions (seq) here, not by the
 -- sequencer after the commit (migration 00008): numbering 2,000 events a
@@ -138,7 +140,7 @@ ORDER BY s.position;
 -- does.
 -- name: InsertImportedLeads :execrows
 WITH src AS (
-    SELECT unnest(@ids::uuid[]) AS id,
+    SELECT unnest(@ids::text[])::uuid AS id,
            unnest(@row_nos::integer[]) AS row_no,
            unnest(@names::text[]) AS name,
            unnest(@companies::text[]) AS company,
@@ -149,7 +151,7 @@ WITH src AS (
            unnest(@statuses::text[]) AS status,
            unnest(@sources::text[]) AS source,
            unnest(@card_orders::bigint[]) AS card_order,
-           unnest(@owner_ids::uuid[]) AS owner_id,
+           unnest(@owner_ids::text[])::uuid AS owner_id,
            unnest(@lost_reasons::text[]) AS lost_reason,
            unnest(@lost_notes::text[]) AS lost_note,
            unnest(@versions::bigint[]) AS version,
@@ -165,8 +167,8 @@ WITH src AS (
     RETURNING *
 ), numbered AS (
     UPDATE lead_event_sequencer
-    SET last_seq = last_seq + cardinality(@ids::uuid[])
-    RETURNING last_seq - cardinality(@ids::uuid[]) AS before
+    SET last_seq = last_seq + cardinality(@ids::text[])
+    RETURNING last_seq - cardinality(@ids::text[]) AS before
 )
 INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead, seq)
 SELECT ins.id, 'create', src.changes::jsonb, @actor_kind, sqlc.narg(actor_user_id)::uuid, @actor_name,

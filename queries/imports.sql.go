@@ -405,7 +405,7 @@ type InsertImportRowsParams struct {
 
 const insertImportedLeads = `-- name: InsertImportedLeads :execrows
 WITH src AS (
-    SELECT unnest($4::uuid[]) AS id,
+    SELECT unnest($4::text[])::uuid AS id,
            unnest($5::integer[]) AS row_no,
            unnest($6::text[]) AS name,
            unnest($7::text[]) AS company,
@@ -416,7 +416,7 @@ WITH src AS (
            unnest($12::text[]) AS status,
            unnest($13::text[]) AS source,
            unnest($14::bigint[]) AS card_order,
-           unnest($15::uuid[]) AS owner_id,
+           unnest($15::text[])::uuid AS owner_id,
            unnest($16::text[]) AS lost_reason,
            unnest($17::text[]) AS lost_note,
            unnest($18::bigint[]) AS version,
@@ -432,8 +432,8 @@ WITH src AS (
     RETURNING id, name, company, email, phone, value, notes, status, source, card_order, created_at, updated_at, version, owner_id, closed_at, lost_reason, lost_note, stage_entered_at
 ), numbered AS (
     UPDATE lead_event_sequencer
-    SET last_seq = last_seq + cardinality($4::uuid[])
-    RETURNING last_seq - cardinality($4::uuid[]) AS before
+    SET last_seq = last_seq + cardinality($4::text[])
+    RETURNING last_seq - cardinality($4::text[]) AS before
 )
 INSERT INTO lead_events (lead_id, action, changes, actor_kind, actor_user_id, actor_name, lead, seq)
 SELECT ins.id, 'create', src.changes::jsonb, $1, $2::uuid, $3,
@@ -449,7 +449,7 @@ type InsertImportedLeadsParams struct {
 	ActorKind   string
 	ActorUserID pgtype.UUID
 	ActorName   string
-	Ids         []uuid.UUID
+	Ids         []string
 	RowNos      []int32
 	Names       []string
 	Companies   []string
@@ -460,7 +460,7 @@ type InsertImportedLeadsParams struct {
 	Statuses    []string
 	Sources     []string
 	CardOrders  []int64
-	OwnerIds    []uuid.UUID
+	OwnerIds    []string
 	LostReasons []string
 	LostNotes   []string
 	Versions    []int64
@@ -475,7 +475,9 @@ type InsertImportedLeadsParams struct {
 // 00008's trigger would otherwise make, counting each card's position one by
 // one) with its position, which the job also chose. Values are given in
 // cents (a numeric array is encoded through math/big: a tenth of the job's
-// time in Go), owners given as the nil uuid are none. The caller holds every stage's lock exclusively.
+// time in Go), ids as text (pgx encodes a uuid.UUID through its
+// driver.Valuer, a string and a parse, and then tries other plans: as much
+// again), owners given as the nil uuid are none. The caller holds every stage's lock exclusively.
 //
 // The events are given their stream positions (seq) here, not by the
 // sequencer after the commit (migration 00008): numbering 2,000 events a

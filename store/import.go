@@ -1509,7 +1509,7 @@ func (s *Store) insertImportedLeads(ctx context.Context, q *queries.Queries, env
 		if err != nil {
 			return fmt.Errorf("encode changes: %w", err)
 		}
-		p.Ids = append(p.Ids, l.ID)
+		p.Ids = append(p.Ids, l.ID.String())
 		p.RowNos = append(p.RowNos, int32(r.no))
 		p.Names = append(p.Names, l.Name)
 		p.Companies = append(p.Companies, l.Company)
@@ -1520,7 +1520,7 @@ func (s *Store) insertImportedLeads(ctx context.Context, q *queries.Queries, env
 		p.Statuses = append(p.Statuses, status)
 		p.Sources = append(p.Sources, l.Source)
 		p.CardOrders = append(p.CardOrders, next[status])
-		p.OwnerIds = append(p.OwnerIds, ownerID)
+		p.OwnerIds = append(p.OwnerIds, ownerID.String())
 		p.LostReasons = append(p.LostReasons, l.LostReason)
 		p.LostNotes = append(p.LostNotes, l.LostNote)
 		p.Versions = append(p.Versions, r.version)
