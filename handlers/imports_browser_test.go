@@ -107,6 +107,11 @@ func TestBrowserImport(t *testing.T) {
 		e.takeReads()
 		tb.click("import", "#import-start")
 		tb.waitFor("the result", `!document.getElementById('import-result').hidden`)
+		// The button pressed went with the mapping: the keyboard goes on
+		// from the import's heading.
+		if id := tb.evalString(`document.activeElement.id`); id != "import-h-run" {
+			t.Errorf("%s px: after Import the focus is on %q; want the import's heading", size.name, id)
+		}
 		if reads := e.takeReads(); len(reads) != 1 || reads[0] != store.ImportDone {
 			t.Errorf("%s px: GET /imports/{id}/ read with the import in these states: %v; want one read, once it was done (progress from the stream)", size.name, reads)
 		}
@@ -157,6 +162,9 @@ func TestBrowserImport(t *testing.T) {
 		tb.waitFor("the undo's message", `document.getElementById('import-undo-result').textContent.startsWith('Removed')`)
 		if msg := tb.evalString(`document.getElementById('import-undo-result').textContent`); msg != "Removed 3001 leads the import created (to the trash) and put back the fields of 1 lead it updated." {
 			t.Errorf("%s px: the undo says %q", size.name, msg)
+		}
+		if id := tb.evalString(`document.activeElement.id`); id != "import-undo-result" {
+			t.Errorf("%s px: after Undo the focus is on %q; want the undo's message (the button is gone)", size.name, id)
 		}
 		got, err = st.GetLead(ctx, jane.ID)
 		if err != nil || got.Status != "Interest" || got.Notes != "" || got.Value != 0 {

@@ -189,6 +189,10 @@
     send("POST", api + "/", form()).then(function (imp) {
       mappingBox.hidden = true;
       follow(imp);
+      // The button pressed is gone with the mapping: the keyboard goes on
+      // from the import's heading, and a screen reader hears it started.
+      $("import-h-run").focus();
+      say($("import-announce"), "Import of " + imp.file_name + " started.");
     }).catch(function (err) {
       say(status, err.message, true);
     }).then(function () { button.disabled = false; });
@@ -277,8 +281,7 @@
     if (!current || current.id !== imp.id || !newer(current, imp)) return;
     if (e.type === "import.undone") {
       current.state = "undone";
-      $("import-undo").hidden = true;
-      say($("import-undo-result"), imp.undo_result ? imp.undo_result.message : "The import was undone.");
+      undone(imp.undo_result ? imp.undo_result.message : "The import was undone.");
       return;
     }
     if (e.type === "import.finished") {
@@ -329,17 +332,32 @@
     $("import-result").hidden = false;
   }
 
+  // undone hides Undo and says what the undo did; the keyboard, when it was
+  // on the button (pressed: it is disabled while the undo runs, which takes
+  // the focus off it), goes on from the message.
+  function undone(message, pressed) {
+    var undo = $("import-undo"), result = $("import-undo-result");
+    var focused = pressed || document.activeElement === undo;
+    undo.hidden = true;
+    say(result, message);
+    if (focused) result.focus();
+  }
+
   $("import-undo").addEventListener("click", function () {
     if (!current) return;
     var undo = $("import-undo");
     undo.disabled = true;
+    say($("import-undo-result"), "Undoing the import…");
     send("POST", current.undo).then(function (rep) {
       current.state = "undone";
-      undo.hidden = true;
-      say($("import-undo-result"), rep.message);
+      undone(rep.message, true);
     }).catch(function (err) {
       say($("import-undo-result"), err.message, true);
-    }).then(function () { undo.disabled = false; });
+    }).then(function () {
+      undo.disabled = false;
+      // Refused: the keyboard is back on the button it pressed.
+      if (!undo.hidden && document.activeElement === document.body) undo.focus();
+    });
   });
 
   openStream();

@@ -245,7 +245,7 @@ func (f Field) check(errs map[string]string, in *LeadInput) {
 		return
 	}
 	switch {
-	case f.Kind != KindLongText && strings.ContainsAny(*p, "\r\n"):
+	case f.Kind != KindLongText && strings.ContainsAny(*p, lineBreaks):
 		errs[f.Name] = MsgOneLine
 	case f.Required && *p == "":
 		errs[f.Name] = "must not be empty"

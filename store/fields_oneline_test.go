@@ -48,7 +48,20 @@ func TestOneLineFields(t *testing.T) {
 			t.Errorf("%s: Set of %q: %v, want the line breaks at the ends trimmed", f.Name, edges, err)
 		}
 	}
-	if got := store.CheckLine("a\nb", 10); got != store.MsgOneLine {
-		t.Errorf("CheckLine: %q", got)
+	// Every character that ends a line somewhere, not only CR and LF (a name
+	// with U+2028 showed as "Jane▯Doe" on the board and a vertical tab made
+	// an export the import refuses).
+	for _, text := range []string{"a\nb", "a\rb", "a\vb", "a\fb", "a\u0085b", "a\u2028b", "a\u2029b"} {
+		if got := store.CheckLine(text, 10); got != store.MsgOneLine {
+			t.Errorf("CheckLine(%q): %q, want %q", text, got, store.MsgOneLine)
+		}
+		var in store.LeadInput
+		name, _ := store.LeadFieldByName("name")
+		if err := name.Set(&in, text); err == nil {
+			t.Errorf("name %q: accepted", text)
+		}
+	}
+	if got := store.CheckLine("a\tb", 10); got != "" {
+		t.Errorf("CheckLine of a tab: %q, want it accepted", got)
 	}
 }

@@ -402,7 +402,7 @@ func (env *importEnv) convert(no int, rec []string) *importRow {
 		if strings.TrimSpace(text) == "" {
 			continue
 		}
-		if f, ok := LeadFieldByName(col.Field); (!ok || f.Kind != KindLongText) && strings.ContainsAny(strings.TrimSpace(text), "\r\n") {
+		if f, ok := LeadFieldByName(col.Field); (!ok || f.Kind != KindLongText) && strings.ContainsAny(strings.TrimSpace(text), lineBreaks) {
 			name := col.Field
 			if ok {
 				name = f.Name

@@ -216,13 +216,17 @@ func CheckText(s string, maxLen int) string {
 // field but notes and lost_note).
 const MsgOneLine = "must be one line"
 
+// lineBreaks are the characters that end a line somewhere: CR, LF, vertical
+// tab, form feed, NEL and Unicode's line and paragraph separators.
+const lineBreaks = "\r\n\v\f\u0085\u2028\u2029"
+
 // CheckLine is CheckText for a one-line text: it also refuses a line break
-// (CR or LF), as the CSV import does.
+// (any of lineBreaks), as the CSV import does.
 func CheckLine(s string, maxLen int) string {
 	if msg := CheckText(s, maxLen); msg != "" {
 		return msg
 	}
-	if strings.ContainsAny(s, "\r\n") {
+	if strings.ContainsAny(s, lineBreaks) {
 		return MsgOneLine
 	}
 	return ""

@@ -827,7 +827,7 @@ func legacyText(p *string, field string, max int, trim bool, warn func(string, .
 	}
 	if trim {
 		s = strings.TrimSpace(s)
-		if strings.ContainsAny(s, "\r\n") {
+		if strings.ContainsAny(s, lineBreaks) {
 			// A one-line field here (the lead-field table refuses a line
 			// break in it): the lines are joined with spaces.
 			s = oneLine(s)
@@ -844,7 +844,7 @@ func legacyText(p *string, field string, max int, trim bool, warn func(string, .
 // oneLine joins the lines of s with one space each, dropping the blank
 // ones and the spaces around each line.
 func oneLine(s string) string {
-	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' })
+	lines := strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(lineBreaks, r) })
 	out := lines[:0]
 	for _, l := range lines {
 		if l = strings.TrimSpace(l); l != "" {
