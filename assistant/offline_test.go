@@ -57,6 +57,10 @@ func TestOffline(t *testing.T) {
 		{says: []string{"add Zed Zhou from Zeta, 5k", "move them to proposal sent"},
 			changes: []change{created("Zed Zhou", leadState{Company: "Zeta", Value: "5000.00", Status: "Proposal sent"})}},
 		{says: []string{"move her to won"}, reply: []string{"Who do you mean", "name the lead"}},
+		// A line break (Shift+Enter) separates commands as a comma does: read
+		// as one clause, the move went to another lead of Acme.
+		{says: []string{"add Sue Sim from Acme Inc\nmove Sue Sim to Proposal sent"},
+			changes: []change{created("Sue Sim", leadState{Company: "Acme Inc", Status: "Proposal sent"})}},
 		{says: []string{"what's Bob Martin's email?", "show leads in negotiation", "move him to won"},
 			reply: []string{"Who do you mean"}},
 		{says: []string{"move jane to won", "Jane Smith", "set her phone to +1 555 0199"},

@@ -212,13 +212,19 @@ func complete(c command) bool {
 	return false
 }
 
-// splitClauses cuts a message at ";", ", and", ",", " and ", " then " where a
-// new command may start; parseMessage keeps the cut only when each part is a
-// whole command.
+// splitClauses cuts a message at ";", ", and", ",", " and ", " then " and at
+// line breaks, where a new command may start; parseMessage keeps the cut only
+// when each part is a whole command. (Read as one clause, "add Sue from
+// Hooli" and "move Sue to Proposal sent" on two lines moved another lead of
+// Hooli.)
 func splitClauses(text string, toks []token) [][]token {
 	var parts [][]token
 	start := 0
 	for i, t := range toks {
+		if i > start && strings.ContainsAny(text[toks[i-1].end:t.start], "\r\n\u2028\u2029") {
+			parts = append(parts, toks[start:i]) // a new line: t starts a part
+			start = i
+		}
 		sep := t.kind == tokPunct && (t.text == ";" || t.text == ",") ||
 			t.kind == tokWord && (t.norm == "and" || t.norm == "then" || t.norm == "also")
 		if !sep || i == start {
