@@ -61,6 +61,8 @@ func TestOffline(t *testing.T) {
 		// as one clause, the move went to another lead of Acme.
 		{says: []string{"add Sue Sim from Acme Inc\nmove Sue Sim to Proposal sent"},
 			changes: []change{created("Sue Sim", leadState{Company: "Acme Inc", Status: "Proposal sent"})}},
+		{says: []string{"where is Bob Martin?", "add Sue Sim from Acme Inc, value 5k\nshe is in negotiation"},
+			changes: []change{created("Sue Sim", leadState{Company: "Acme Inc", Value: "5000.00", Status: "Negotiation"})}},
 		{says: []string{"what's Bob Martin's email?", "show leads in negotiation", "move him to won"},
 			reply: []string{"Who do you mean"}},
 		{says: []string{"move jane to won", "Jane Smith", "set her phone to +1 555 0199"},

@@ -106,6 +106,9 @@ func parseMessage(msg string, w *world) []command {
 	if parts := splitClauses(text, toks); len(parts) > 1 {
 		var cmds []command
 		ctx := *w
+		// added is the name of the lead a create of this message added, while
+		// the commands after it are about that lead.
+		added := ""
 		for i, p := range parts {
 			if i > 0 && p[0].kind == tokWord && possessives[p[0].norm] && len(cmds) > 0 && cmds[len(cmds)-1].intent == intentCreate {
 				// "add Bob Stone from Acme, his phone is ...": details, not a command.
@@ -113,7 +116,14 @@ func parseMessage(msg string, w *world) []command {
 				break
 			}
 			c := parseClause(text, p, &ctx)
-			if len(c.refs) == 0 && len(cmds) > 0 && needsLead(c.intent) {
+			switch {
+			case added != "" && needsLead(c.intent) && (len(c.refs) == 0 || len(c.refs) == 1 && c.refs[0].pronoun):
+				// "add Sue from Acme, value 5k", "add Sue from Acme, value
+				// 5k, she is in negotiation": the lead just added, found by
+				// its name when the command runs (not the leads its company
+				// matched, nor the lead the conversation was about before).
+				c.refs = []leadRef{{text: added}}
+			case len(c.refs) == 0 && len(cmds) > 0 && needsLead(c.intent):
 				// "mark Emily as lost and add a note: ...": the same lead.
 				c.refs = cmds[len(cmds)-1].refs
 			}
@@ -127,6 +137,12 @@ func parseMessage(msg string, w *world) []command {
 			cmds = append(cmds, c)
 			if len(c.refs) > 0 && c.refs[0].resolved() {
 				ctx.focus = c.refs[0].leads
+			}
+			switch {
+			case c.intent == intentCreate:
+				added = c.args.Name
+			case len(c.refs) != 1 || c.refs[0].text != added:
+				added = "" // a command about another lead
 			}
 		}
 		if len(cmds) >= 1 && len(cmds) < len(parts) || len(cmds) > 1 {
