@@ -174,6 +174,20 @@ func TestBrowserImport(t *testing.T) {
 			t.Errorf("%s px: %d leads after the undo, want Jane alone", size.name, n)
 		}
 		tb.fullScreenshot("import-" + size.name + "-undone.png")
+
+		// Opened again from the recent imports, it says it was undone.
+		recent, err := st.ListImports(ctx, 1)
+		if err != nil || len(recent) != 1 {
+			t.Fatalf("recent imports: %v %v", recent, err)
+		}
+		tb.visit("/import?id=" + recent[0].ID.String())
+		tb.waitFor("the undone import", `!document.getElementById('import-result').hidden`)
+		if got := tb.evalString(`document.getElementById('import-progress-text').textContent`); got != "The import was undone." {
+			t.Errorf("%s px: an undone import opened again says %q", size.name, got)
+		}
+		if got := tb.evalString(`document.getElementById('import-announce').textContent`); !strings.HasPrefix(got, "The import was undone. ") {
+			t.Errorf("%s px: an undone import opened again is announced as %q", size.name, got)
+		}
 	}
 }
 

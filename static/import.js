@@ -264,13 +264,15 @@
     bar.value = 1;
     bar.setAttribute("aria-valuetext", imp.rows_total.toLocaleString() + " rows, finished");
     var failed = imp.state === "failed";
-    line(failed ? "The import stopped: " + imp.error : "The import is finished.", failed);
+    // An import opened from the recent ones may have been undone since.
+    var end = failed ? "The import stopped." : imp.state === "undone" ? "The import was undone." : "The import is finished.";
+    line(failed ? "The import stopped: " + imp.error : end, failed);
     if (!imp.errors) {
       refresh();
       return;
     }
     showResult(imp);
-    say($("import-announce"), (failed ? "The import stopped. " : "The import is finished. ") + $("import-summary").textContent);
+    say($("import-announce"), end + " " + $("import-summary").textContent);
   }
 
   // onImportEvent takes an import event of the stream.
