@@ -32,7 +32,7 @@
 //   tab's own change whose event came before its answer.
 // - import.finished (an event without an id, not in the history) puts a
 //   notice with a link to the import's page in the board's notices, until it
-//   is dismissed.
+//   is dismissed; import.undone makes it say the import was undone.
 (function () {
   'use strict';
 
@@ -297,20 +297,41 @@
 
   // onImportFinished shows a notice of a finished import, linking to its
   // page, until it is dismissed (the newest MAX_NOTICES at most).
-  function onImportFinished(e) {
-    var imp;
-    try { imp = JSON.parse(e.data); } catch (err) { return; }
-    var box = byId('board-notices'); // views.NoticesID
-    if (!box || !imp.id) return;
+  // noticeText is what a notice says of import imp, before its link.
+  function noticeText(imp) {
+    if (imp.state === 'undone') return 'Import of ' + imp.file_name + ' undone \u2014 ';
     var n = function (x) { return (x || 0).toLocaleString(); };
     var parts = [n(imp.created) + ' added'];
     if (imp.updated) parts.push(n(imp.updated) + ' updated');
     if (imp.skipped) parts.push(n(imp.skipped) + ' skipped');
     if (imp.failed) parts.push(n(imp.failed) + ' failed');
+    return 'Import of ' + imp.file_name + (imp.state === 'failed' ? ' stopped' : '') + ': ' + parts.join(', ') + ' \u2014 ';
+  }
+
+  // onImportUndone: the notice of an import undone since says so.
+  function onImportUndone(e) {
+    var imp;
+    try { imp = JSON.parse(e.data); } catch (err) { return; }
+    var box = byId('board-notices');
+    if (!box || !imp.id) return;
+    Array.prototype.forEach.call(box.querySelectorAll('.toast-notice'), function (toast) {
+      if (toast.dataset.importId !== imp.id) return;
+      var p = toast.querySelector('p'), link = p.querySelector('a');
+      p.textContent = noticeText(imp);
+      p.appendChild(link);
+    });
+  }
+
+  function onImportFinished(e) {
+    var imp;
+    try { imp = JSON.parse(e.data); } catch (err) { return; }
+    var box = byId('board-notices'); // views.NoticesID
+    if (!box || !imp.id) return;
     var toast = document.createElement('div');
     toast.className = 'toast toast-notice';
+    toast.dataset.importId = imp.id;
     var p = document.createElement('p');
-    p.textContent = 'Import of ' + imp.file_name + (imp.state === 'failed' ? ' stopped' : '') + ': ' + parts.join(', ') + ' \u2014 ';
+    p.textContent = noticeText(imp);
     var link = document.createElement('a');
     link.href = box.dataset.importPath + '?id=' + encodeURIComponent(imp.id);
     link.textContent = 'View';
@@ -361,6 +382,7 @@
     // Too far behind: render the whole board again (it listens for this).
     source.addEventListener('reset', onReset);
     source.addEventListener('import.finished', onImportFinished);
+    source.addEventListener('import.undone', onImportUndone);
     window.addEventListener('pagehide', function () { source.close(); });
   }
 
