@@ -153,8 +153,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) error {
 				}
 			}
 			if reset {
-				msg := fmt.Sprintf("id: %d\nevent: reset\ndata: {\"id\":%d}\n\n", after, after)
-				if err := write([]byte(msg)); err != nil {
+				id := strconv.FormatInt(after, 10)
+				if err := write(sseFrame(id, "reset", []byte(`{"id":`+id+`}`))); err != nil {
 					return nil
 				}
 			}

@@ -219,11 +219,17 @@ func (h *EventHub) publish(ctx context.Context, channel, msg string) {
 	if h.rdb == nil {
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if err := h.rdb.Publish(pctx, channel, msg).Err(); err != nil {
+	if err := publish(ctx, h.rdb, channel, msg); err != nil {
 		h.log.Debug("publish wake-up", "channel", channel, "err", err)
 	}
+}
+
+// publish sends msg on a Redis channel, waiting at most a second: every
+// message between the processes is a hint that a poll also picks up.
+func publish(ctx context.Context, rdb redis.UniversalClient, channel, msg string) error {
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return rdb.Publish(pctx, channel, msg).Err()
 }
 
 // read numbers what committed, reads what is new into the ring and wakes the
@@ -280,16 +286,24 @@ func encodeEvent(ev store.Event) (frame, error) {
 	if err != nil {
 		return frame{}, fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
-	id := strconv.FormatInt(ev.ID, 10)
-	b := make([]byte, 0, len(data)+len(ev.Type)+len(id)+24)
-	b = append(b, "id: "...)
-	b = append(b, id...)
-	b = append(b, "\nevent: "...)
-	b = append(b, ev.Type...)
+	return frame{id: ev.ID, b: sseFrame(strconv.FormatInt(ev.ID, 10), ev.Type, data)}, nil
+}
+
+// sseFrame is one Server-Sent Event: its id: line (none when id is ""), its
+// type and its data (one line of JSON).
+func sseFrame(id, typ string, data []byte) []byte {
+	b := make([]byte, 0, len(data)+len(typ)+len(id)+24)
+	if id != "" {
+		b = append(b, "id: "...)
+		b = append(b, id...)
+		b = append(b, '\n')
+	}
+	b = append(b, "event: "...)
+	b = append(b, typ...)
 	b = append(b, "\ndata: "...)
 	b = append(b, data...)
 	b = append(b, "\n\n"...)
-	return frame{id: ev.ID, b: b}, nil
+	return b
 }
 
 // errTooManyStreams refuses a stream over the per-user cap.
@@ -406,14 +420,12 @@ func PublishWrites(ctx context.Context, st *store.Store, rdb redis.UniversalClie
 		case <-ctx.Done():
 			return
 		case <-st.EventsWritten():
-			pctx, cancel := context.WithTimeout(ctx, time.Second)
-			if err := rdb.Publish(pctx, WakeChannel, "").Err(); err != nil {
+			if err := publish(ctx, rdb, WakeChannel, ""); err != nil {
 				log.Debug("publish wake-up", "err", err)
 			}
-			cancel()
 		case <-st.ImportsProgressed():
 			for _, id := range st.TakeImportsProgressed() {
-				if err := publishImport(ctx, rdb, id); err != nil {
+				if err := publish(ctx, rdb, ImportChannel, id.String()); err != nil {
 					log.Debug("publish import progress", "import_id", id, "err", err)
 				}
 			}
@@ -424,7 +436,5 @@ func PublishWrites(ctx context.Context, st *store.Store, rdb redis.UniversalClie
 // PublishReplyDone announces that chat reply id is finished, to the long polls
 // of every server.
 func PublishReplyDone(ctx context.Context, rdb redis.UniversalClient, id uuid.UUID) error {
-	pctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return rdb.Publish(pctx, ReplyChannel, id.String()).Err()
+	return publish(ctx, rdb, ReplyChannel, id.String())
 }

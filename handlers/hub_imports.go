@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/crmteam/crm/store"
 )
@@ -99,7 +98,7 @@ func (h *EventHub) importProgressed(id uuid.UUID) {
 // publish fails).
 func (h *EventHub) localImportsProgressed(ctx context.Context) {
 	for _, id := range h.store.TakeImportsProgressed() {
-		if h.rdb == nil || publishImport(ctx, h.rdb, id) != nil {
+		if h.rdb == nil || publish(ctx, h.rdb, ImportChannel, id.String()) != nil {
 			h.importProgressed(id)
 		}
 	}
@@ -205,13 +204,7 @@ func encodeImportEvent(typ string, imp store.Import) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(data)+len(typ)+16)
-	b = append(b, "event: "...)
-	b = append(b, typ...)
-	b = append(b, "\ndata: "...)
-	b = append(b, data...)
-	b = append(b, "\n\n"...)
-	return b, nil
+	return sseFrame("", typ, data), nil
 }
 
 // broadcastNote queues frame b, of import key, for every stream, replacing
@@ -254,11 +247,4 @@ func (h *EventHub) takeNotes(s *subscriber) [][]byte {
 	}
 	s.notes = nil
 	return out
-}
-
-// publishImport announces to every server's hub that import id progressed.
-func publishImport(ctx context.Context, rdb redis.UniversalClient, id uuid.UUID) error {
-	pctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return rdb.Publish(pctx, ImportChannel, id.String()).Err()
 }
