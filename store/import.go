@@ -765,22 +765,15 @@ func readUpload(up *ImportUpload, body io.Reader, each func(f *csvFile, cols []I
 		return nil, nil, 0, err
 	}
 	rows := 0
-	for {
-		rec, err := f.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var pe *csvParseError
-		if err != nil && !errors.As(err, &pe) {
-			return nil, nil, 0, err
-		}
-		rows++
+	err = f.each(func(n int, rec []string, rerr error) error {
+		rows = n
 		if rows > MaxImportRows {
-			return nil, nil, 0, fieldError("file", fmt.Sprintf("has more than %d rows, the most one import takes: split it into several files", MaxImportRows))
+			return fieldError("file", fmt.Sprintf("has more than %d rows, the most one import takes: split it into several files", MaxImportRows))
 		}
-		if err := each(f, cols, rows+1, rec, err); err != nil {
-			return nil, nil, 0, err
-		}
+		return each(f, cols, rows+1, rec, rerr)
+	})
+	if err != nil {
+		return nil, nil, 0, err
 	}
 	if rows == 0 {
 		return nil, nil, 0, fieldError("file", "has a header row but no rows of leads under it")
@@ -1173,7 +1166,7 @@ func (s *Store) RunImport(ctx context.Context, id uuid.UUID) (err error) {
 	if err := s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportDone}); err != nil {
 		return translate(fmt.Errorf("finish import %s: %w", id, err))
 	}
-	s.importProgressed(ctx, id)
+	s.importProgressed(id)
 	return nil
 }
 
@@ -1190,26 +1183,20 @@ func readImportRows(ctx context.Context, f *csvFile, env *importEnv, done int, o
 			return ctx.Err()
 		}
 	}
-	for n := 0; ; n++ {
-		rec, rerr := f.next()
-		if errors.Is(rerr, io.EOF) {
-			break
+	err := f.each(func(n int, rec []string, rerr error) error {
+		if n <= done {
+			return nil
 		}
-		var pe *csvParseError
-		if rerr != nil && !errors.As(rerr, &pe) {
-			return rerr
-		}
-		if n < done {
-			continue
-		}
-		r := env.row(n+2, rec, rerr)
+		r := env.row(n+1, rec, rerr)
 		env.prepareCreate(r)
 		batch = append(batch, r)
 		if len(batch) == importBatchRows {
-			if err := send(); err != nil {
-				return err
-			}
+			return send()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(batch) > 0 {
 		return send()
@@ -1220,7 +1207,7 @@ func readImportRows(ctx context.Context, f *csvFile, env *importEnv, done int, o
 // FailImport ends an import whose job gave up, saying why; the rows it
 // committed stay (an undo removes them).
 func (s *Store) FailImport(ctx context.Context, id uuid.UUID, why string) error {
-	defer s.importProgressed(ctx, id)
+	defer s.importProgressed(id)
 	return translate(s.q.FinishImport(ctx, queries.FinishImportParams{ID: id, State: ImportFailed, Error: why}))
 }
 
@@ -1258,7 +1245,7 @@ func (s *Store) importBatch(ctx context.Context, env *importEnv, imp Import, bat
 		return fmt.Errorf("import rows %d-%d: %w", batch[0].no, batch[len(batch)-1].no, err)
 	}
 	env.tally = tally // committed
-	s.importProgressed(ctx, imp.ID)
+	s.importProgressed(imp.ID)
 	return nil
 }
 
@@ -1823,7 +1810,7 @@ func (s *Store) UndoImport(ctx context.Context, id uuid.UUID) (ImportUndo, error
 		}
 		return q.MarkImportUndone(ctx, queries.MarkImportUndoneParams{ID: id, Undo: b})
 	})
-	s.importProgressed(ctx, id)
+	s.importProgressed(id)
 	return rep, err
 }
 

@@ -55,7 +55,7 @@ func (s *Store) TakeImportsProgressed() []uuid.UUID {
 
 // importProgressed is called after an import's batch commits, after its job
 // ends and after its undo commits. It does not block.
-func (s *Store) importProgressed(_ context.Context, id uuid.UUID) {
+func (s *Store) importProgressed(id uuid.UUID) {
 	p := s.imports
 	p.mu.Lock()
 	if len(p.pending) < maxPendingImports {

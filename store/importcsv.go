@@ -136,6 +136,25 @@ func delimiterName(d rune) string {
 	return "comma"
 }
 
+// each calls fn with every data row's number (the first is 1) and record, or
+// the error of a row that could not be read (next's), until the end of the
+// file or an error of fn or of the file itself.
+func (f *csvFile) each(fn func(n int, rec []string, rerr error) error) error {
+	for n := 1; ; n++ {
+		rec, err := f.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		var pe *csvParseError
+		if err != nil && !errors.As(err, &pe) {
+			return err
+		}
+		if err := fn(n, rec, err); err != nil {
+			return err
+		}
+	}
+}
+
 // next returns the next record; io.EOF at the end. A record holding a
 // control character (NUL and the other C0 codes but tab, line feed, form feed
 // and carriage return; DEL) comes with an error of its own, its cells cleaned
